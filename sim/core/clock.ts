@@ -48,17 +48,20 @@ export class Clock {
     for (const t of this.timers) t.rearm();
   }
 
-  /** Runs `fn` after `simMs` sim milliseconds. The timer does not hold the process open. */
-  setTimeout(fn: () => void, simMs: number): SimTimer {
-    const t = new SimTimer(this, fn, this.now() + Math.max(0, simMs));
+  /**
+   * Runs `fn` after `simMs` sim milliseconds. Pass `{ unref: true }` for
+   * background timers that must not keep the process alive on their own.
+   */
+  setTimeout(fn: () => void, simMs: number, opts: { unref?: boolean } = {}): SimTimer {
+    const t = new SimTimer(this, fn, this.now() + Math.max(0, simMs), undefined, opts.unref ?? false);
     this.timers.add(t);
     return t;
   }
 
   /** Runs `fn` every `simMs` sim milliseconds until cancelled. */
-  setInterval(fn: () => void, simMs: number): SimTimer {
+  setInterval(fn: () => void, simMs: number, opts: { unref?: boolean } = {}): SimTimer {
     const period = Math.max(1, simMs);
-    const t = new SimTimer(this, fn, this.now() + period, period);
+    const t = new SimTimer(this, fn, this.now() + period, period, opts.unref ?? false);
     this.timers.add(t);
     return t;
   }
@@ -88,7 +91,8 @@ export class SimTimer {
     private readonly clock: Clock,
     private readonly fn: () => void,
     private dueSim: number,
-    private readonly periodSim?: number,
+    private readonly periodSim: number | undefined,
+    private readonly unref: boolean,
   ) {
     this.rearm();
   }
@@ -99,7 +103,7 @@ export class SimTimer {
     if (this.handle) clearTimeout(this.handle);
     const realMs = Math.max(0, (this.dueSim - this.clock.now()) / this.clock.scale);
     this.handle = setTimeout(() => this.fire(), Math.min(realMs, 2_147_483_000));
-    this.handle.unref();
+    if (this.unref) this.handle.unref();
   }
 
   private fire(): void {

@@ -118,7 +118,7 @@ function validateRule(rule: FaultRule): void {
     try {
       new RegExp(rule.path.slice(1, -1));
     } catch (err) {
-      throw new Error(`fault rule: path is not a valid regular expression: ${(err as Error).message}`);
+      throw new Error(`fault rule: path is not a valid regular expression: ${(err as Error).message}`, { cause: err });
     }
   }
 }
