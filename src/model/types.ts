@@ -1,0 +1,89 @@
+/**
+ * The desired state, as loaded and validated from a `desired-state/` tree
+ * (a git checkout or a Consul KV prefix). The format is documented in
+ * docs/desired-state.md; every field here is already validated and defaulted.
+ * Durations are milliseconds.
+ */
+
+/** The files of one revision of the desired-state tree, as a source yields them. */
+export interface TreeSnapshot {
+  /** Git commit SHA, or `consul:<ModifyIndex>` for a Consul KV tree. */
+  revision: string;
+  /** Where it came from, for messages: `git:https://…#main:desired-state`, `consul:steward/desired-state`. */
+  origin: string;
+  /** Path relative to the tree root (forward slashes) → content. */
+  files: Map<string, Buffer>;
+}
+
+/** Where a Nomad or Consul token comes from. Tokens are never logged or shown. */
+export type TokenSource =
+  | { kind: "none" }
+  | { kind: "env"; name: string }
+  | { kind: "vault"; path: string; key: string };
+
+export interface EnvironmentSpec {
+  /** `qa`, `prod`: the order of `environments` is the promotion order. */
+  name: string;
+  nomad: {
+    address: string;
+    region: string;
+    namespace: string;
+    token: TokenSource;
+  };
+}
+
+export interface SyncPolicy {
+  /** `heal`: re-register a job changed behind Steward's back; `report`: only say so. */
+  drift: "heal" | "report";
+  /** Stop managed jobs whose service left the desired state. */
+  prune: boolean;
+  /** How long a job must be absent from the desired state before it is pruned. */
+  pruneGracePeriodMs: number;
+  /** Refuse to prune more than this share (0..1) of an environment's managed jobs in one pass. */
+  maxPruneShare: number;
+}
+
+export interface ServiceEnvironment {
+  /** HCL2 variables for the job file in this environment (`var.image` is Steward's). */
+  variables: Record<string, string | number | boolean>;
+}
+
+export interface ServiceSpec {
+  /** The service name: its directory under `services/`. */
+  name: string;
+  /** `services/<name>/service.yaml`, for messages. */
+  file: string;
+  /** Path of the job file, relative to the tree root. */
+  jobFile: string;
+  /** The job file's HCL text. */
+  jobHcl: string;
+  image: {
+    repository: string;
+    /** `sha256:…` to run before any promotion happened, if set. */
+    digest?: string;
+  };
+  /** Environments this service runs in (a subset of the declared ones), with their variables. */
+  environments: Record<string, ServiceEnvironment>;
+  sync: SyncPolicy;
+}
+
+export interface PoolSpec {
+  name: string;
+  file: string;
+  /** The environment (Nomad cluster) whose nodes the pool holds. */
+  env: string;
+  role: "worker" | "server";
+  select: { nodePool?: string; nodeClass?: string; meta?: Record<string, string> };
+  terraform: { dir: string; workspace: string; address: string };
+  health: { unhealthyAfterMs: number };
+  budgets: { maxUnhealthy: { count: number } | { percent: number }; maxConcurrent: number; cooldownMs: number };
+}
+
+export interface DesiredState {
+  revision: string;
+  origin: string;
+  /** In promotion order. */
+  environments: EnvironmentSpec[];
+  services: ServiceSpec[];
+  pools: PoolSpec[];
+}
