@@ -35,6 +35,11 @@ export interface EnvironmentSpec {
 export interface SyncPolicy {
   /** `heal`: re-register a job changed behind Steward's back; `report`: only say so. */
   drift: "heal" | "report";
+  /**
+   * Take over a job of the same ID that Steward did not create. Off by
+   * default: such a job is only reported, never overwritten on a guess.
+   */
+  adopt: boolean;
   /** Stop managed jobs whose service left the desired state. */
   prune: boolean;
   /** How long a job must be absent from the desired state before it is pruned. */

@@ -1,0 +1,213 @@
+import type { SyncPolicy } from "../../model/types.js";
+import { SYNC_REASONS, type SyncReason } from "./reasons.js";
+
+/** Job Meta keys Steward writes on every job it registers; ownership and change are decided from them. */
+export const META = {
+  managedBy: "steward.managed-by",
+  specHash: "steward.spec-hash",
+  revision: "steward.revision",
+  service: "steward.service",
+  prune: "steward.prune",
+} as const;
+
+export const MANAGED_BY_VALUE = "steward";
+
+/** A job as the desired state wants it in one environment, rendered to Nomad API JSON. */
+export interface DesiredJob {
+  service: string;
+  /** The API job (from the environment's `/v1/jobs/parse`), Steward's Meta already set. */
+  spec: NomadJobSpec;
+  /** Hash of the normalized spec: Steward's Meta and autoscaled counts left out. */
+  specHash: string;
+  revision: string;
+  policy: SyncPolicy;
+  /** Task groups with a `scaling` block: their count belongs to the Nomad Autoscaler. */
+  scaledGroups: string[];
+}
+
+/** The parts of a Nomad job the planner needs, from Steward's cache of the cluster. */
+export interface ActualJob {
+  jobModifyIndex: number;
+  version: number;
+  /** Nomad's `Stop` flag: the job was stopped (deregistered without purge). */
+  stopped: boolean;
+  meta: Record<string, string>;
+  /** Current count of each task group. */
+  groupCounts: Record<string, number>;
+}
+
+/** What Steward registered last for this job in this environment (kept in Consul KV, so it survives failover). */
+export interface AppliedRecord {
+  jobModifyIndex: number;
+  specHash: string;
+}
+
+/** The result of comparing a job changed outside Steward with its desired spec (a Nomad plan diff). */
+export interface DriftCheck {
+  /** The JobModifyIndex the comparison was made at. */
+  atIndex: number;
+  /** Whether anything differs besides autoscaled counts. */
+  drifted: boolean;
+  /** Which fields differ, for the message (`TaskGroups[web].Tasks[web].Config.image`). */
+  fields: string[];
+}
+
+export interface PruneContext {
+  /** When the job was first seen absent from the desired state (sim of "since"), if it is. */
+  absentSince?: number;
+  /** Managed jobs in this environment. */
+  managedInEnv: number;
+  /** Managed jobs in this environment whose service left the desired state. */
+  candidatesInEnv: number;
+  /** An operator allowed this pass to exceed the prune share. */
+  override: boolean;
+}
+
+/** Everything one decision about (env, job) depends on. Built by observe.ts from caches only. */
+export interface SyncSnapshot {
+  env: string;
+  jobId: string;
+  desired?: DesiredJob;
+  actual?: ActualJob;
+  applied?: AppliedRecord;
+  drift?: DriftCheck;
+  prune: PruneContext;
+  /** Policy for jobs no longer in the desired state (steward.yaml's `sync`). */
+  defaults: SyncPolicy;
+  paused: boolean;
+}
+
+export type NomadJobSpec = Record<string, unknown>;
+
+interface ActionBase {
+  env: string;
+  jobId: string;
+  reason: SyncReason;
+  /** One line a person can read: what and why. */
+  message: string;
+}
+
+export type SyncAction =
+  | (ActionBase & {
+      kind: "register";
+      spec: NomadJobSpec;
+      specHash: string;
+      /** Check-and-set: the JobModifyIndex seen; 0 = the job must not exist yet. */
+      enforceIndex: number;
+    })
+  | (ActionBase & { kind: "stop"; enforceIndex: number })
+  | (ActionBase & { kind: "noop" });
+
+export interface SyncPlan {
+  actions: SyncAction[];
+  /** The earliest time (ms from now) the answer could change without an event, e.g. a grace period ending. */
+  recheckAfterMs?: number;
+}
+
+/**
+ * Decides what to do about one job in one environment. Pure: the same
+ * snapshot and `now` always give the same plan.
+ * @param now epoch ms, for the prune grace period
+ */
+export function planSync(s: SyncSnapshot, now: number): SyncPlan {
+  if (s.paused) return one(noop(s, "Paused"));
+  if (s.desired) return planDesired(s, s.desired);
+  return planAbsent(s, now);
+}
+
+function planDesired(s: SyncSnapshot, d: DesiredJob): SyncPlan {
+  const a = s.actual;
+  if (!a || a.stopped) {
+    return one(register(s, d, "JobMissing", a ? a.jobModifyIndex : 0, a ? "the job was stopped in Nomad; registering it again" : undefined));
+  }
+  if (!isManaged(a)) {
+    return d.policy.adopt ? one(register(s, d, "Adopted", a.jobModifyIndex)) : one(noop(s, "NotManaged"));
+  }
+  if (a.meta[META.specHash] !== d.specHash) return one(register(s, d, "SpecChanged", a.jobModifyIndex));
+  if (changedOutsideSteward(s.applied, a) && s.drift?.atIndex === a.jobModifyIndex && s.drift.drifted) {
+    const what = s.drift.fields.length ? `: ${s.drift.fields.slice(0, 5).join(", ")}` : "";
+    return d.policy.drift === "heal"
+      ? one(register(s, d, "DriftHealed", a.jobModifyIndex, `${SYNC_REASONS.DriftHealed}${what}`))
+      : one(noop(s, "DriftReported", `${SYNC_REASONS.DriftReported}${what}`));
+  }
+  return one(noop(s, "InSync"));
+}
+
+function planAbsent(s: SyncSnapshot, now: number): SyncPlan {
+  const a = s.actual;
+  if (!a || a.stopped) return one(noop(s, "AlreadyAbsent"));
+  if (!isManaged(a)) return one(noop(s, "NotManaged"));
+  if (!pruneAllowed(a, s.defaults)) return one(noop(s, "PruneDisabled"));
+  const since = s.prune.absentSince ?? now;
+  const left = since + s.defaults.pruneGracePeriodMs - now;
+  if (left > 0) {
+    return { actions: [noop(s, "PruneGracePeriod", `${SYNC_REASONS.PruneGracePeriod} (${Math.ceil(left / 1000)} s left)`)], recheckAfterMs: left };
+  }
+  if (pruneGuardTrips(s.prune, s.defaults.maxPruneShare)) {
+    const { candidatesInEnv: c, managedInEnv: m } = s.prune;
+    return one(noop(s, "PruneGuardTripped", `${SYNC_REASONS.PruneGuardTripped} (${c} of ${m} managed jobs would go, above the limit of ${Math.round(s.defaults.maxPruneShare * 100)}%)`));
+  }
+  return one({ kind: "stop", env: s.env, jobId: s.jobId, reason: "Pruned", message: SYNC_REASONS.Pruned, enforceIndex: a.jobModifyIndex });
+}
+
+/** A job carries Steward's managed-by meta: only such jobs are ever changed without `adopt`, or pruned. */
+export function isManaged(a: ActualJob): boolean {
+  return a.meta[META.managedBy] === MANAGED_BY_VALUE;
+}
+
+/** The job was registered by someone else after Steward's last register. */
+export function changedOutsideSteward(applied: AppliedRecord | undefined, a: ActualJob): boolean {
+  return applied !== undefined && applied.jobModifyIndex !== a.jobModifyIndex;
+}
+
+/**
+ * Whether the job may be pruned: the prune flag its service had when Steward
+ * registered it (the service's own file is gone by now), else the defaults.
+ */
+export function pruneAllowed(a: ActualJob, defaults: SyncPolicy): boolean {
+  const recorded = a.meta[META.prune];
+  return recorded === undefined ? defaults.prune : recorded === "true";
+}
+
+/** Refuse when the share of managed jobs about to be pruned exceeds the limit, unless overridden. */
+export function pruneGuardTrips(p: PruneContext, maxShare: number): boolean {
+  if (p.override || p.managedInEnv === 0) return false;
+  return p.candidatesInEnv / p.managedInEnv > maxShare;
+}
+
+/** Keeps the Autoscaler's counts: a scaled group's count is whatever runs now. */
+export function withScaledCounts(spec: NomadJobSpec, scaledGroups: string[], actual: ActualJob | undefined): NomadJobSpec {
+  if (!actual || scaledGroups.length === 0) return spec;
+  const groups = spec.TaskGroups;
+  if (!Array.isArray(groups)) return spec;
+  return {
+    ...spec,
+    TaskGroups: groups.map((g: unknown) => {
+      const group = g as Record<string, unknown>;
+      const name = typeof group.Name === "string" ? group.Name : "";
+      const current = actual.groupCounts[name];
+      return scaledGroups.includes(name) && current !== undefined ? { ...group, Count: current } : group;
+    }),
+  };
+}
+
+function register(s: SyncSnapshot, d: DesiredJob, reason: SyncReason, enforceIndex: number, message?: string): SyncAction {
+  return {
+    kind: "register",
+    env: s.env,
+    jobId: s.jobId,
+    reason,
+    message: message ?? SYNC_REASONS[reason],
+    spec: withScaledCounts(d.spec, d.scaledGroups, s.actual),
+    specHash: d.specHash,
+    enforceIndex,
+  };
+}
+
+function noop(s: SyncSnapshot, reason: SyncReason, message?: string): SyncAction {
+  return { kind: "noop", env: s.env, jobId: s.jobId, reason, message: message ?? SYNC_REASONS[reason] };
+}
+
+function one(action: SyncAction): SyncPlan {
+  return { actions: [action] };
+}
