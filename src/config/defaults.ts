@@ -1,0 +1,86 @@
+/**
+ * Every default Steward uses, as a named constant with the reason it has this
+ * value (consul-template's `DefaultRetry*`). Durations are milliseconds unless
+ * the name says otherwise. Helpers append their own sections; keep one
+ * constant per line of reasoning.
+ */
+
+// ── Work queue: per-key retry backoff (layer 2 of the three retry layers) ──
+
+/** First retry delay of a failing key: long enough not to hammer an API that just failed, short enough to hide a blip. */
+export const QUEUE_BACKOFF_BASE_MS = 500;
+/** Longest retry delay of a failing key (5 min): a broken key is still retried several times an hour, while a thousand broken keys stay cheap. */
+export const QUEUE_BACKOFF_CAP_MS = 5 * 60_000;
+
+// ── Work queue: global write budget ──
+
+/** Sustained writes per second across one loop (client-go's 10 qps): protects Nomad's Raft log from a storm of registrations. */
+export const WRITE_BUCKET_QPS = 10;
+/** Writes allowed in a burst before the rate applies (client-go's 100): a normal sync of a whole environment goes through at once. */
+export const WRITE_BUCKET_BURST = 100;
+
+// ── Runner ──
+
+/** Concurrent passes per loop: keys are independent, but Nomad and Consul are shared, so a few are plenty. */
+export const RUNNER_WORKERS = 4;
+/** Full resync period (10 min, Flux's default interval): catches anything a missed event left behind. */
+export const RESYNC_INTERVAL_MS = 10 * 60_000;
+/** Share of the resync interval used as jitter (±10 %): keys and replicas drift apart instead of resyncing in lockstep. */
+export const RESYNC_JITTER_FRACTION = 0.1;
+
+// ── Watches (sources/watch.ts, layer 3) ──
+
+/** Least time between two calls of one blocking query (consul-template's 100 ms): bounds the load of a key that changes constantly. */
+export const WATCH_MIN_INTERVAL_MS = 100;
+/** Random extra delay added to the floor (consul-template's 0–20 ms): spreads watches started together. */
+export const WATCH_DITHER_MS = 20;
+/** First delay after a failed watch call; doubled per failure with full jitter, reset after any success. */
+export const WATCH_BACKOFF_BASE_MS = 250;
+/** Longest delay between failed watch calls (1 min, consul-template's max_backoff): a recovered server is noticed within a minute. */
+export const WATCH_BACKOFF_CAP_MS = 60_000;
+/** Server-side wait of a blocking query (1 min, consul-template's default): short enough that a lost connection is noticed soon. */
+export const WATCH_BLOCKING_WAIT_MS = 60_000;
+
+// ── HTTP calls (sources/http-client.ts, layer 1) ──
+
+/** Timeout of an ordinary (non-blocking) API call: Nomad, Consul and Vault answer in milliseconds when healthy. */
+export const HTTP_TIMEOUT_MS = 10_000;
+/** Added to a blocking query's wait (on top of the wait/16 jitter Consul and Nomad add) before the client gives up. */
+export const HTTP_BLOCKING_MARGIN_MS = 5_000;
+/** Attempts of one retryable call, the first included: a few, since the queue retries the whole pass after that. */
+export const HTTP_RETRY_ATTEMPTS = 4;
+/** First delay between attempts of one call; doubled per attempt with full jitter. */
+export const HTTP_RETRY_BASE_MS = 200;
+/** Longest delay between attempts of one call. */
+export const HTTP_RETRY_CAP_MS = 5_000;
+/** Longest `Retry-After` waited for inside one call (30 s); a longer one is handed to the queue as the error's retryAfterMs. */
+export const HTTP_RETRY_AFTER_CAP_MS = 30_000;
+
+// ── Desired state (src/model/) ──
+
+/** Largest file of a desired-state tree Steward reads (256 KiB): job files and YAML are a few KiB; anything larger is a mistake (a binary, a log) that would slow every pass. */
+export const MAX_DESIRED_STATE_FILE_BYTES = 256 * 1024;
+/** Nomad region of an environment that names none: Nomad's own default region. */
+export const DEFAULT_NOMAD_REGION = "global";
+/** Nomad namespace of an environment that names none: Nomad's own default namespace. */
+export const DEFAULT_NOMAD_NAMESPACE = "default";
+/** Drift handling when steward.yaml says nothing: heal, since the desired state is the source of truth in GitOps. */
+export const DEFAULT_SYNC_DRIFT = "heal" as const;
+/** Adopting jobs Steward did not create is off: an existing job is reported, never overwritten on a guess. */
+export const DEFAULT_SYNC_ADOPT = false;
+/** Pruning is off: stopping jobs is the one sync action that can take a service down, so the user opts in. */
+export const DEFAULT_SYNC_PRUNE = false;
+/** How long a job must be gone from the desired state before it is pruned (5 min): a revert or a bad merge fixed quickly stops nothing. */
+export const DEFAULT_PRUNE_GRACE_PERIOD_MS = 5 * 60_000;
+/** Most of an environment's managed jobs pruned in one pass (a quarter): a tree that lost most services by mistake cannot empty a cluster. */
+export const DEFAULT_MAX_PRUNE_SHARE = 0.25;
+/** Terraform workspace of a pool that names none: Terraform's own default workspace. */
+export const DEFAULT_TERRAFORM_WORKSPACE = "default";
+/** How long a node must stay unhealthy before it is replaced (5 min): longer than a reboot or an agent restart. */
+export const DEFAULT_POOL_UNHEALTHY_AFTER_MS = 5 * 60_000;
+/** Percentage of a pool's nodes that may be unhealthy before healing stops (40 %, CAPI's maxUnhealthy idea): above it the cause is not the nodes. */
+export const DEFAULT_POOL_MAX_UNHEALTHY_PERCENT = 40;
+/** Nodes of one pool replaced at the same time: one, so capacity never drops by more than a node. */
+export const DEFAULT_POOL_MAX_CONCURRENT = 1;
+/** Pause after a replacement before the next one in the same pool (2 min): lets the new node join and take work. */
+export const DEFAULT_POOL_COOLDOWN_MS = 2 * 60_000;
