@@ -94,3 +94,45 @@ export function computeOutcome(err: unknown, recheckAfterMs?: number): Outcome {
       return { result: "retry" };
   }
 }
+
+/** The four results a pass can end with, as `steward_reconcile_total{result}` counts them. */
+export const OUTCOME_RESULTS = ["done", "requeue", "retry", "stalled"] as const satisfies readonly Outcome["result"][];
+
+/** Error kinds that count as failures (`steward_reconcile_errors_total{kind}`), per ERROR_POLICY. */
+export const COUNTED_ERROR_KINDS: readonly ErrorKind[] = (Object.keys(ERROR_POLICY) as ErrorKind[]).filter(
+  (k) => ERROR_POLICY[k].counted,
+);
+
+/**
+ * What became of one action:
+ * - `changed`: the world changed (a job registered, a node drained);
+ * - `unchanged`: nothing to do, or the actuator found it already done (noop actions too);
+ * - `failed`: the actuator raised; the pass stops there;
+ * - `skipped`: not attempted because an earlier action of the pass failed.
+ */
+export type ActionResult = "changed" | "unchanged" | "failed" | "skipped";
+
+/** All action results, for metrics initialised at zero. */
+export const ACTION_RESULTS = ["changed", "unchanged", "failed", "skipped"] as const satisfies readonly ActionResult[];
+
+/** One action of a pass as the runner records it: the planner's kind and reason code, and what became of it. */
+export interface ActionRecord {
+  /** The action's discriminant (`register`, `stop`, `noop`, …). */
+  kind: string;
+  /** The planner's PascalCase reason code (`SpecChanged`, `PruneGuardTripped`, …). */
+  reason: string;
+  result: ActionResult;
+  /** The planner's human message, shown in status. */
+  message?: string;
+}
+
+/**
+ * What a reconcile pass returns when it did not throw.
+ * - `recheckAfterMs`: the planner's earliest time the answer could change
+ *   (CAPI's needsRemediation); absent when only an event or the resync can change it.
+ * - `actions`: every action planned, in order, with its result.
+ */
+export interface PassResult {
+  recheckAfterMs?: number;
+  actions: ActionRecord[];
+}
