@@ -1,0 +1,193 @@
+import { StewardError, type ErrorContext } from "../../model/errors.js";
+import { errorKind, type ActionRecord, type ErrorKind, type Outcome } from "./outcome.js";
+
+/** The three conditions of Flux's kstatus-compatible status. */
+export type ConditionType = "Ready" | "Reconciling" | "Stalled";
+
+/** `Unknown` while the verdict is pending (waiting, re-observing after a conflict). */
+export type ConditionStatus = "True" | "False" | "Unknown";
+
+/**
+ * The closed set of condition reasons the runner writes. Planner reason codes
+ * (`SpecChanged`, …) appear in messages and in `lastAction`, not here, so a
+ * dashboard can group keys by these few states.
+ */
+export type ConditionReason =
+  | "Succeeded"
+  | "Waiting"
+  | "Conflict"
+  | "RetryScheduled"
+  | "TransientFailure"
+  | "UnexpectedError"
+  | "InvalidInput";
+
+/** One condition: status, why (reason code), what (message) and since when (ISO 8601). */
+export interface Condition {
+  type: ConditionType;
+  status: ConditionStatus;
+  reason: ConditionReason;
+  message: string;
+  /** When `status` last changed; kept across passes that leave it as it was. */
+  lastTransitionTime: string;
+}
+
+/**
+ * What a user sees about one key (`steward status`, `/api/status`).
+ * `Ready` is always present and first; `Reconciling` and `Stalled` are
+ * present only while true (fluxcd/pkg apis/meta/conditions.go).
+ */
+export interface KeyStatus {
+  /** The key's string form (`qa/web`). */
+  key: string;
+  conditions: Condition[];
+  /** The last action of the latest pass that planned any, with its reason. */
+  lastAction?: ActionRecord & { at: string };
+  /** The latest error, with what failed; kept after recovery (see `at`) so the last failure stays explainable. */
+  lastError?: { kind: ErrorKind; message: string; context: ErrorContext; at: string };
+  /** When the latest pass ended, and its id (matches `reconcile_id` in the logs). */
+  lastReconcileTime?: string;
+  reconcileId?: string;
+  /** When the runner will look at the key again; absent while stalled. */
+  nextReconcileTime?: string;
+  /** Failed passes since the last success (the queue's backoff exponent). */
+  failures: number;
+}
+
+/** Everything `computeStatus` needs to know about a pass that just ended. */
+export interface PassSummary {
+  outcome: Outcome;
+  /** What the pass threw, if it did. */
+  error?: unknown;
+  actions: readonly ActionRecord[];
+  /** Epoch ms at the end of the pass. */
+  now: number;
+  reconcileId: string;
+  /** Delay until the next pass, as scheduled; undefined when none is (stalled). */
+  nextInMs?: number;
+  failures: number;
+}
+
+/** The message of any thrown value: a StewardError's `describe()` (file, line, field, scope), else its text. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof StewardError) return err.describe();
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/** The context of any thrown value: a StewardError's, or a `context` object another error carries. */
+export function errorContext(err: unknown): ErrorContext {
+  if (err instanceof StewardError) return err.context;
+  if (err instanceof Error && "context" in err && typeof err.context === "object" && err.context !== null) {
+    return err.context;
+  }
+  return {};
+}
+
+type Verdict = Omit<Condition, "lastTransitionTime">;
+
+/**
+ * Status after a pass, from the previous status and the pass summary
+ * (Flux's deferred summarize). Pure; the runner is its only caller outside tests.
+ *
+ * | pass ended with                | Ready            | Reconciling           | Stalled     |
+ * |--------------------------------|------------------|-----------------------|-------------|
+ * | no error (done, or recheck)    | True Succeeded   | —                     | —           |
+ * | WaitingError                   | Unknown Waiting  | True Waiting          | —           |
+ * | ConflictError                  | Unknown Conflict | True Conflict         | —           |
+ * | TransientError                 | False TransientFailure | True RetryScheduled | —       |
+ * | unclassified error             | False UnexpectedError  | True RetryScheduled | —       |
+ * | InvalidInputError              | False InvalidInput | —                   | True InvalidInput |
+ */
+export function computeStatus(prev: KeyStatus | undefined, key: string, pass: PassSummary): KeyStatus {
+  const at = new Date(pass.now).toISOString();
+  const verdicts = conditionVerdicts(pass);
+  const conditions = verdicts.map((v) => {
+    const before = prev?.conditions.find((c) => c.type === v.type);
+    return { ...v, lastTransitionTime: before && before.status === v.status ? before.lastTransitionTime : at };
+  });
+  const last = pass.actions[pass.actions.length - 1];
+  const status: KeyStatus = {
+    key,
+    conditions,
+    lastReconcileTime: at,
+    reconcileId: pass.reconcileId,
+    failures: pass.failures,
+  };
+  if (last) status.lastAction = { ...last, at };
+  else if (prev?.lastAction) status.lastAction = prev.lastAction;
+  if (pass.error !== undefined) {
+    status.lastError = { kind: errorKind(pass.error), message: errorMessage(pass.error), context: errorContext(pass.error), at };
+  } else if (prev?.lastError) status.lastError = prev.lastError;
+  if (pass.nextInMs !== undefined) status.nextReconcileTime = new Date(pass.now + pass.nextInMs).toISOString();
+  return status;
+}
+
+function conditionVerdicts(pass: PassSummary): Verdict[] {
+  const { outcome, error } = pass;
+  if (error === undefined) {
+    return [{ type: "Ready", status: "True", reason: "Succeeded", message: successMessage(pass.actions) }];
+  }
+  const message = errorMessage(error);
+  const kind = errorKind(error);
+  if (outcome.result === "stalled") {
+    return [
+      { type: "Ready", status: "False", reason: "InvalidInput", message },
+      { type: "Stalled", status: "True", reason: "InvalidInput", message },
+    ];
+  }
+  if (kind === "waiting" || kind === "conflict") {
+    const reason = kind === "waiting" ? "Waiting" : "Conflict";
+    return [
+      { type: "Ready", status: "Unknown", reason, message },
+      { type: "Reconciling", status: "True", reason, message: kind === "waiting" ? message : `re-observing after a lost check-and-set: ${message}` },
+    ];
+  }
+  const retryIn = pass.nextInMs !== undefined ? `retrying in ${formatMs(pass.nextInMs)}` : "retrying";
+  return [
+    { type: "Ready", status: "False", reason: kind === "transient" ? "TransientFailure" : "UnexpectedError", message },
+    { type: "Reconciling", status: "True", reason: "RetryScheduled", message: `${retryIn} (failure ${pass.failures})` },
+  ];
+}
+
+function successMessage(actions: readonly ActionRecord[]): string {
+  const changed = actions.filter((a) => a.result === "changed");
+  const shown = changed.length > 0 ? changed : actions;
+  if (shown.length === 0) return "up to date";
+  return shown.map((a) => `${a.kind} ${a.reason}${a.message ? `: ${a.message}` : ""}`).join("; ");
+}
+
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
+}
+
+/** The condition of `type`, if present. */
+export function findCondition(status: KeyStatus | undefined, type: ConditionType): Condition | undefined {
+  return status?.conditions.find((c) => c.type === type);
+}
+
+/** In-memory status of every key one runner has seen; the server and CLI read it. */
+export class StatusStore {
+  private readonly byKey = new Map<string, KeyStatus>();
+
+  get(key: string): KeyStatus | undefined {
+    return this.byKey.get(key);
+  }
+
+  /** Every status, sorted by key for stable output. */
+  list(): KeyStatus[] {
+    return [...this.byKey.values()].sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  set(status: KeyStatus): void {
+    this.byKey.set(status.key, status);
+  }
+
+  delete(key: string): void {
+    this.byKey.delete(key);
+  }
+
+  /** True when the key's Stalled condition is present. */
+  isStalled(key: string): boolean {
+    return findCondition(this.byKey.get(key), "Stalled") !== undefined;
+  }
+}
