@@ -87,6 +87,7 @@ export interface InstanceView {
   userData: string;
   launchTime: number;
   disableApiTermination: boolean;
+  rootVolumeId: string;
   machineId?: string;
   bootError?: string;
   terminatedAt?: number;
@@ -107,6 +108,7 @@ export function viewOf(i: Instance): InstanceView {
     userData: Buffer.from(i.userData, "base64").toString("utf8"),
     launchTime: i.launchTime,
     disableApiTermination: i.disableApiTermination,
+    rootVolumeId: i.rootVolume.volumeId,
     ...(i.machineId !== undefined ? { machineId: i.machineId } : {}),
     ...(i.bootError !== undefined ? { bootError: i.bootError } : {}),
     ...(i.terminatedAt !== undefined ? { terminatedAt: i.terminatedAt } : {}),
