@@ -3,7 +3,7 @@ import type { SimContext } from "../core/context.js";
 import { AppRoleBackend, type AppRoleSpec } from "./approle.js";
 import { dispatch } from "./dispatch.js";
 import { uuid } from "./ids.js";
-import { KvV2Engine } from "./kv2.js";
+import { KvV2Engine, type KeyMetadataSeed } from "./kv2.js";
 import { PolicyStore, type PolicyRules } from "./policy.js";
 import { errors } from "./reply.js";
 import type { Mount } from "./routes.js";
@@ -91,6 +91,11 @@ export class VaultServer {
     return this.engine(mount).put(path, data);
   }
 
+  /** Sets a KV v2 key's metadata (custom_metadata, max_versions, cas_required, delete_version_after). */
+  setSecretMetadata(mount: string, path: string, fields: KeyMetadataSeed): void {
+    this.engine(mount).setMetadata(path, fields);
+  }
+
   /** The latest live data of a KV v2 secret, or undefined when absent or deleted. */
   getSecret(mount: string, path: string): Record<string, unknown> | undefined {
     return this.engine(mount).get(path);
@@ -115,7 +120,7 @@ export class VaultServer {
   }
 
   /** Issues another secret id for an AppRole role. */
-  generateSecretId(roleName: string, opts: { ttlS?: number; numUses?: number } = {}): string {
+  generateSecretId(roleName: string, opts: { ttlS?: number; numUses?: number; metadata?: Record<string, string> } = {}): string {
     return this.approle.generateSecretId(roleName, opts).secretId;
   }
 

@@ -36,6 +36,14 @@ interface KeyMetadata {
   versions: Map<number, Version>;
 }
 
+/** Seedable key metadata (see `KvV2Engine.setMetadata`). */
+export interface KeyMetadataSeed {
+  maxVersions?: number;
+  casRequired?: boolean;
+  deleteVersionAfterS?: number;
+  customMetadata?: Record<string, string>;
+}
+
 /** The mount's `config` endpoint. */
 export interface KvConfig {
   maxVersions: number;
@@ -64,6 +72,16 @@ export class KvV2Engine {
     const meta = this.keys.get(key) ?? this.newMetadata();
     this.keys.set(key, meta);
     return this.addVersion(meta, structuredClone(data)).version;
+  }
+
+  /** Sets key metadata (creating a metadata-only key), as a metadata write would. */
+  setMetadata(key: string, fields: KeyMetadataSeed): void {
+    const meta = this.keys.get(key) ?? this.newMetadata();
+    this.keys.set(key, meta);
+    if (fields.maxVersions !== undefined) meta.maxVersions = fields.maxVersions;
+    if (fields.casRequired !== undefined) meta.casRequired = fields.casRequired;
+    if (fields.deleteVersionAfterS !== undefined) meta.deleteVersionAfterS = fields.deleteVersionAfterS;
+    if (fields.customMetadata !== undefined) meta.customMetadata = { ...fields.customMetadata };
   }
 
   /** The data of the latest live version, or undefined. For tests and the demo. */
