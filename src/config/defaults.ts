@@ -27,6 +27,8 @@ export const RUNNER_WORKERS = 4;
 export const RESYNC_INTERVAL_MS = 10 * 60_000;
 /** Share of the resync interval used as jitter (±10 %): keys and replicas drift apart instead of resyncing in lockstep. */
 export const RESYNC_JITTER_FRACTION = 0.1;
+/** Conflicts in a row re-observed at once before backoff applies: a stale cache catches up within one watch round-trip, but a persistent conflict must not spin. */
+export const RUNNER_CONFLICT_IMMEDIATE_RETRIES = 2;
 
 // ── Watches (sources/watch.ts, layer 3) ──
 

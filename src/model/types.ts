@@ -62,6 +62,12 @@ export interface ServiceSpec {
   jobFile: string;
   /** The job file's HCL text. */
   jobHcl: string;
+  /**
+   * The job ID as the job file writes it (its `id` attribute, else the job
+   * block's label). Absent when the ID is built from variables; then only
+   * the environment's Nomad, parsing the file, can tell it.
+   */
+  jobId?: string;
   image: {
     repository: string;
     /** `sha256:…` to run before any promotion happened, if set. */

@@ -1,0 +1,321 @@
+import { MAX_DESIRED_STATE_FILE_BYTES } from "../config/defaults.js";
+import { InvalidInputError, describeIssue, type ValidationIssue } from "./errors.js";
+import { formatFieldPath, fromSchemaIssues, humanMessage, located, sortIssues } from "./issues.js";
+import { inspectJobFile, type JobFileFacts } from "./job-file.js";
+import { ENV_NAME, OBJECT_NAME } from "./schema-common.js";
+import { poolFileSchema } from "./schema-pool.js";
+import { IMAGE_VARIABLE, serviceFileSchema, type ServiceFile } from "./schema-service.js";
+import { mergeSync, stewardFileSchema, type StewardFile } from "./schema-steward.js";
+import { STEWARD_FILE, pathProblem, readTree, type TreeLayout } from "./tree.js";
+import type { DesiredState, PoolSpec, ServiceEnvironment, ServiceSpec, TreeSnapshot } from "./types.js";
+import { parseYamlFile, type YamlFile } from "./yaml-file.js";
+
+/** Options of {@link loadDesiredState}. */
+export interface LoadOptions {
+  /** Largest file read from the tree, in bytes. @default MAX_DESIRED_STATE_FILE_BYTES (256 KiB) */
+  maxFileBytes?: number;
+}
+
+/**
+ * Validates one revision of the desired-state tree as a whole
+ * (docs/desired-state.md) and returns it typed and defaulted: environments
+ * in promotion order, services and pools sorted by name, durations in ms.
+ *
+ * Nothing is partially accepted: if anything is wrong, it throws one
+ * {@link InvalidInputError} whose `issues` list every problem found, each
+ * with its file, line where known, and field path, sorted by file and line.
+ * The error is terminal for this revision (the caller keeps the last good
+ * one); no other error is thrown on bad input.
+ */
+export async function loadDesiredState(snapshot: TreeSnapshot, options: LoadOptions = {}): Promise<DesiredState> {
+  const { texts, layout, issues } = readTree(snapshot, options.maxFileBytes ?? MAX_DESIRED_STATE_FILE_BYTES);
+  const steward = loadStewardFile(snapshot, texts, issues);
+  const loaded: LoadedService[] = [];
+  for (const name of [...layout.services.keys()].sort()) {
+    const service = await loadService(name, { texts, layout, steward, issues });
+    if (service) loaded.push(service);
+  }
+  const pools = [...layout.pools.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .flatMap(([name, file]) => loadPool(name, file, { texts, steward, issues }) ?? []);
+  checkDuplicateJobIds(loaded, issues);
+
+  if (issues.length > 0 || !steward.file) {
+    const sorted = sortIssues(issues);
+    const header = `desired state ${snapshot.revision} (${snapshot.origin}) is invalid: ${sorted.length} problem${sorted.length === 1 ? "" : "s"}`;
+    throw new InvalidInputError([header, ...sorted.map((i) => `  ${describeIssue(i)}`)].join("\n"), { revision: snapshot.revision }, sorted);
+  }
+  return {
+    revision: snapshot.revision,
+    origin: snapshot.origin,
+    environments: steward.file.environments,
+    services: loaded.flatMap((s) => s.spec ?? []),
+    pools,
+  };
+}
+
+/** What steward.yaml gave: the file when valid, and the environment names whenever they can be trusted. */
+interface StewardResult {
+  file?: StewardFile;
+  envNames?: string[];
+}
+
+interface Shared {
+  texts: Map<string, string>;
+  steward: StewardResult;
+  issues: ValidationIssue[];
+}
+
+function loadStewardFile(snapshot: TreeSnapshot, texts: Map<string, string>, issues: ValidationIssue[]): StewardResult {
+  if (!snapshot.files.has(STEWARD_FILE)) {
+    const nested = [...snapshot.files.keys()].find((p) => p.endsWith(`/${STEWARD_FILE}`));
+    const hint = nested ? `; found ${nested}: is the tree's root set one directory too high?` : "";
+    issues.push(located(STEWARD_FILE, undefined, "", `missing: every desired-state tree needs steward.yaml at its root, declaring the environments${hint}`));
+    return {};
+  }
+  const yaml = parseYaml(STEWARD_FILE, texts, issues);
+  if (!yaml) return {};
+  const duplicates = duplicateEnvironmentIssues(yaml);
+  issues.push(...duplicates);
+  const parsed = stewardFileSchema.safeParse(yaml.value, { error: humanMessage });
+  if (parsed.success) {
+    return duplicates.length === 0 ? { file: parsed.data, envNames: parsed.data.environments.map((e) => e.name) } : { envNames: rawEnvNames(yaml.value) };
+  }
+  const schemaIssues = fromSchemaIssues(STEWARD_FILE, parsed.error.issues, yaml.lineOf);
+  issues.push(...schemaIssues);
+  // Other parts of steward.yaml being wrong does not make the names doubtful; checking services
+  // and pools against them still finds their own mistakes in the same pass.
+  const namesDoubtful = parsed.error.issues.some((i) => i.path[0] === "environments" && (i.path.length <= 2 || i.path[2] === "name"));
+  return namesDoubtful ? {} : { envNames: rawEnvNames(yaml.value) };
+}
+
+function rawEnvNames(value: unknown): string[] {
+  const envs = (value as { environments?: unknown } | null)?.environments;
+  if (!Array.isArray(envs)) return [];
+  const names = envs.map((e) => (e as { name?: unknown } | null)?.name).filter((n): n is string => typeof n === "string" && ENV_NAME.test(n));
+  return [...new Set(names)];
+}
+
+function duplicateEnvironmentIssues(yaml: YamlFile): ValidationIssue[] {
+  const envs = (yaml.value as { environments?: unknown } | null)?.environments;
+  if (!Array.isArray(envs)) return [];
+  const firstAt = new Map<string, number>();
+  const issues: ValidationIssue[] = [];
+  envs.forEach((e, i) => {
+    const name = (e as { name?: unknown } | null)?.name;
+    if (typeof name !== "string") return;
+    const first = firstAt.get(name);
+    if (first === undefined) firstAt.set(name, i);
+    else {
+      const path = ["environments", i, "name"];
+      issues.push(located(yaml.file, yaml.lineOf(path), formatFieldPath(path), `duplicate environment "${name}" (also environments[${first}])`));
+    }
+  });
+  return issues;
+}
+
+function parseYaml(file: string, texts: Map<string, string>, issues: ValidationIssue[]): YamlFile | undefined {
+  const text = texts.get(file);
+  // Absent here means refused by readTree (too large, not UTF-8), which already said why.
+  if (text === undefined) return undefined;
+  const yaml = parseYamlFile(file, text);
+  issues.push(...yaml.issues);
+  return yaml.value === undefined && yaml.issues.length > 0 ? undefined : yaml;
+}
+
+/** A service as far as it could be loaded: `spec` only when it is entirely valid. */
+interface LoadedService {
+  name: string;
+  spec?: ServiceSpec;
+  jobFile: string;
+  facts?: JobFileFacts;
+  envs?: string[];
+}
+
+async function loadService(name: string, ctx: Shared & { layout: TreeLayout }): Promise<LoadedService | undefined> {
+  const { layout, issues } = ctx;
+  const file = `services/${name}/service.yaml`;
+  const others = layout.services.get(name) ?? [];
+  if (!layout.serviceFiles.has(name)) {
+    issues.push(located(file, undefined, "", `missing: services/${name}/ holds files but no service.yaml`));
+    return undefined;
+  }
+  const before = issues.length;
+  if (!OBJECT_NAME.test(name)) {
+    issues.push(located(file, undefined, "", `service name "${name}" (its directory) must be 1 to 63 characters of a-z, 0-9 and -, starting with a letter or digit`));
+  }
+  const yaml = parseYaml(file, ctx.texts, issues);
+  if (!yaml) return undefined;
+  const parsed = serviceFileSchema.safeParse(yaml.value, { error: humanMessage });
+  if (!parsed.success) issues.push(...fromSchemaIssues(file, parsed.error.issues, yaml.lineOf));
+  const rawJob = (yaml.value as { job?: unknown } | null)?.job;
+  const jobRel = parsed.success ? parsed.data.job : typeof rawJob === "string" ? rawJob : undefined;
+
+  const jobFile = await checkJobFile(name, jobRel, yaml, ctx);
+  for (const path of others.filter((p) => p !== jobFile?.path)) {
+    issues.push(located(path, undefined, "", `not used: ${file} runs ${jobFile?.path ?? "another job file"}; only the job file and *.md files belong beside it`));
+  }
+  if (!jobFile || !parsed.success) return undefined;
+
+  const envs = serviceEnvironments(parsed.data, yaml, ctx);
+  if (envs && jobFile.facts) checkVariables(parsed.data, envs, jobFile.facts, yaml, jobFile.path, issues);
+  const loaded: LoadedService = { name, jobFile: jobFile.path, ...(jobFile.facts && { facts: jobFile.facts }), ...(envs && { envs: Object.keys(envs) }) };
+  if (issues.length > before || !envs || !jobFile.facts || !ctx.steward.file) return loaded;
+  const { repository, digest } = parsed.data.image;
+  const spec: ServiceSpec = {
+    name,
+    file,
+    jobFile: jobFile.path,
+    jobHcl: ctx.texts.get(jobFile.path) ?? "",
+    ...(jobFile.facts.jobId !== undefined && { jobId: jobFile.facts.jobId }),
+    image: { repository, ...(digest !== undefined && { digest }) },
+    environments: envs,
+    sync: mergeSync(ctx.steward.file.sync, parsed.data.sync),
+  };
+  return { ...loaded, spec };
+}
+
+/** Finds, reads and inspects a service's job file; `undefined` when its path is unusable. */
+async function checkJobFile(
+  name: string,
+  jobRel: string | undefined,
+  yaml: YamlFile,
+  ctx: Shared,
+): Promise<{ path: string; facts?: JobFileFacts } | undefined> {
+  const { issues } = ctx;
+  const rel = jobRel?.replace(/^\.\//, "") ?? `${name}.nomad.hcl`;
+  const problem = pathProblem(rel);
+  if (problem !== undefined) {
+    issues.push(located(yaml.file, yaml.lineOf(["job"]), "job", `${problem} (the path is relative to services/${name}/)`));
+    return undefined;
+  }
+  const path = `services/${name}/${rel}`;
+  const text = ctx.texts.get(path);
+  if (text === undefined) {
+    // A file that exists but was refused (too large, not UTF-8) already has its issue.
+    if (!issuesMention(issues, path)) {
+      const message =
+        jobRel === undefined
+          ? `no job file: expected ${path} (or name another one in job:)`
+          : `job file ${path} does not exist`;
+      issues.push(located(yaml.file, yaml.lineOf(["job"]), jobRel === undefined ? "" : "job", message));
+    }
+    return { path };
+  }
+  const { facts, issues: found } = await inspectJobFile(path, text);
+  issues.push(...found);
+  return facts ? { path, facts } : { path };
+}
+
+function issuesMention(issues: readonly ValidationIssue[], file: string): boolean {
+  return issues.some((i) => i.file === file);
+}
+
+/**
+ * The service's environments in promotion order, with their variables:
+ * every declared environment when the service lists none. `undefined` when
+ * steward.yaml's names are unknown or the service names one that does not exist.
+ */
+function serviceEnvironments(data: ServiceFile, yaml: YamlFile, ctx: Shared): Record<string, ServiceEnvironment> | undefined {
+  const known = ctx.steward.envNames;
+  if (!known) return undefined;
+  const listed = data.environments;
+  if (!listed) return Object.fromEntries(known.map((n) => [n, { variables: {} }]));
+  const unknown = Object.keys(listed).filter((n) => !known.includes(n));
+  for (const n of unknown) {
+    const path = ["environments", n];
+    ctx.issues.push(located(yaml.file, yaml.lineOf(path), formatFieldPath(path), unknownEnvMessage(n, known)));
+  }
+  if (unknown.length > 0) return undefined;
+  return Object.fromEntries(known.filter((n) => n in listed).map((n) => [n, { variables: listed[n]?.variables ?? {} }]));
+}
+
+function unknownEnvMessage(name: string, known: readonly string[]): string {
+  return `unknown environment "${name}"; steward.yaml declares ${known.length > 0 ? known.join(", ") : "none"}`;
+}
+
+/**
+ * Variables against the job file's declarations: each one set must be
+ * declared (Nomad would only warn and ignore a typo), and each declared
+ * without a default must be set in every environment (Nomad refuses the job).
+ */
+function checkVariables(
+  data: ServiceFile,
+  envs: Record<string, ServiceEnvironment>,
+  facts: JobFileFacts,
+  yaml: YamlFile,
+  jobFile: string,
+  issues: ValidationIssue[],
+): void {
+  for (const [env, { variables }] of Object.entries(envs)) {
+    for (const name of Object.keys(variables).filter((v) => !facts.variables.has(v))) {
+      const path = ["environments", env, "variables", name];
+      const declared = [...facts.variables.keys()].filter((v) => v !== IMAGE_VARIABLE);
+      const hint = declared.length > 0 ? ` (it declares ${declared.join(", ")})` : " (it declares none but image)";
+      issues.push(located(yaml.file, yaml.lineOf(path), formatFieldPath(path), `variable "${name}" is not declared in ${jobFile}${hint}`));
+    }
+  }
+  const required = [...facts.variables.entries()].filter(([v, d]) => !d.hasDefault && v !== IMAGE_VARIABLE).map(([v]) => v);
+  for (const name of required) {
+    if (data.environments === undefined) {
+      issues.push(located(yaml.file, undefined, "environments", `variable "${name}" has no default in ${jobFile}, so every environment must set it`));
+      continue;
+    }
+    for (const [env, { variables }] of Object.entries(envs)) {
+      if (name in variables) continue;
+      const path = ["environments", env, "variables"];
+      issues.push(located(yaml.file, yaml.lineOf(path), formatFieldPath(path), `must set "${name}": ${jobFile} declares it without a default`));
+    }
+  }
+}
+
+function loadPool(name: string, file: string, ctx: Shared): PoolSpec | undefined {
+  const { issues } = ctx;
+  const before = issues.length;
+  if (!OBJECT_NAME.test(name)) {
+    issues.push(located(file, undefined, "", `pool name "${name}" (its file name) must be 1 to 63 characters of a-z, 0-9 and -, starting with a letter or digit`));
+  }
+  const yaml = parseYaml(file, ctx.texts, issues);
+  if (!yaml) return undefined;
+  const parsed = poolFileSchema.safeParse(yaml.value, { error: humanMessage });
+  if (!parsed.success) {
+    issues.push(...fromSchemaIssues(file, parsed.error.issues, yaml.lineOf));
+    return undefined;
+  }
+  const p = parsed.data;
+  const known = ctx.steward.envNames;
+  if (known && !known.includes(p.env)) issues.push(located(file, yaml.lineOf(["env"]), "env", unknownEnvMessage(p.env, known)));
+  if (issues.length > before) return undefined;
+  const { nodePool, nodeClass, meta } = p.select;
+  return {
+    name,
+    file,
+    env: p.env,
+    role: p.role,
+    select: { ...(nodePool !== undefined && { nodePool }), ...(nodeClass !== undefined && { nodeClass }), ...(meta !== undefined && { meta }) },
+    terraform: p.terraform,
+    health: { unhealthyAfterMs: p.health.unhealthyAfter },
+    budgets: { maxUnhealthy: p.budgets.maxUnhealthy, maxConcurrent: p.budgets.maxConcurrent, cooldownMs: p.budgets.cooldown },
+  };
+}
+
+/**
+ * Two services whose jobs share an ID in one environment would overwrite
+ * each other in Nomad. Only IDs known statically are compared; an ID built
+ * from variables is left to Nomad's parse.
+ */
+function checkDuplicateJobIds(services: readonly LoadedService[], issues: ValidationIssue[]): void {
+  const seen: LoadedService[] = [];
+  for (const s of services) {
+    const id = s.facts?.jobId;
+    if (id === undefined || !s.envs) continue;
+    for (const other of seen.filter((o) => o.facts?.jobId === id)) {
+      const shared = s.envs.filter((e) => other.envs?.includes(e));
+      if (shared.length === 0) continue;
+      issues.push(
+        located(s.jobFile, s.facts?.jobLine, "", `job ID "${id}" is also the job ID of ${other.jobFile} in ${shared.join(", ")}; job IDs must be unique within an environment`),
+      );
+    }
+    seen.push(s);
+  }
+}
