@@ -1,0 +1,330 @@
+import { randomUUID } from "node:crypto";
+import {
+  RESYNC_INTERVAL_MS,
+  RESYNC_JITTER_FRACTION,
+  RUNNER_CONFLICT_IMMEDIATE_RETRIES,
+  RUNNER_WORKERS,
+} from "../../config/defaults.js";
+import { childLogger, type LogFields, type Logger } from "../../log.js";
+import type { StewardMetrics } from "../../metrics.js";
+import { checkOption, jitterInterval, systemClock, systemRandom, type Clock, type Random, type Timer } from "./clock.js";
+import { ERROR_POLICY, computeOutcome, errorKind, type ActionRecord, type Outcome, type PassResult } from "./outcome.js";
+import { WorkQueue, type WorkQueueOptions } from "./queue.js";
+import { StatusStore, computeStatus, errorContext, errorMessage, type KeyStatus } from "./status.js";
+
+/** What a reconcile pass gets besides its key. */
+export interface PassContext {
+  /** Unique per pass; the same id is on the pass's log lines and in the key's status. */
+  reconcileId: string;
+  /** A logger carrying `loop`, `reconcile_id` and the key's fields. */
+  log: Logger;
+  /** Epoch ms when the pass started: the `now` to give the planner (time is an argument, never read inside). */
+  now: number;
+  /** Aborted when the runner stops (shutdown or leadership lost): stop before the next write. */
+  signal: AbortSignal;
+  /**
+   * Waits for the loop's shared write budget; call once before each write.
+   * @throws QueueShutDownError when the runner stops while waiting
+   */
+  acquireWrite(): Promise<void>;
+  /**
+   * Records an action as it completes, so actions done before a later
+   * failure are still counted and shown. Report each action either here or in
+   * the returned `PassResult.actions`, not both.
+   */
+  recordAction(action: ActionRecord): void;
+}
+
+/**
+ * One pass over one key: observe, plan, act. It returns what it did, or
+ * throws a classified error (outcome.ts); the runner decides what happens
+ * next. It must be reentrant: it may run again at any time, and never
+ * concurrently for the same key.
+ */
+export type Reconcile<K> = (key: K, ctx: PassContext) => Promise<PassResult>;
+
+/** Options of a `Runner`. Durations in milliseconds. */
+export interface RunnerOptions<K> {
+  // ── identity ──
+  /** The loop's name, the `loop` label of metrics and logs (`sync`, `promotion`, `healing`). */
+  loop: string;
+  /** The string form of a key (`qa/web`): status is kept under it. */
+  keyOf: (key: K) => string;
+  /** Log fields of a key (`env`, `nomad_job`, `pool`, …). @default none */
+  keyFields?: (key: K) => LogFields;
+
+  // ── work ──
+  reconcile: Reconcile<K>;
+  /** Concurrent passes (over different keys). @default RUNNER_WORKERS (4) */
+  workers?: number;
+  /**
+   * Every key that should be looked at (desired ∪ actual), listed at start
+   * and at each full resync; new keys join the known set. A failure is logged
+   * and the resync goes on with the keys already known.
+   */
+  listKeys?: () => K[] | Promise<K[]>;
+  /** Backoff and write-budget settings of the loop's queue. */
+  queue?: Pick<WorkQueueOptions<K>, "backoffBaseMs" | "backoffCapMs" | "writeQps" | "writeBurst">;
+
+  // ── timing ──
+  /** Period of the full resync, and of a converged key's next visit. @default RESYNC_INTERVAL_MS (10 min) */
+  resyncIntervalMs?: number;
+  /** Jitter of that period, as a share of it (0.1 = ±10 %). @default RESYNC_JITTER_FRACTION */
+  resyncJitterFraction?: number;
+  /** @default systemClock */
+  clock?: Clock;
+  /** @default Math.random */
+  random?: Random;
+
+  // ── recording ──
+  logger: Logger;
+  metrics?: StewardMetrics;
+  /** Called with each key's status after every pass (for events and the API). */
+  onStatus?: (status: KeyStatus) => void;
+  /** @default crypto.randomUUID */
+  newReconcileId?: () => string;
+}
+
+/**
+ * Runs a loop: `workers` workers take keys from a `WorkQueue`, call
+ * `reconcile`, and then, in one place (Flux's deferred summarize), turn the
+ * pass into its outcome and schedule, status, metrics and one log line:
+ *
+ * - `done`: backoff forgotten; the key is visited again at the jittered resync interval;
+ * - `requeue`: visited again after `afterMs` (capped at the resync interval);
+ *   a conflict is re-observed at once, but conflicts in a row beyond
+ *   RUNNER_CONFLICT_IMMEDIATE_RETRIES back off, so a stale cache cannot spin;
+ * - `retry`: per-key backoff, no sooner than the error's Retry-After;
+ * - `stalled`: not visited again until `add(key)` (an input changed);
+ *   the full resync skips stalled keys.
+ *
+ * The log line is at the error policy's level for failures, `info` when
+ * something changed, and `debug` for an idle pass.
+ */
+export class Runner<K> {
+  /** Per-key status, written only by the runner. */
+  readonly status = new StatusStore();
+  /** The loop's queue: add keys through `add`, use it for `acquireWrite`. */
+  readonly queue: WorkQueue<K>;
+
+  private readonly o: RunnerOptions<K>;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly workers: number;
+  private readonly resyncIntervalMs: number;
+  private readonly resyncJitter: number;
+  private readonly log: Logger;
+  private readonly known = new Map<string, K>();
+  private readonly conflictStreak = new Map<string, number>();
+  private readonly abort = new AbortController();
+  private running: Promise<void>[] = [];
+  private resyncTimer: Timer | undefined;
+  private state: "new" | "running" | "stopped" = "new";
+
+  /** @throws RangeError naming the option when a count or duration is out of range */
+  constructor(options: RunnerOptions<K>) {
+    this.o = options;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? systemRandom;
+    this.workers = checkOption("workers", options.workers ?? RUNNER_WORKERS, 1);
+    this.resyncIntervalMs = checkOption("resyncIntervalMs", options.resyncIntervalMs ?? RESYNC_INTERVAL_MS, 1);
+    this.resyncJitter = checkOption("resyncJitterFraction", options.resyncJitterFraction ?? RESYNC_JITTER_FRACTION);
+    if (this.resyncJitter >= 1) throw new RangeError(`resyncJitterFraction: must be < 1, got ${this.resyncJitter}`);
+    this.log = childLogger(options.logger, { loop: options.loop });
+    const depth = options.metrics?.queueDepth;
+    this.queue = new WorkQueue<K>({
+      ...options.queue,
+      keyOf: options.keyOf,
+      clock: this.clock,
+      random: this.random,
+      ...(depth ? { onDepth: (d: number) => depth.set({ loop: options.loop }, d) } : {}),
+    });
+  }
+
+  /** Starts the workers and the full resync (a first one runs at once). Call once. */
+  start(): void {
+    if (this.state !== "new") throw new Error(`runner ${this.o.loop}: start() called twice`);
+    this.state = "running";
+    for (let i = 0; i < this.workers; i++) this.running.push(this.work());
+    void this.resync();
+  }
+
+  /** Queues `key` now and remembers it for resyncs. Use for every event mapped to this key. */
+  add(key: K): void {
+    this.known.set(this.o.keyOf(key), key);
+    this.queue.add(key);
+  }
+
+  /** Forgets a key that no longer exists: no more resyncs, no status. */
+  remove(key: K): void {
+    const id = this.o.keyOf(key);
+    this.known.delete(id);
+    this.conflictStreak.delete(id);
+    this.status.delete(id);
+    this.queue.forget(key);
+  }
+
+  /**
+   * Stops: aborts in-flight passes' signals, drops queued keys, and resolves
+   * once every worker has finished its current pass.
+   */
+  async stop(): Promise<void> {
+    if (this.state === "stopped") return;
+    this.state = "stopped";
+    this.resyncTimer?.cancel();
+    this.abort.abort(new Error(`runner ${this.o.loop} stopped`));
+    this.queue.shutdown();
+    await Promise.all(this.running);
+  }
+
+  /** Lists keys, re-adds every known key that is not stalled, and schedules the next resync. */
+  private async resync(): Promise<void> {
+    if (this.state !== "running") return;
+    if (this.o.listKeys) {
+      try {
+        for (const key of await this.o.listKeys()) this.known.set(this.o.keyOf(key), key);
+      } catch (err) {
+        this.log.warn({ err }, "resync: listing keys failed; resyncing the keys already known");
+      }
+    }
+    if (this.state !== "running") return;
+    for (const [id, key] of this.known) {
+      if (!this.status.isStalled(id)) this.queue.add(key);
+    }
+    const next = jitterInterval(this.resyncIntervalMs, this.resyncJitter, this.random);
+    this.resyncTimer = this.clock.setTimeout(() => void this.resync(), next);
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      const key = await this.queue.get();
+      if (key === undefined) return;
+      try {
+        await this.pass(key);
+      } finally {
+        this.queue.done(key);
+      }
+    }
+  }
+
+  private async pass(key: K): Promise<void> {
+    const id = this.o.keyOf(key);
+    this.known.set(id, key);
+    const reconcileId = (this.o.newReconcileId ?? randomUUID)();
+    const log = childLogger(this.log, { ...this.o.keyFields?.(key), reconcile_id: reconcileId });
+    const started = this.clock.now();
+    const recorded: ActionRecord[] = [];
+    const ctx: PassContext = {
+      reconcileId,
+      log,
+      now: started,
+      signal: this.abort.signal,
+      acquireWrite: () => this.queue.acquireWrite(this.abort.signal),
+      recordAction: (a) => void recorded.push(a),
+    };
+    let result: PassResult | undefined;
+    let error: unknown;
+    try {
+      // Through a promise so a reconcile that throws synchronously is caught the same way.
+      result = await Promise.resolve().then(() => this.o.reconcile(key, ctx));
+    } catch (err) {
+      error = err ?? new Error("reconcile threw a nullish value");
+    }
+    const actions = [...recorded, ...(result?.actions ?? [])];
+    const outcome = computeOutcome(error, result?.recheckAfterMs);
+    const nextInMs = this.schedule(key, id, outcome, error);
+    this.record({ key, id, reconcileId, log, started, actions, outcome, error, nextInMs });
+  }
+
+  /** Puts the key back in the queue as the outcome says; returns the delay, or undefined when stalled. */
+  private schedule(key: K, id: string, outcome: Outcome, error: unknown): number | undefined {
+    const kind = error === undefined ? undefined : errorKind(error);
+    if (kind !== "conflict") this.conflictStreak.delete(id);
+    switch (outcome.result) {
+      case "done": {
+        this.queue.forget(key);
+        const next = jitterInterval(this.resyncIntervalMs, this.resyncJitter, this.random);
+        this.queue.addAfter(key, next);
+        return next;
+      }
+      case "requeue": {
+        if (kind === "conflict") return this.scheduleConflict(key, id);
+        // Waiting, or a recheck the planner asked for: progress, not failure.
+        this.queue.forget(key);
+        const next = Math.min(outcome.afterMs, jitterInterval(this.resyncIntervalMs, this.resyncJitter, this.random));
+        this.queue.addAfter(key, next);
+        return next;
+      }
+      case "retry":
+        return this.queue.addRateLimited(key, outcome.afterMs ?? 0);
+      case "stalled":
+        this.queue.forget(key);
+        return undefined;
+    }
+  }
+
+  private scheduleConflict(key: K, id: string): number {
+    const streak = (this.conflictStreak.get(id) ?? 0) + 1;
+    this.conflictStreak.set(id, streak);
+    if (streak <= RUNNER_CONFLICT_IMMEDIATE_RETRIES) {
+      this.queue.add(key);
+      return 0;
+    }
+    return this.queue.addRateLimited(key);
+  }
+
+  /** The single place a pass is recorded: status, metrics, one log line. */
+  private record(p: {
+    key: K;
+    id: string;
+    reconcileId: string;
+    log: Logger;
+    started: number;
+    actions: ActionRecord[];
+    outcome: Outcome;
+    error: unknown;
+    nextInMs: number | undefined;
+  }): void {
+    const now = this.clock.now();
+    const { loop } = this.o;
+    const status = computeStatus(this.status.get(p.id), p.id, {
+      outcome: p.outcome,
+      ...(p.error !== undefined ? { error: p.error } : {}),
+      actions: p.actions,
+      now,
+      reconcileId: p.reconcileId,
+      ...(p.nextInMs !== undefined ? { nextInMs: p.nextInMs } : {}),
+      failures: this.queue.numRequeues(p.key),
+    });
+    this.status.set(status);
+
+    const m = this.o.metrics;
+    const kind = p.error === undefined ? undefined : errorKind(p.error);
+    if (m) {
+      m.reconcileTotal.inc({ loop, result: p.outcome.result });
+      if (kind && ERROR_POLICY[kind].counted) m.reconcileErrorsTotal.inc({ loop, kind });
+      m.reconcileDuration.observe({ loop }, Math.max(0, now - p.started) / 1000);
+      for (const a of p.actions) m.actionsTotal.inc({ loop, kind: a.kind, result: a.result });
+    }
+
+    const fields = {
+      outcome: p.outcome.result,
+      duration_ms: now - p.started,
+      ...(p.nextInMs !== undefined ? { next_in_ms: p.nextInMs } : {}),
+      actions: p.actions.map(({ kind: k, reason, result }) => ({ kind: k, reason, result })),
+      ...(kind ? { error_kind: kind, error_context: errorContext(p.error), err: p.error } : {}),
+    };
+    if (kind) {
+      p.log[ERROR_POLICY[kind].logged](fields, `pass ${p.outcome.result}: ${errorMessage(p.error)}`);
+    } else {
+      const acted = p.actions.some((a) => a.result !== "unchanged");
+      p.log[acted ? "info" : "debug"](fields, `pass ${p.outcome.result}`);
+    }
+    try {
+      this.o.onStatus?.(status);
+    } catch (err) {
+      // A broken observer must not break the loop; it is a bug to see in the logs.
+      p.log.error({ err }, "onStatus observer threw");
+    }
+  }
+}
