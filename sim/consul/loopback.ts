@@ -47,7 +47,13 @@ export async function startConsul(
   const call = async (method: string, path: string, o: CallOptions = {}): Promise<CallResult> => {
     const qs = o.query ? `?${new URLSearchParams(o.query).toString().replace(/=(?=&|$)/g, "")}` : "";
     const body =
-      o.body === undefined || o.body === null ? undefined : Buffer.isBuffer(o.body) || typeof o.body === "string" ? o.body : JSON.stringify(o.body);
+      o.body === undefined || o.body === null
+        ? undefined
+        : Buffer.isBuffer(o.body)
+          ? new Uint8Array(o.body)
+          : typeof o.body === "string"
+            ? o.body
+            : JSON.stringify(o.body);
     const res = await fetch(`${server.url}${path}${qs}`, { method, headers: o.headers ?? {}, ...(body !== undefined ? { body } : {}) });
     const text = await res.text();
     let json: unknown;
