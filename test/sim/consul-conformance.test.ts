@@ -55,7 +55,7 @@ async function send(target: ConsulHarness, s: Sample, over: Partial<Pick<Sample,
 }
 
 function checkCommon(t: ExecutionContext, s: Sample, res: CallResult, body: Json = s.response_body): void {
-  t.is<number | null>(res.status, s.status, `${s.file}: status (${res.text})`);
+  t.is<number | null, number | null>(res.status, s.status, `${s.file}: status (${res.text})`);
   t.deepEqual(missingHeaders(s, res.headers), [], `${s.file}: headers`);
   for (const [name, value] of Object.entries(s.response_headers ?? {})) {
     if (value.startsWith("<")) continue;
@@ -382,7 +382,7 @@ const cases: Record<string, Case> = {
 
 async function exactError(t: ExecutionContext, s: Sample): Promise<void> {
   const res = await send(h, s);
-  t.is<number | null>(res.status, s.status);
+  t.is<number | null, number | null>(res.status, s.status);
   t.is(res.text, s.response_body as string);
 }
 
