@@ -1,0 +1,41 @@
+/**
+ * `createJobParser`: the jobspec parser behind sim's `POST /v1/jobs/parse`.
+ * HCL2 is evaluated by the Go helper (HashiCorp's hcl/v2, as in Nomad); the
+ * evaluated tree becomes the API job here (build-job.ts, normalize.ts,
+ * canonicalize.ts).
+ */
+import { buildJob } from "./normalize.js";
+import { canonicalizeJob } from "./canonicalize.js";
+import { ensureHelperBuilt, HelperProcess } from "./helper-process.js";
+import { goSchema } from "./schema.js";
+import type { Tree } from "./build-job.js";
+import type { JobParser, ParseRequest, ParseResult } from "./index.js";
+
+/**
+ * Builds the helper if needed (rejecting with what to install when Go or
+ * hcl/v2 is missing) and starts it. Parses may run concurrently; a helper
+ * that died is restarted on the next parse. `close()` ends the process.
+ */
+export async function createJobParser(): Promise<JobParser> {
+  await ensureHelperBuilt();
+  const schema = goSchema();
+  let helper = new HelperProcess(schema);
+  let closed = false;
+
+  return {
+    async parse(req: ParseRequest): Promise<ParseResult> {
+      if (closed) throw new Error("job parser is closed");
+      if (helper.dead) helper = new HelperProcess(schema);
+      const answer = await helper.request({ op: "parse", job: req.JobHCL, vars: req.Variables ?? "" });
+      if (answer.internal) throw new Error(`sim's jobspec helper failed: ${answer.error ?? "no detail"}`);
+      if (!answer.ok) return { ok: false, error: answer.error ?? "" };
+      const job = buildJob(answer.tree as Tree);
+      if (req.Canonicalize) canonicalizeJob(job);
+      return { ok: true, job };
+    },
+    async close(): Promise<void> {
+      closed = true;
+      await helper.close();
+    },
+  };
+}
