@@ -32,6 +32,7 @@ export function parseDuration(text: string): number {
   if (s.startsWith("-")) throw new RangeError(`"${text}" is negative; a duration here must be 0 or more`);
   const body = s.startsWith("+") ? s.slice(1) : s;
   if (body === "0") return 0;
+  if (/\s/.test(body)) throw new RangeError(`"${text}" is not a duration; write it without spaces, like ${EXAMPLES}`);
   if (/^\d+(\.\d*)?$/.test(body)) throw new RangeError(`"${text}" has no unit; write ${body}s, ${body}m or ${body}h`);
 
   const component = /(\d*\.?\d*)([^\d.]+)/y;

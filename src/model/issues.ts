@@ -90,7 +90,9 @@ export function fromSchemaIssues(
         located(file, lineOf([...iss.path, key]), formatFieldPath(iss.path), messages[i] ?? `unknown key ${JSON.stringify(key)}`),
       );
     }
-    return [located(file, lineOf(iss.path), formatFieldPath(iss.path), iss.message)];
+    // A record key that fails its own schema: the key's messages, not the generic "Invalid key in record".
+    const message = iss.code === "invalid_key" ? iss.issues.map((i) => i.message).join("; ") : iss.message;
+    return [located(file, lineOf(iss.path), formatFieldPath(iss.path), message)];
   });
 }
 

@@ -148,19 +148,23 @@ async function loadService(name: string, ctx: Shared & { layout: TreeLayout }): 
   if (!yaml) return undefined;
   const parsed = serviceFileSchema.safeParse(yaml.value, { error: humanMessage });
   if (!parsed.success) issues.push(...fromSchemaIssues(file, parsed.error.issues, yaml.lineOf));
-  const rawJob = (yaml.value as { job?: unknown } | null)?.job;
-  const jobRel = parsed.success ? parsed.data.job : typeof rawJob === "string" ? rawJob : undefined;
-
+  // Parts of a broken service.yaml that are themselves fine still get checked against the rest
+  // of the tree, so one pass reports the job file's and the environments' problems too.
+  const raw = (yaml.value ?? {}) as { job?: unknown; environments?: unknown };
+  const jobRel = parsed.success ? parsed.data.job : typeof raw.job === "string" ? raw.job : undefined;
   const jobFile = await checkJobFile(name, jobRel, yaml, ctx);
-  for (const path of others.filter((p) => p !== jobFile?.path)) {
-    issues.push(located(path, undefined, "", `not used: ${file} runs ${jobFile?.path ?? "another job file"}; only the job file and *.md files belong beside it`));
+  if (!jobFile) return undefined;
+  for (const path of others.filter((p) => p !== jobFile.path)) {
+    issues.push(located(path, undefined, "", `not used: ${file} runs ${jobFile.path}; only the job file and *.md files belong beside it`));
   }
-  if (!jobFile || !parsed.success) return undefined;
+  const envNames = serviceEnvNames(raw.environments, yaml, ctx);
+  const loaded: LoadedService = { name, jobFile: jobFile.path, ...(jobFile.facts && { facts: jobFile.facts }), ...(envNames && { envs: envNames }) };
+  if (!parsed.success || !envNames || !jobFile.facts) return loaded;
 
-  const envs = serviceEnvironments(parsed.data, yaml, ctx);
-  if (envs && jobFile.facts) checkVariables(parsed.data, envs, jobFile.facts, yaml, jobFile.path, issues);
-  const loaded: LoadedService = { name, jobFile: jobFile.path, ...(jobFile.facts && { facts: jobFile.facts }), ...(envs && { envs: Object.keys(envs) }) };
-  if (issues.length > before || !envs || !jobFile.facts || !ctx.steward.file) return loaded;
+  const listed = parsed.data.environments;
+  const envs = Object.fromEntries(envNames.map((n): [string, ServiceEnvironment] => [n, { variables: listed?.[n]?.variables ?? {} }]));
+  checkVariables(parsed.data, envs, jobFile.facts, yaml, jobFile.path, issues);
+  if (issues.length > before || !ctx.steward.file) return loaded;
   const { repository, digest } = parsed.data.image;
   const spec: ServiceSpec = {
     name,
@@ -212,22 +216,22 @@ function issuesMention(issues: readonly ValidationIssue[], file: string): boolea
 }
 
 /**
- * The service's environments in promotion order, with their variables:
- * every declared environment when the service lists none. `undefined` when
- * steward.yaml's names are unknown or the service names one that does not exist.
+ * The names of the environments a service runs in, in promotion order:
+ * every declared one when it lists none. Unknown names are issues.
+ * `undefined` when steward.yaml's names are unknown, the service names an
+ * unknown one, or `environments` is not a mapping (the schema said so).
  */
-function serviceEnvironments(data: ServiceFile, yaml: YamlFile, ctx: Shared): Record<string, ServiceEnvironment> | undefined {
+function serviceEnvNames(listed: unknown, yaml: YamlFile, ctx: Shared): string[] | undefined {
   const known = ctx.steward.envNames;
   if (!known) return undefined;
-  const listed = data.environments;
-  if (!listed) return Object.fromEntries(known.map((n) => [n, { variables: {} }]));
+  if (listed === undefined) return known;
+  if (listed === null || typeof listed !== "object" || Array.isArray(listed)) return undefined;
   const unknown = Object.keys(listed).filter((n) => !known.includes(n));
   for (const n of unknown) {
     const path = ["environments", n];
     ctx.issues.push(located(yaml.file, yaml.lineOf(path), formatFieldPath(path), unknownEnvMessage(n, known)));
   }
-  if (unknown.length > 0) return undefined;
-  return Object.fromEntries(known.filter((n) => n in listed).map((n) => [n, { variables: listed[n]?.variables ?? {} }]));
+  return unknown.length > 0 ? undefined : known.filter((n) => n in listed);
 }
 
 function unknownEnvMessage(name: string, known: readonly string[]): string {
@@ -278,14 +282,14 @@ function loadPool(name: string, file: string, ctx: Shared): PoolSpec | undefined
   const yaml = parseYaml(file, ctx.texts, issues);
   if (!yaml) return undefined;
   const parsed = poolFileSchema.safeParse(yaml.value, { error: humanMessage });
-  if (!parsed.success) {
-    issues.push(...fromSchemaIssues(file, parsed.error.issues, yaml.lineOf));
-    return undefined;
-  }
-  const p = parsed.data;
+  if (!parsed.success) issues.push(...fromSchemaIssues(file, parsed.error.issues, yaml.lineOf));
+  const env = (yaml.value as { env?: unknown } | null)?.env;
   const known = ctx.steward.envNames;
-  if (known && !known.includes(p.env)) issues.push(located(file, yaml.lineOf(["env"]), "env", unknownEnvMessage(p.env, known)));
-  if (issues.length > before) return undefined;
+  if (known && typeof env === "string" && ENV_NAME.test(env) && !known.includes(env)) {
+    issues.push(located(file, yaml.lineOf(["env"]), "env", unknownEnvMessage(env, known)));
+  }
+  if (!parsed.success || issues.length > before) return undefined;
+  const p = parsed.data;
   const { nodePool, nodeClass, meta } = p.select;
   return {
     name,

@@ -25,7 +25,10 @@ export const durationMs = z.string({ error: durationTypeMessage }).transform((te
 });
 
 function durationTypeMessage(iss: { input: unknown }): string {
-  return iss.input === undefined ? "is required" : "must be a duration such as 90s, 5m or 1h30m (a string with a unit)";
+  if (iss.input === undefined) return "is required";
+  // YAML reads `5` as a number: the unit is what is missing, so say that.
+  if (typeof iss.input === "number") return `${iss.input} has no unit; write ${iss.input}s, ${iss.input}m or ${iss.input}h`;
+  return "must be a duration such as 90s, 5m or 1h30m";
 }
 
 /** Environment names: `qa`, `prod`, `eu-west`. They appear in metrics labels and KV paths, so they stay short and plain. */

@@ -1,0 +1,190 @@
+import test from "ava";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadDesiredState, type LoadOptions } from "../../src/model/load.js";
+import { snapshotFromDirectory } from "../../src/model/snapshot-dir.js";
+import { InvalidInputError, describeIssue } from "../../src/model/errors.js";
+import type { TreeSnapshot } from "../../src/model/types.js";
+import {
+  DEFAULT_MAX_PRUNE_SHARE,
+  DEFAULT_POOL_COOLDOWN_MS,
+  DEFAULT_POOL_MAX_CONCURRENT,
+  DEFAULT_POOL_MAX_UNHEALTHY_PERCENT,
+  DEFAULT_POOL_UNHEALTHY_AFTER_MS,
+  DEFAULT_PRUNE_GRACE_PERIOD_MS,
+  MAX_DESIRED_STATE_FILE_BYTES,
+} from "../../src/config/defaults.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const EXAMPLE = path.join(ROOT, "desired-state");
+const BAD = path.join(ROOT, "test/fixtures/desired-state/bad");
+
+function snapshot(files: Record<string, string>): TreeSnapshot {
+  return { revision: "rev-1", origin: "test", files: new Map(Object.entries(files).map(([k, v]) => [k, Buffer.from(v)])) };
+}
+
+const STEWARD = `environments:
+  - name: qa
+    nomad:
+      address: http://127.0.0.1:4646/
+  - name: prod
+    nomad:
+      address: https://nomad.prod.example:4646
+`;
+const SERVICE = `image:\n  repository: 127.0.0.1:5000/web\n`;
+const JOB = `variable "image" {}\n\njob "web" {\n  group "web" {\n    task "web" {\n      config {\n        image = var.image\n      }\n    }\n  }\n}\n`;
+const MINIMAL = { "steward.yaml": STEWARD, "services/web/service.yaml": SERVICE, "services/web/web.nomad.hcl": JOB };
+
+async function issuesOf(s: TreeSnapshot, options?: LoadOptions): Promise<string[]> {
+  const err = await loadDesiredState(s, options).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof InvalidInputError)) throw new Error(`expected InvalidInputError, got ${String(err)}`);
+  return err.issues.map(describeIssue);
+}
+
+test("the example tree loads, environments in promotion order", async (t) => {
+  const state = await loadDesiredState(await snapshotFromDirectory(EXAMPLE, "abc123", "dir:desired-state"));
+  t.is(state.revision, "abc123");
+  t.deepEqual(
+    state.environments.map((e) => [e.name, e.nomad.address]),
+    [
+      ["qa", "http://127.0.0.1:4646"],
+      ["prod", "http://127.0.0.1:4656"],
+    ],
+  );
+  t.deepEqual(state.services.map((s) => [s.name, s.jobId, s.jobFile]), [
+    ["api", "api", "services/api/api.nomad.hcl"],
+    ["web", "web", "services/web/web.nomad.hcl"],
+  ]);
+  const web = state.services.find((s) => s.name === "web");
+  t.deepEqual(web?.environments, { qa: { variables: { count: 1 } }, prod: { variables: { count: 3 } } });
+  t.regex(web?.image.digest ?? "", /^sha256:[0-9a-f]{64}$/);
+  t.is(state.services.find((s) => s.name === "api")?.sync.drift, "report", "a service's sync overrides steward.yaml's");
+  t.deepEqual(state.pools.map((p) => [p.name, p.env, p.role]), [["workers", "prod", "worker"]]);
+});
+
+test("omitted settings get their documented defaults", async (t) => {
+  const state = await loadDesiredState(
+    snapshot({
+      ...MINIMAL,
+      "pools/workers.yaml": "env: prod\nrole: worker\nselect:\n  nodePool: workers\nterraform:\n  dir: tf\n  address: aws_instance.w\n",
+    }),
+  );
+  t.deepEqual(state.environments[0]?.nomad, { address: "http://127.0.0.1:4646", region: "global", namespace: "default", token: { kind: "none" } });
+  const web = state.services[0];
+  t.deepEqual(web?.sync, { drift: "heal", adopt: false, prune: false, pruneGracePeriodMs: DEFAULT_PRUNE_GRACE_PERIOD_MS, maxPruneShare: DEFAULT_MAX_PRUNE_SHARE });
+  t.deepEqual(web?.environments, { qa: { variables: {} }, prod: { variables: {} } }, "a service without environments runs in all of them");
+  t.is(web?.image.digest, undefined);
+  t.is(web?.jobHcl, JOB);
+  const pool = state.pools[0];
+  t.deepEqual(pool?.terraform, { dir: "tf", workspace: "default", address: "aws_instance.w" });
+  t.deepEqual(pool?.health, { unhealthyAfterMs: DEFAULT_POOL_UNHEALTHY_AFTER_MS });
+  t.deepEqual(pool?.budgets, {
+    maxUnhealthy: { percent: DEFAULT_POOL_MAX_UNHEALTHY_PERCENT },
+    maxConcurrent: DEFAULT_POOL_MAX_CONCURRENT,
+    cooldownMs: DEFAULT_POOL_COOLDOWN_MS,
+  });
+});
+
+test("environment order follows steward.yaml, not the service's listing", async (t) => {
+  const state = await loadDesiredState(
+    snapshot({ ...MINIMAL, "services/web/service.yaml": `${SERVICE}environments:\n  prod: {}\n  qa:\n` }),
+  );
+  t.deepEqual(Object.keys(state.services[0]?.environments ?? {}), ["qa", "prod"]);
+});
+
+test("tokens, sync overrides and count budgets are read as written", async (t) => {
+  const steward = `${STEWARD}      token:\n        vault: { path: secret/data/nomad, key: token }\nsync:\n  prune: true\n  pruneGracePeriod: 1h30m\n`;
+  const service = `${SERVICE}sync:\n  maxPruneShare: 0.5\n  drift: report\n`;
+  const pool = "env: qa\nrole: server\nselect: { meta: { role: server } }\nterraform: { dir: tf, address: a }\nbudgets: { maxUnhealthy: 1, cooldown: 90s }\n";
+  const state = await loadDesiredState(snapshot({ ...MINIMAL, "steward.yaml": steward, "services/web/service.yaml": service, "pools/servers.yaml": pool }));
+  t.deepEqual(state.environments[1]?.nomad.token, { kind: "vault", path: "secret/data/nomad", key: "token" });
+  t.deepEqual(state.services[0]?.sync, { drift: "report", adopt: false, prune: true, pruneGracePeriodMs: 5_400_000, maxPruneShare: 0.5 });
+  t.deepEqual(state.pools[0]?.budgets, { maxUnhealthy: { count: 1 }, maxConcurrent: 1, cooldownMs: 90_000 });
+  t.deepEqual(state.pools[0]?.select, { meta: { role: "server" } });
+});
+
+test("Markdown files and .gitkeep are ignored anywhere", async (t) => {
+  const state = await loadDesiredState(
+    snapshot({ ...MINIMAL, "README.md": "# x", "services/web/NOTES.md": "x", "pools/.gitkeep": "", "docs/how.md": "x" }),
+  );
+  t.is(state.services.length, 1);
+});
+
+test("a file of exactly the size limit is read; one byte more is refused", async (t) => {
+  const padTo = (size: number) => JOB + "#".repeat(size - Buffer.byteLength(JOB) - 1) + "\n";
+  const atLimit = padTo(MAX_DESIRED_STATE_FILE_BYTES);
+  t.is(Buffer.byteLength(atLimit), MAX_DESIRED_STATE_FILE_BYTES);
+  await t.notThrowsAsync(loadDesiredState(snapshot({ ...MINIMAL, "services/web/web.nomad.hcl": atLimit })));
+  t.deepEqual(await issuesOf(snapshot({ ...MINIMAL, "services/web/web.nomad.hcl": padTo(MAX_DESIRED_STATE_FILE_BYTES + 1024) })), [
+    "services/web/web.nomad.hcl: file is 257 KiB; the limit is 256 KiB",
+  ]);
+});
+
+test("the error says which revision is refused and lists every issue in its message", async (t) => {
+  const s = snapshot({ ...MINIMAL, "steward.yaml": `${STEWARD}sync:\n  drift: never\n  maxPruneShare: 2\n` });
+  const err = await t.throwsAsync(loadDesiredState(s), { instanceOf: InvalidInputError });
+  t.is(err?.kind, "invalid");
+  t.deepEqual(err?.context, { revision: "rev-1" });
+  t.is(
+    err?.message,
+    [
+      "desired state rev-1 (test) is invalid: 2 problems",
+      "  steward.yaml:9: sync.drift: must be heal or report",
+      "  steward.yaml:10: sync.maxPruneShare: must be between 0 and 1",
+    ].join("\n"),
+  );
+});
+
+test("a snapshot without steward.yaml but with a nested one hints at the root", async (t) => {
+  t.deepEqual(await issuesOf(snapshot({ "desired-state/steward.yaml": STEWARD })), [
+    "desired-state/steward.yaml: unexpected file; expected steward.yaml, services/<name>/service.yaml with its job file, pools/<name>.yaml (and *.md anywhere)",
+    "steward.yaml: missing: every desired-state tree needs steward.yaml at its root, declaring the environments; found desired-state/steward.yaml: is the tree's root set one directory too high?",
+  ]);
+});
+
+test("a file that is not UTF-8 is refused", async (t) => {
+  const s = snapshot(MINIMAL);
+  s.files.set("services/web/service.yaml", Buffer.from([0x69, 0x6d, 0xff, 0xfe]));
+  t.deepEqual(await issuesOf(s), ["services/web/service.yaml: not valid UTF-8 text"]);
+});
+
+test("a required variable is reported once when the service lists no environments", async (t) => {
+  const job = JOB.replace('variable "image" {}', 'variable "image" {}\nvariable "count" { type = number }');
+  t.deepEqual(await issuesOf(snapshot({ ...MINIMAL, "services/web/web.nomad.hcl": job })), [
+    'services/web/service.yaml: environments: variable "count" has no default in services/web/web.nomad.hcl, so every environment must set it',
+  ]);
+});
+
+test("services in different environments may share a job ID", async (t) => {
+  const state = await loadDesiredState(
+    snapshot({
+      ...MINIMAL,
+      "services/web/service.yaml": `${SERVICE}environments:\n  qa:\n`,
+      "services/web-prod/service.yaml": `job: web.nomad.hcl\n${SERVICE}environments:\n  prod:\n`,
+      "services/web-prod/web.nomad.hcl": JOB,
+    }),
+  );
+  t.deepEqual(state.services.map((s) => [s.name, s.jobId]), [["web", "web"], ["web-prod", "web"]]);
+});
+
+// The golden corpus: each directory under test/fixtures/desired-state/bad/ is a tree that
+// must be refused with exactly the issues in its expected.txt. An optional case.json sets
+// {maxFileBytes} and {extraFiles} (paths a directory cannot hold, such as "../x").
+for (const name of readdirSync(BAD).sort()) {
+  test(`bad input: ${name}`, async (t) => {
+    const dir = path.join(BAD, name);
+    const s = await snapshotFromDirectory(dir, "rev-bad", `fixture:${name}`);
+    s.files.delete("expected.txt");
+    s.files.delete("case.json");
+    const spec = existsSync(path.join(dir, "case.json"))
+      ? (JSON.parse(readFileSync(path.join(dir, "case.json"), "utf8")) as { maxFileBytes?: number; extraFiles?: Record<string, string> })
+      : {};
+    for (const [file, text] of Object.entries(spec.extraFiles ?? {})) s.files.set(file, Buffer.from(text));
+    const expected = readFileSync(path.join(dir, "expected.txt"), "utf8").split("\n").filter((l) => l !== "");
+    t.deepEqual(await issuesOf(s, spec.maxFileBytes !== undefined ? { maxFileBytes: spec.maxFileBytes } : {}), expected);
+  });
+}
