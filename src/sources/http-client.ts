@@ -1,0 +1,318 @@
+import axios, { isAxiosError, type AxiosInstance, type AxiosResponse } from "axios";
+import pRetry, { AbortError } from "p-retry";
+import {
+  HTTP_BLOCKING_MARGIN_MS,
+  HTTP_RETRY_AFTER_CAP_MS,
+  HTTP_RETRY_ATTEMPTS,
+  HTTP_RETRY_BASE_MS,
+  HTTP_RETRY_CAP_MS,
+  HTTP_TIMEOUT_MS,
+} from "../config/defaults.js";
+import { addSecret, SECRET_HEADERS, type Logger } from "../log.js";
+import type { StewardMetrics } from "../metrics.js";
+import type { ErrorContext } from "../model/errors.js";
+import { checkOption, fullJitterBackoff, sleep, systemClock, systemRandom, type Clock, type Random } from "../reconciler/core/clock.js";
+import { ConflictError, InvalidInputError, TransientError } from "../reconciler/core/outcome.js";
+
+/** Retries of one call (layer 1 of three; STYLE 4.4). Durations in milliseconds. */
+export interface HttpRetryPolicy {
+  /** Attempts in all, the first included. @default HTTP_RETRY_ATTEMPTS (4) */
+  attempts: number;
+  /** First delay between attempts; doubled per attempt, full jitter. @default HTTP_RETRY_BASE_MS (200) */
+  baseMs: number;
+  /** Longest delay between attempts. @default HTTP_RETRY_CAP_MS (5 s) */
+  capMs: number;
+  /** Longest Retry-After waited inside the call; longer ones end the call with a TransientError carrying it. @default HTTP_RETRY_AFTER_CAP_MS (30 s) */
+  retryAfterCapMs: number;
+}
+
+/** Options of an `HttpClient`: one per target API and address. */
+export interface HttpClientOptions {
+  // ── where ──
+  /** The API, as the `target` label of metrics (`nomad`, `consul`, `vault`, `registry`). */
+  target: string;
+  /** `http://127.0.0.1:4646`. */
+  baseURL: string;
+  /**
+   * Headers on every call, credentials included; a function is called per
+   * attempt, so a rotated token is picked up. Credential values are
+   * registered with the logger's scrubber and never appear in errors.
+   */
+  headers?: Record<string, string> | (() => Record<string, string>);
+
+  // ── limits ──
+  /** Timeout of an ordinary call. @default HTTP_TIMEOUT_MS (10 s) */
+  timeoutMs?: number;
+  /** Added to a blocking query's wait (besides wait/16) for its timeout. @default HTTP_BLOCKING_MARGIN_MS (5 s) */
+  blockingMarginMs?: number;
+  retry?: Partial<HttpRetryPolicy>;
+
+  // ── time, chance, recording ──
+  /** Waits between attempts; injectable so tests observe delays without waiting. @default sleep on `clock` */
+  delay?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** For Retry-After dates and the default delay. @default systemClock */
+  clock?: Clock;
+  random?: Random;
+  metrics?: StewardMetrics;
+  logger?: Logger;
+}
+
+/** HTTP methods Steward uses. */
+export type HttpMethod = "GET" | "HEAD" | "OPTIONS" | "PUT" | "POST" | "DELETE" | "PATCH";
+
+/** One call. */
+export interface HttpRequest {
+  method: HttpMethod;
+  /** Path under the base URL, query string excluded (`/v1/job/web`). */
+  path: string;
+  params?: Record<string, string | number | boolean | undefined>;
+  data?: unknown;
+  headers?: Record<string, string>;
+  /**
+   * Whether the call may be repeated: true only for idempotent or
+   * check-and-set protected calls. @default true for GET, HEAD and OPTIONS; false otherwise
+   */
+  retry?: boolean;
+  /** Statuses that mean a check-and-set lost (→ ConflictError, not retried here: the pass must re-observe). */
+  conflictStatuses?: readonly number[];
+  /** Statuses that are answers, not errors (a 404 for a key that may be absent). 2xx always are. */
+  okStatuses?: readonly number[];
+  /**
+   * The server-side wait of a blocking query, when this is one (the caller
+   * puts `wait`/`index` in `params`). The timeout becomes wait + wait/16
+   * (the jitter Consul and Nomad add) + the blocking margin.
+   */
+  blockingWaitMs?: number;
+  /** @default "json" (a non-JSON body stays text) */
+  responseType?: "json" | "text" | "arraybuffer";
+  signal?: AbortSignal;
+  /** What the call is about (env, nomadJob, …), copied into errors. */
+  context?: ErrorContext;
+}
+
+/** An answer: status, body and headers (names lower-case). */
+export interface HttpResponse<T> {
+  status: number;
+  data: T;
+  headers: Record<string, string>;
+}
+
+/**
+ * An answer no other error kind fits (401, 403, 404, 409 without CAS, …):
+ * not transient and not the user's input, so the runner retries it with
+ * backoff and logs it as an error (errorKind `unknown`), where it will be seen.
+ */
+export class HttpStatusError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly context: ErrorContext,
+  ) {
+    super(message);
+    this.name = "HttpStatusError";
+  }
+}
+
+/**
+ * Milliseconds a `Retry-After` value asks for: delta-seconds or an HTTP date
+ * (RFC 9110 §10.2.3), never negative; undefined when absent or unreadable.
+ */
+export function parseRetryAfter(value: string | undefined, nowMs: number): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+/** The timeout of a call: the blocking wait plus its jitter and margin, or the ordinary timeout. */
+export function timeoutFor(blockingWaitMs: number | undefined, timeoutMs: number, blockingMarginMs: number): number {
+  if (blockingWaitMs === undefined) return timeoutMs;
+  return blockingWaitMs + Math.ceil(blockingWaitMs / 16) + blockingMarginMs;
+}
+
+/** Network error codes worth retrying: the server or the path to it failed, not the request. */
+const TRANSIENT_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "ETIMEDOUT", "EPIPE", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
+
+const IDEMPOTENT: ReadonlySet<HttpMethod> = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Statuses worth retrying: server errors, rate limits, request timeouts. */
+function isTransientStatus(status: number): boolean {
+  return status >= 500 || status === 429 || status === 408;
+}
+
+function bodyText(data: unknown): string {
+  let text: string;
+  if (typeof data === "string") text = data;
+  else if (Buffer.isBuffer(data)) text = data.toString("utf8");
+  else text = JSON.stringify(data) ?? "";
+  text = text.trim();
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}
+
+function plainHeaders(res: AxiosResponse): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(res.headers as Record<string, unknown>)) {
+    if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") out[k.toLowerCase()] = String(v);
+    else if (Array.isArray(v)) out[k.toLowerCase()] = v.map((x) => String(x)).join(", ");
+  }
+  return out;
+}
+
+/**
+ * The one way Steward makes HTTP calls: an axios instance per target, a
+ * timeout on every attempt, p-retry for calls declared safe to repeat
+ * (Retry-After honoured up to a cap, non-retryable answers end the call at
+ * once), errors classified by kind, and per-attempt metrics. Credentials
+ * never reach logs or errors: errors carry the endpoint (method and path,
+ * no query string), status and caller context, and a cause rebuilt from the
+ * network error's code and message only.
+ *
+ * Errors thrown by `request`:
+ * - TransientError: 5xx, 408, 429 (with retryAfterMs when sent), timeouts,
+ *   connection resets and refusals, after the allowed attempts;
+ * - ConflictError: a status the caller declared a lost check-and-set;
+ * - InvalidInputError: 400 or 422, the server rejected what was sent (its text in the message);
+ * - HttpStatusError: any other non-2xx not in `okStatuses`, or an unknown network failure.
+ */
+export class HttpClient {
+  private readonly o: HttpClientOptions;
+  private readonly http: AxiosInstance;
+  private readonly policy: HttpRetryPolicy;
+  private readonly timeoutMs: number;
+  private readonly blockingMarginMs: number;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly delay: (ms: number, signal?: AbortSignal) => Promise<void>;
+
+  /** @throws RangeError naming the option when a count or duration is out of range */
+  constructor(options: HttpClientOptions) {
+    this.o = options;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? systemRandom;
+    this.delay = options.delay ?? ((ms, signal) => sleep(this.clock, ms, signal));
+    this.timeoutMs = checkOption("timeoutMs", options.timeoutMs ?? HTTP_TIMEOUT_MS, 1);
+    this.blockingMarginMs = checkOption("blockingMarginMs", options.blockingMarginMs ?? HTTP_BLOCKING_MARGIN_MS);
+    const r = options.retry ?? {};
+    const baseMs = checkOption("retry.baseMs", r.baseMs ?? HTTP_RETRY_BASE_MS);
+    this.policy = {
+      attempts: checkOption("retry.attempts", r.attempts ?? HTTP_RETRY_ATTEMPTS, 1),
+      baseMs,
+      capMs: checkOption("retry.capMs", r.capMs ?? HTTP_RETRY_CAP_MS, baseMs),
+      retryAfterCapMs: checkOption("retry.retryAfterCapMs", r.retryAfterCapMs ?? HTTP_RETRY_AFTER_CAP_MS),
+    };
+    // Statuses are classified here, not by axios, so every answer reaches the classifier.
+    this.http = axios.create({ baseURL: options.baseURL, validateStatus: () => true, maxRedirects: 0 });
+  }
+
+  /** Makes the call, with retries when `req.retry` allows. See the class doc for what it throws. */
+  async request<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
+    const retry = req.retry ?? IDEMPOTENT.has(req.method);
+    if (!retry || this.policy.attempts === 1) return this.attempt<T>(req);
+    return pRetry(
+      async () => {
+        try {
+          return await this.attempt<T>(req);
+        } catch (err) {
+          // Only transient errors are worth another attempt; anything else ends the call as it is.
+          throw err instanceof TransientError ? err : new AbortError(err as Error);
+        }
+      },
+      {
+        retries: this.policy.attempts - 1,
+        // p-retry's own timer is off: the delay is ours, so Retry-After and the injected delay decide.
+        minTimeout: 0,
+        maxTimeout: 0,
+        shouldRetry: ({ error, attemptNumber }) => this.waitBeforeRetry(req, error, attemptNumber),
+        ...(req.signal ? { signal: req.signal } : {}),
+      },
+    );
+  }
+
+  /** Waits before the next attempt; false when the call should end now (a Retry-After beyond the cap). */
+  private async waitBeforeRetry(req: HttpRequest, error: Error, attemptNumber: number): Promise<boolean> {
+    const retryAfter = error instanceof TransientError ? error.retryAfterMs : undefined;
+    if (retryAfter !== undefined && retryAfter > this.policy.retryAfterCapMs) return false;
+    const ms = retryAfter ?? fullJitterBackoff(attemptNumber - 1, this.policy.baseMs, this.policy.capMs, this.random);
+    this.o.logger?.debug(
+      { target: this.o.target, endpoint: `${req.method} ${req.path}`, attempt: attemptNumber, retry_in_ms: ms, error: error.message },
+      "http: retrying",
+    );
+    await this.delay(ms, req.signal);
+    return true;
+  }
+
+  private headers(req: HttpRequest): Record<string, string> {
+    const base = typeof this.o.headers === "function" ? this.o.headers() : (this.o.headers ?? {});
+    const all = { ...base, ...req.headers };
+    for (const [name, value] of Object.entries(all)) {
+      if (SECRET_HEADERS.some((h) => h.toLowerCase() === name.toLowerCase())) addSecret(value);
+    }
+    return all;
+  }
+
+  private async attempt<T>(req: HttpRequest): Promise<HttpResponse<T>> {
+    const context: ErrorContext = { ...req.context, endpoint: `${req.method} ${req.path}` };
+    const started = performance.now();
+    let res: AxiosResponse;
+    try {
+      res = await this.http.request({
+        method: req.method,
+        url: req.path,
+        ...(req.params ? { params: req.params } : {}),
+        ...(req.data !== undefined ? { data: req.data } : {}),
+        headers: this.headers(req),
+        timeout: timeoutFor(req.blockingWaitMs, this.timeoutMs, this.blockingMarginMs),
+        responseType: req.responseType ?? "json",
+        transitional: { clarifyTimeoutError: true, silentJSONParsing: true, forcedJSONParsing: true },
+        ...(req.signal ? { signal: req.signal } : {}),
+      });
+    } catch (err) {
+      throw this.networkError(err, context, started);
+    }
+    this.observe(String(res.status), started);
+    return this.classify<T>(req, res, context);
+  }
+
+  private classify<T>(req: HttpRequest, res: AxiosResponse, context: ErrorContext): HttpResponse<T> {
+    const { status } = res;
+    if ((status >= 200 && status < 300) || req.okStatuses?.includes(status)) {
+      return { status, data: res.data as T, headers: plainHeaders(res) };
+    }
+    const text = bodyText(res.data);
+    const message = `${context.endpoint}: ${status}${text ? ` ${text}` : ""}`;
+    if (req.conflictStatuses?.includes(status)) throw new ConflictError(message, context);
+    if (isTransientStatus(status)) {
+      const headers = plainHeaders(res);
+      throw new TransientError(message, context, parseRetryAfter(headers["retry-after"], this.clock.now()));
+    }
+    if (status === 400 || status === 422) throw new InvalidInputError(message, context);
+    throw new HttpStatusError(message, status, context);
+  }
+
+  private networkError(err: unknown, context: ErrorContext, started: number): Error {
+    const code = isAxiosError(err) ? (err.code ?? "") : "";
+    const text = err instanceof Error ? err.message : String(err);
+    // Rebuilt from code and text only: the axios error holds the request config, credentials included.
+    const cause = new Error(code ? `${code}: ${text}` : text);
+    if (code === "ERR_CANCELED") {
+      this.observe("aborted", started);
+      return new TransientError(`${context.endpoint}: aborted`, context, undefined, { cause });
+    }
+    const timedOut = code === "ETIMEDOUT" || code === "ECONNABORTED";
+    this.observe(timedOut ? "timeout" : "network", started);
+    if (TRANSIENT_CODES.has(code)) {
+      return new TransientError(`${context.endpoint}: ${timedOut ? "timed out" : code}`, context, undefined, { cause });
+    }
+    const failure = new HttpStatusError(`${context.endpoint}: ${code || text}`, 0, context);
+    failure.cause = cause;
+    return failure;
+  }
+
+  private observe(code: string, started: number): void {
+    const m = this.o.metrics;
+    if (!m) return;
+    m.apiRequestsTotal.inc({ target: this.o.target, code });
+    m.apiRequestDuration.observe({ target: this.o.target }, (performance.now() - started) / 1000);
+  }
+}
