@@ -27,6 +27,8 @@ export interface TokenEntry {
   maxTtlS: number;
   /** TTL a renewal without `increment` grants. */
   renewTtlS: number;
+  /** TTL of the last grant (creation or renewal): the `lease_duration` of auth blocks. */
+  grantedTtlS: number;
   renewable: boolean;
   orphan: boolean;
   numUses: number;
@@ -100,6 +102,7 @@ export class TokenStore {
       explicitMaxTtlS: explicitMax,
       maxTtlS: Math.max(0, spec.maxTtlS ?? 0),
       renewTtlS: ttl,
+      grantedTtlS: ttl,
       renewable: ttl > 0 && (spec.renewable ?? true),
       orphan: spec.orphan ?? false,
       numUses: spec.numUses ?? 0,
@@ -134,7 +137,8 @@ export class TokenStore {
     const ceilingMs = entry.issueMs + effectiveMax(entry.explicitMaxTtlS, entry.maxTtlS) * 1000;
     entry.expireMs = Math.min(now + wanted * 1000, ceilingMs);
     entry.lastRenewalMs = now;
-    return { ok: true, ttlS: this.remainingS(entry) };
+    entry.grantedTtlS = Math.max(0, Math.round((entry.expireMs - now) / 1000));
+    return { ok: true, ttlS: entry.grantedTtlS };
   }
 
   /** Revokes a token and, as Vault does, every non-orphan child under it. */
@@ -192,7 +196,7 @@ export class TokenStore {
       policies: [...new Set([...entry.policies, ...entry.identityPolicies])].sort(),
       token_policies: entry.policies,
       metadata: entry.meta,
-      lease_duration: this.remainingS(entry),
+      lease_duration: entry.grantedTtlS,
       renewable: entry.renewable,
       entity_id: entry.entityId,
       token_type: "service",
