@@ -28,19 +28,20 @@ export const REDACTED = "[REDACTED]";
 
 /**
  * Fields a log line may carry about what it concerns, named like the metric
- * labels so one search works in both (STYLE 4.3).
+ * labels so one search works in both (STYLE 4.3). Undefined fields are
+ * left out of the line.
  */
 export interface LogFields {
-  loop?: string;
-  env?: string;
-  nomad_job?: string;
-  service?: string;
-  pool?: string;
-  node?: string;
-  revision?: string;
-  reconcile_id?: string;
-  source?: string;
-  target?: string;
+  loop?: string | undefined;
+  env?: string | undefined;
+  nomad_job?: string | undefined;
+  service?: string | undefined;
+  pool?: string | undefined;
+  node?: string | undefined;
+  revision?: string | undefined;
+  reconcile_id?: string | undefined;
+  source?: string | undefined;
+  target?: string | undefined;
 }
 
 /** Options of `createLogger`. */

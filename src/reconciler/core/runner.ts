@@ -230,6 +230,11 @@ export class Runner<K> {
     } catch (err) {
       error = err ?? new Error("reconcile threw a nullish value");
     }
+    if (error !== undefined && this.state === "stopped") {
+      // Interrupted by stop (shutdown, lost leadership): not an outcome of the key, so no status, metrics or error.
+      log.info({ err: error }, "pass interrupted: runner stopping");
+      return;
+    }
     const actions = [...recorded, ...(result?.actions ?? [])];
     const outcome = computeOutcome(error, result?.recheckAfterMs);
     const nextInMs = this.schedule(key, id, outcome, error);

@@ -322,10 +322,11 @@ test("full_resync_lists_keys_and_skips_stalled_ones", async (t) => {
 test("stop_aborts_the_pass_and_waits_for_it", async (t) => {
   let signal: AbortSignal | undefined;
   let finished = false;
-  const { runner, clock } = fixture(async (_key, ctx) => {
+  const { runner, clock, metrics } = fixture(async (_key, ctx) => {
     signal = ctx.signal;
     await new Promise((r) => ctx.signal.addEventListener("abort", r));
     finished = true;
+    ctx.signal.throwIfAborted();
     return idle;
   });
   runner.add(web);
@@ -335,6 +336,8 @@ test("stop_aborts_the_pass_and_waits_for_it", async (t) => {
   t.true(signal?.aborted);
   t.true(finished, "stop resolved only after the pass ended");
   t.is(clock.timerCount, 0, "no timer left behind");
+  t.is(runner.status.get("qa/web"), undefined, "an interrupted pass is not a failure of the key");
+  t.is(await value(metrics, "reconcileErrorsTotal", { loop: "sync", kind: "unknown" }), 0);
 });
 
 test("writes_share_the_loop_budget", async (t) => {
