@@ -43,7 +43,8 @@ export function pathProblem(path: string): string | undefined {
 /**
  * Decodes the files the loader will read, checking each path, size and
  * encoding, and sorts every path into the tree's layout. Stray files (not
- * part of the documented layout and not ignored) are issues.
+ * part of the documented layout and not ignored) are issues. Empty keys
+ * ending in `/` (Consul KV folders) are skipped.
  * @param maxFileBytes files larger than this are refused (bytes)
  */
 export function readTree(
@@ -55,6 +56,8 @@ export function readTree(
   const layout: TreeLayout = { services: new Map(), serviceFiles: new Set(), pools: new Map() };
   const decoder = new TextDecoder("utf-8", { fatal: true });
   for (const path of [...snapshot.files.keys()].sort()) {
+    // Consul KV lists folders as empty keys ending in "/"; they hold nothing to read.
+    if (path.endsWith("/") && snapshot.files.get(path)?.length === 0) continue;
     const problem = pathProblem(path);
     if (problem !== undefined) {
       issues.push(located(path, undefined, "", problem));

@@ -114,6 +114,11 @@ test("Markdown files and .gitkeep are ignored anywhere", async (t) => {
   t.is(state.services.length, 1);
 });
 
+test("Consul KV folder keys (empty, ending in /) are skipped", async (t) => {
+  const state = await loadDesiredState(snapshot({ ...MINIMAL, "services/": "", "services/web/": "", "pools/": "" }));
+  t.is(state.services.length, 1);
+});
+
 test("a file of exactly the size limit is read; one byte more is refused", async (t) => {
   const padTo = (size: number) => JOB + "#".repeat(size - Buffer.byteLength(JOB) - 1) + "\n";
   const atLimit = padTo(MAX_DESIRED_STATE_FILE_BYTES);
