@@ -1,4 +1,4 @@
-import { Router, type SimReply } from "../core/http.js";
+import { Router } from "../core/http.js";
 import type { SimContext } from "../core/context.js";
 import { AppRoleBackend, type AppRoleSpec } from "./approle.js";
 import { dispatch } from "./dispatch.js";
@@ -65,7 +65,7 @@ export class VaultServer {
       notFound: () => errors(404),
       methodNotAllowed: () => errors(405),
     });
-    this.router.add(["GET", "HEAD"], "/v1/sys/health", (req) => sysHealth(req, this.status, this.cluster, this.ctx.clock.now()));
+    this.router.add(METHODS, "/v1/sys/health", (req) => sysHealth(req, this.status, this.cluster, this.ctx.clock.now()));
     this.router.add(METHODS, "/v1/*path", (req) =>
       dispatch(
         {
@@ -208,6 +208,3 @@ export class VaultServer {
     };
   }
 }
-
-/** For tests: what a handler returns is a plain SimReply. */
-export type { SimReply };

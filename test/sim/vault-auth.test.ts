@@ -253,6 +253,7 @@ test("sys/health follows the node state and its query overrides; sealed Vault an
     t.is(health.sealed, false);
     const code = async (q = ""): Promise<number> => (await fetch(`${srv.url}/v1/sys/health${q}`)).status;
     t.is(await code("?activecode=299"), 299);
+    t.is((await fetch(`${srv.url}/v1/sys/health`, { method: "POST" })).status, 405);
 
     s.setStatus({ standby: true });
     t.is(await code(), 429);
