@@ -123,7 +123,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
     nomadUrls[c.name] = srv.url;
   }
   const consulSrv = await serve({ name: "consul", router: consul.router, faults, log, port: options.ports?.consul ?? 0 });
-  const vaultSrv = await serve({ name: "vault", router: vault.router, faults, log, port: options.ports?.vault ?? 0 });
+  const vaultSrv = await serve({ name: "vault", router: vault.router, faults, log, port: options.ports?.vault ?? 0, acceptListMethod: true });
   const registrySrv = await serve({ name: "registry", router: registry.router, faults, log, port: options.ports?.registry ?? 0 });
   servers.push(consulSrv, vaultSrv, registrySrv);
   registry.setBaseUrl(registrySrv.url);

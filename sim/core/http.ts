@@ -1,5 +1,5 @@
 import http from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import net, { type AddressInfo, type Socket } from "node:net";
 import type { FaultInjector } from "./faults.js";
 import type { RequestLog } from "./request-log.js";
 
@@ -122,6 +122,13 @@ export interface ServeOptions {
   /** 0 (default) picks a free port. */
   port?: number;
   host?: string;
+  /**
+   * Accept Vault's `LIST` verb. Node's HTTP parser refuses methods it does not
+   * know, so the request line is rewritten to `GET …?list=true` before the
+   * parser sees it (Vault treats the two the same), and such connections are
+   * not kept alive, so every request on them starts with a fresh first chunk.
+   */
+  acceptListMethod?: boolean;
 }
 
 /** Starts one product's HTTP server on loopback. */
@@ -136,11 +143,23 @@ export async function serve(opts: ServeOptions): Promise<SimServer> {
     s.on("close", () => sockets.delete(s));
   });
   const host = opts.host ?? "127.0.0.1";
+  // With LIST support a raw TCP server sees each connection first and hands it on.
+  const listener: net.Server | http.Server = opts.acceptListMethod
+    ? net.createServer((socket) => {
+        socket.once("data", (chunk: Buffer) => {
+          socket.pause();
+          socket.unshift(rewriteListRequestLine(chunk));
+          server.emit("connection", socket);
+          socket.resume();
+        });
+      })
+    : server;
+  if (opts.acceptListMethod) server.on("request", (_req, res) => res.setHeader("Connection", "close"));
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, host, () => resolve());
+    listener.once("error", reject);
+    listener.listen(opts.port ?? 0, host, () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
+  const port = (listener.address() as AddressInfo).port;
   return {
     name: opts.name,
     url: `http://${host}:${port}`,
@@ -148,9 +167,22 @@ export async function serve(opts: ServeOptions): Promise<SimServer> {
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
-        server.close(() => resolve());
+        if (listener !== server) server.close();
+        listener.close(() => resolve());
       }),
   };
+}
+
+/** `LIST /v1/x?a=1 HTTP/1.1` → `GET /v1/x?a=1&list=true HTTP/1.1`; anything else unchanged. */
+export function rewriteListRequestLine(chunk: Buffer): Buffer {
+  if (chunk.subarray(0, 5).toString("latin1") !== "LIST ") return chunk;
+  const eol = chunk.indexOf("\r\n");
+  const line = chunk.subarray(0, eol < 0 ? chunk.length : eol).toString("latin1");
+  const m = /^LIST (\S+) (HTTP\/\d\.\d)$/.exec(line);
+  if (!m) return chunk;
+  const target = m[1] ?? "/";
+  const rewritten = `GET ${target}${target.includes("?") ? "&" : "?"}list=true ${m[2]}`;
+  return Buffer.concat([Buffer.from(rewritten, "latin1"), chunk.subarray(eol < 0 ? chunk.length : eol)]);
 }
 
 async function dispatch(opts: ServeOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
