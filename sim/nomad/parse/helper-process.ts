@@ -34,14 +34,22 @@ function isStale(): boolean {
   return [...sources, BUILD_SCRIPT].some((f) => statSync(f).mtimeMs > built);
 }
 
+/** Test hooks for building the helper. */
+export interface BuildOptions {
+  /** Run the build script even when the binary is up to date. */
+  rebuild?: boolean;
+  /** Environment of the build script (e.g. a PATH without Go). */
+  env?: NodeJS.ProcessEnv;
+}
+
 /**
  * Builds the helper when needed. Rejects with the build script's message
  * (which names the packages to install) when Go or hcl/v2 is missing.
  */
-export async function ensureHelperBuilt(): Promise<void> {
-  if (!isStale()) return;
+export async function ensureHelperBuilt(options: BuildOptions = {}): Promise<void> {
+  if (!options.rebuild && !isStale()) return;
   try {
-    await promisify(execFile)("bash", [BUILD_SCRIPT], { cwd: ROOT, timeout: 300_000 });
+    await promisify(execFile)("/bin/bash", [BUILD_SCRIPT], { cwd: ROOT, timeout: 300_000, env: options.env ?? process.env });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     const detail = (e.stderr ?? "").trim() || e.message;

@@ -6,7 +6,7 @@
  */
 import { buildJob } from "./normalize.js";
 import { canonicalizeJob } from "./canonicalize.js";
-import { ensureHelperBuilt, HelperProcess } from "./helper-process.js";
+import { ensureHelperBuilt, HelperProcess, type BuildOptions } from "./helper-process.js";
 import { goSchema } from "./schema.js";
 import type { Tree } from "./build-job.js";
 import type { JobParser, ParseRequest, ParseResult } from "./index.js";
@@ -16,8 +16,8 @@ import type { JobParser, ParseRequest, ParseResult } from "./index.js";
  * hcl/v2 is missing) and starts it. Parses may run concurrently; a helper
  * that died is restarted on the next parse. `close()` ends the process.
  */
-export async function createJobParser(): Promise<JobParser> {
-  await ensureHelperBuilt();
+export async function createJobParser(options: BuildOptions = {}): Promise<JobParser> {
+  await ensureHelperBuilt(options);
   const schema = goSchema();
   let helper = new HelperProcess(schema);
   let closed = false;

@@ -35,7 +35,7 @@ func (c *jobConfig) decodeBody(body hcl.Body, ctx *hcl.EvalContext, spec *BodySp
 	}
 
 	content, moreDiags := body.Content(bodySchema(spec))
-	diags = append(diags, moreDiags...)
+	diags = append(diags, sortDiags(moreDiags)...)
 
 	for _, attr := range sortedAttrs(content.Attributes) {
 		value, set, attrDiags := decodeAttr(attr, ctx, spec.Attrs[attr.Name])

@@ -225,7 +225,7 @@ func (c *jobConfig) decodeJob(content *hcl.BodyContent, ctx *hcl.EvalContext) hc
 		body := dynblock.Expand(b.Body, ctx)
 		node, moreDiags := c.decodeBody(body, ctx, c.schema.Bodies[c.schema.Root])
 		c.jobBody = node
-		diags = append(diags, sortDiags(moreDiags)...)
+		diags = append(diags, moreDiags...)
 	}
 	if found == nil {
 		diags = append(diags, &hcl.Diagnostic{
@@ -237,8 +237,8 @@ func (c *jobConfig) decodeJob(content *hcl.BodyContent, ctx *hcl.EvalContext) hc
 	return diags
 }
 
-// sortDiags orders diagnostics by source position. gohcl reports a body's
-// problems in Go map order; sim keeps them stable instead.
+// sortDiags orders diagnostics by source position. Content() reports
+// unexpected arguments in Go map order; sim keeps them stable instead.
 func sortDiags(diags hcl.Diagnostics) hcl.Diagnostics {
 	sort.SliceStable(diags, func(i, j int) bool {
 		a, b := diags[i].Subject, diags[j].Subject
