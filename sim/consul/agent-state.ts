@@ -92,10 +92,6 @@ export class AgentState {
     return this.checkDefs.has(id);
   }
 
-  hasService(id: string): boolean {
-    return this.serviceIds.has(id);
-  }
-
   /** `/v1/agent/check/pass|warn|fail|update`: only TTL checks accept updates. Returns an error text or undefined. */
   updateCheck(id: string, status: CheckStatus, output: string): string | undefined {
     const def = this.checkDefs.get(id);

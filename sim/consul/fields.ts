@@ -50,22 +50,3 @@ export function stringMap(obj: unknown, name: string): Record<string, string> | 
   for (const [k, x] of Object.entries(v)) if (typeof x === "string") out[k] = x;
   return out;
 }
-
-/**
- * Go's error text when a JSON field has the wrong type, e.g.
- * `json: cannot unmarshal number into Go struct field .Name of type string`.
- * Returns undefined when every listed field has the expected JSON type.
- */
-export function typeMismatch(obj: JsonObject, expect: Record<string, "string" | "number" | "boolean" | "array" | "object">): string | undefined {
-  for (const [name, kind] of Object.entries(expect)) {
-    const v = field(obj, name);
-    if (v === undefined || v === null) continue;
-    const actual = Array.isArray(v) ? "array" : typeof v;
-    if (actual !== kind) {
-      const goType = { string: "string", number: "int", boolean: "bool", array: "[]string", object: "map[string]string" }[kind];
-      const jsKind = actual === "boolean" ? "bool" : actual;
-      return `json: cannot unmarshal ${jsKind} into Go struct field .${name} of type ${goType}`;
-    }
-  }
-  return undefined;
-}
