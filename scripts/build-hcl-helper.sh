@@ -5,9 +5,10 @@
 # run concurrently: the binary is replaced atomically.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 
-src=sim/nomad/parse/hcl-helper
-out=.cache/hcl-helper
+src=$root/sim/nomad/parse/hcl-helper
+out=$root/.cache/hcl-helper
 gocode=/usr/share/gocode
 
 if ! command -v go >/dev/null 2>&1 || [ ! -d "$gocode/src/github.com/hashicorp/hcl/v2" ] || [ ! -d "$gocode/src/github.com/zclconf/go-cty" ]; then
@@ -21,8 +22,8 @@ tmp=$(mktemp "$out/hcl-helper.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
 (
   cd "$src"
-  GO111MODULE=off GOPATH="$gocode:$PWD/../../../../$out/gopath" GOCACHE="$PWD/../../../../$out/go-build" \
-    GOFLAGS= CGO_ENABLED=0 go build -trimpath -o "../../../../$tmp" .
+  GO111MODULE=off GOPATH="$gocode:$out/gopath" GOCACHE="$out/go-build" GOFLAGS= CGO_ENABLED=0 \
+    go build -trimpath -o "$tmp" .
 )
 chmod +x "$tmp"
 mv -f "$tmp" "$out/hcl-helper"
