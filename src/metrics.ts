@@ -29,7 +29,18 @@ export interface StewardMetrics {
   leader: Gauge;
   /** Always 1; the labels say which build runs. */
   buildInfo: Gauge<"version" | "node_version">;
+  /** Jobs per environment by sync state (`in_sync`, `out_of_sync`, `drifted`, `error`), as of each job's last pass. */
+  syncJobs: Gauge<"env" | "state">;
+  /** 1 when the latest revision of the desired state was valid, 0 while a refused one is newer than the one in force. */
+  desiredStateValid: Gauge;
+  /** Always 1, labelled with the revision in force (one series at a time). */
+  desiredStateInfo: Gauge<"revision">;
+  /** Unix time of the last pass per environment that ended converged. */
+  syncLastSuccess: Gauge<"env">;
 }
+
+/** The sync states of `steward_sync_jobs`. */
+export const SYNC_STATES = ["in_sync", "out_of_sync", "drifted", "error"] as const;
 
 /** Options of `createMetrics`. */
 export interface CreateMetricsOptions {
@@ -46,6 +57,8 @@ export interface MetricLabelSets {
   actionKinds: Readonly<Record<string, readonly string[]>>;
   sources: readonly string[];
   targets: readonly string[];
+  /** Environments of the desired state in force, for the per-environment series. */
+  envs?: readonly string[];
 }
 
 /** The loops of DESIGN.md. */
@@ -146,6 +159,29 @@ export function createMetrics(options: CreateMetricsOptions = {}): StewardMetric
       labelNames: ["version", "node_version"],
       registers,
     }),
+    syncJobs: new Gauge({
+      name: "steward_sync_jobs",
+      help: "Jobs per environment by sync state, as of each job's last pass.",
+      labelNames: ["env", "state"],
+      registers,
+    }),
+    desiredStateValid: new Gauge({
+      name: "steward_desired_state_valid",
+      help: "1 when the latest desired-state revision was valid; 0 while a refused revision is newer than the one in force.",
+      registers,
+    }),
+    desiredStateInfo: new Gauge({
+      name: "steward_desired_state_info",
+      help: "Always 1, labelled with the desired-state revision in force.",
+      labelNames: ["revision"],
+      registers,
+    }),
+    syncLastSuccess: new Gauge({
+      name: "steward_sync_last_success_timestamp_seconds",
+      help: "Unix time of the last converged sync pass per environment.",
+      labelNames: ["env"],
+      registers,
+    }),
   };
   metrics.buildInfo.set({ version: options.version ?? "dev", node_version: process.version }, 1);
   metrics.leader.set(0);
@@ -169,5 +205,8 @@ export function initMetrics(metrics: StewardMetrics, labels: Partial<MetricLabel
     }
   }
   for (const source of sets.sources) metrics.sourceErrorsTotal.inc({ source }, 0);
+  for (const env of sets.envs ?? []) {
+    for (const state of SYNC_STATES) metrics.syncJobs.set({ env, state }, 0);
+  }
   for (const target of sets.targets) metrics.apiRequestDuration.zero({ target });
 }

@@ -49,6 +49,7 @@ export async function loadDesiredState(snapshot: TreeSnapshot, options: LoadOpti
     revision: snapshot.revision,
     origin: snapshot.origin,
     environments: steward.file.environments,
+    syncDefaults: steward.file.sync,
     services: loaded.flatMap((s) => s.spec ?? []),
     pools,
   };

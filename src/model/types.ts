@@ -95,6 +95,8 @@ export interface DesiredState {
   origin: string;
   /** In promotion order. */
   environments: EnvironmentSpec[];
+  /** steward.yaml's `sync`: the policy for jobs whose service is gone (so its own policy is too). */
+  syncDefaults: SyncPolicy;
   services: ServiceSpec[];
   pools: PoolSpec[];
 }

@@ -23,6 +23,8 @@ export interface DesiredJob {
   policy: SyncPolicy;
   /** Task groups with a `scaling` block: their count belongs to the Nomad Autoscaler. */
   scaledGroups: string[];
+  /** No image is known for this environment yet: the job is held, neither registered nor pruned. */
+  imagePending?: boolean;
 }
 
 /** The parts of a Nomad job the planner needs, from Steward's cache of the cluster. */
@@ -116,6 +118,7 @@ export function planSync(s: SyncSnapshot, now: number): SyncPlan {
 }
 
 function planDesired(s: SyncSnapshot, d: DesiredJob): SyncPlan {
+  if (d.imagePending) return one(noop(s, "AwaitingImage"));
   const a = s.actual;
   if (!a || a.stopped) {
     return one(register(s, d, "JobMissing", a ? a.jobModifyIndex : 0, a ? "the job was stopped in Nomad; registering it again" : undefined));

@@ -1,0 +1,56 @@
+import type { EnvironmentSpec, TokenSource } from "../../model/types.js";
+import type { Logger } from "../../log.js";
+import type { StewardMetrics } from "../../metrics.js";
+import { NomadReader, nomadHttpClient } from "../../sources/nomad.js";
+import { NomadActuator } from "../../actuators/nomad.js";
+import type { HttpClientOptions } from "../../sources/http-client.js";
+
+/**
+ * Turns a token source into a function that returns the current token.
+ * Called per request, so a token rotated in Vault is picked up.
+ */
+export type TokenResolver = (source: TokenSource, env: string) => () => string | undefined;
+
+/** Tokens from the daemon's environment; Vault-backed sources come from src/sources/vault.ts. */
+export const envTokens: TokenResolver = (source) => {
+  if (source.kind === "env") return () => process.env[source.name];
+  return () => undefined;
+};
+
+/** The reader and the writer of one environment's Nomad. */
+export interface NomadPair {
+  reader: NomadReader;
+  actuator: NomadActuator;
+}
+
+/**
+ * One reader and actuator per environment, kept while the environment's
+ * address, region, namespace and token source stay the same in the desired
+ * state, and rebuilt when they change.
+ */
+export class NomadClients {
+  private readonly pairs = new Map<string, { fingerprint: string; pair: NomadPair }>();
+
+  constructor(
+    private readonly opts: {
+      tokens: TokenResolver;
+      logger?: Logger;
+      metrics?: StewardMetrics;
+      http?: Partial<HttpClientOptions>;
+    },
+  ) {}
+
+  get(env: EnvironmentSpec): NomadPair {
+    const fingerprint = JSON.stringify(env.nomad);
+    const known = this.pairs.get(env.name);
+    if (known && known.fingerprint === fingerprint) return known.pair;
+    const http = nomadHttpClient(env, this.opts.tokens(env.nomad.token, env.name), {
+      ...(this.opts.logger ? { logger: this.opts.logger } : {}),
+      ...(this.opts.metrics ? { metrics: this.opts.metrics } : {}),
+      ...this.opts.http,
+    });
+    const pair = { reader: new NomadReader(env, http), actuator: new NomadActuator(env, http) };
+    this.pairs.set(env.name, { fingerprint, pair });
+    return pair;
+  }
+}

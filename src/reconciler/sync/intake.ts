@@ -1,0 +1,126 @@
+import { createHash } from "node:crypto";
+import { loadDesiredState } from "../../model/load.js";
+import { renderVariables } from "../../model/variables.js";
+import { InvalidInputError, type ValidationIssue } from "../../model/errors.js";
+import type { DesiredState, EnvironmentSpec, ServiceSpec, TreeSnapshot } from "../../model/types.js";
+import type { NomadJob, NomadReader } from "../../sources/nomad.js";
+import { renderDesiredJob } from "./render.js";
+import type { DesiredJob } from "./plan.js";
+
+/** A validated revision with every job rendered for every environment it runs in. */
+export interface RenderedRevision {
+  state: DesiredState;
+  /** env → job ID → desired job. */
+  jobs: Map<string, Map<string, DesiredJob>>;
+}
+
+/**
+ * Which image a service runs in an environment: `repository@sha256:…`, or
+ * undefined when none is known yet (no digest in service.yaml and no
+ * promotion so far). The promotion loop supplies this; until then it is the
+ * service's pinned digest.
+ */
+export type ImageResolver = (service: ServiceSpec, env: string) => string | undefined;
+
+/** The pinned digest of service.yaml, if any. */
+export const pinnedImage: ImageResolver = (s) => (s.image.digest ? `${s.image.repository}@${s.image.digest}` : undefined);
+
+/** A placeholder image, only to learn the job ID of a service whose image is not known yet. */
+const PLACEHOLDER_DIGEST = `sha256:${"0".repeat(64)}`;
+
+/** Most parse results kept: a few revisions of a large tree, per environment. */
+const PARSE_CACHE_ENTRIES = 20_000;
+/** Parse calls in flight per environment. */
+const PARSE_CONCURRENCY = 8;
+
+/**
+ * Turns a tree snapshot into a rendered revision: validate the whole tree,
+ * then parse each job file with each environment's own Nomad. Parse results
+ * are cached by (environment, job text, variables), so a new revision costs
+ * parse calls only for the jobs it changed.
+ */
+export class RevisionIntake {
+  private readonly cache = new Map<string, NomadJob>();
+
+  constructor(
+    private readonly readerFor: (env: EnvironmentSpec) => NomadReader,
+    private readonly resolveImage: ImageResolver = pinnedImage,
+  ) {}
+
+  /**
+   * @throws InvalidInputError listing every problem (the revision is refused as a whole)
+   * @throws TransientError when an environment's Nomad cannot be reached to parse
+   */
+  async accept(snapshot: TreeSnapshot): Promise<RenderedRevision> {
+    const state = await loadDesiredState(snapshot);
+    const issues: ValidationIssue[] = [];
+    const jobs = new Map<string, Map<string, DesiredJob>>();
+    for (const env of state.environments) {
+      const reader = this.readerFor(env);
+      const services = state.services.filter((s) => env.name in s.environments);
+      const rendered = await mapLimit(services, PARSE_CONCURRENCY, (s) => this.render(reader, s, env.name, snapshot.revision, issues));
+      const byId = new Map<string, DesiredJob>();
+      const fileOf = new Map<string, string>();
+      rendered.forEach((job, i) => {
+        const service = services[i];
+        if (!job || !service) return;
+        const id = String(job.spec.ID);
+        const other = fileOf.get(id);
+        if (other) {
+          issues.push({ message: `job ID "${id}" is also declared by ${other}; job IDs must be unique in an environment`, file: service.jobFile, env: env.name });
+          return;
+        }
+        fileOf.set(id, service.jobFile);
+        byId.set(id, job);
+      });
+      jobs.set(env.name, byId);
+    }
+    if (issues.length) {
+      throw new InvalidInputError(`revision ${snapshot.revision.slice(0, 12)} is refused: ${issues.length} problem(s)`, { revision: snapshot.revision }, issues);
+    }
+    return { state, jobs };
+  }
+
+  private async render(reader: NomadReader, s: ServiceSpec, env: string, revision: string, issues: ValidationIssue[]): Promise<DesiredJob | undefined> {
+    const image = this.resolveImage(s, env);
+    const variables = renderVariables(s, env, image ?? `${s.image.repository}@${PLACEHOLDER_DIGEST}`);
+    const key = createHash("sha256").update(`${reader.env.nomad.address}\0${s.jobHcl}\0${variables}`).digest("hex");
+    let parsed = this.cache.get(key);
+    if (!parsed) {
+      try {
+        parsed = await reader.parseJob(s.jobHcl, variables, s.jobFile);
+      } catch (err) {
+        if (err instanceof InvalidInputError) {
+          issues.push(...err.issues.map((i) => ({ ...i, file: s.jobFile, env })));
+          return undefined;
+        }
+        throw err;
+      }
+      this.remember(key, parsed);
+    }
+    const job = renderDesiredJob(s, parsed, revision);
+    return image ? job : { ...job, imagePending: true };
+  }
+
+  private remember(key: string, job: NomadJob): void {
+    if (this.cache.size >= PARSE_CACHE_ENTRIES) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+    this.cache.set(key, job);
+  }
+}
+
+/** Maps with at most `limit` calls in flight, keeping order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,0 +1,357 @@
+import type { Logger } from "../../log.js";
+import { SYNC_STATES, type StewardMetrics } from "../../metrics.js";
+import type { EnvironmentSpec, TreeSnapshot } from "../../model/types.js";
+import { InvalidInputError, type ValidationIssue } from "../../model/errors.js";
+import { Watch } from "../../sources/watch.js";
+import type { NomadJobStub, NomadReader } from "../../sources/nomad.js";
+import { WATCH_BLOCKING_WAIT_MS } from "../../config/defaults.js";
+import { Runner, type PassContext, type RunnerOptions } from "../core/runner.js";
+import type { ActionRecord, PassResult } from "../core/outcome.js";
+import type { KeyStatus } from "../core/status.js";
+import { RevisionIntake, type ImageResolver, pinnedImage } from "./intake.js";
+import { SyncCache, observeSync, syncKeyString, type SyncKey } from "./observe.js";
+import { planSync, type AppliedRecord, type DriftCheck, type SyncAction } from "./plan.js";
+import type { NomadClients } from "./clients.js";
+
+/** Where Steward keeps what it registered, so a new leader knows (Consul KV in production). */
+export interface SyncStateStore {
+  /** `env/job` → record. */
+  loadApplied(): Promise<Map<string, AppliedRecord>>;
+  putApplied(env: string, jobId: string, record: AppliedRecord & { revision: string }): Promise<void>;
+}
+
+/** A store in memory, for `steward plan` and tests; a failover forgets it. */
+export class MemorySyncStateStore implements SyncStateStore {
+  readonly records = new Map<string, AppliedRecord>();
+  loadApplied(): Promise<Map<string, AppliedRecord>> {
+    return Promise.resolve(new Map(this.records));
+  }
+  putApplied(env: string, jobId: string, r: AppliedRecord): Promise<void> {
+    this.records.set(`${env}/${jobId}`, { jobModifyIndex: r.jobModifyIndex, specHash: r.specHash });
+    return Promise.resolve();
+  }
+}
+
+/** What became of the latest revisions: the one in force, and the last one refused. */
+export interface RevisionStatus {
+  good?: { revision: string; origin: string; at: number };
+  refused?: { revision: string; origin: string; at: number; issues: ValidationIssue[] };
+  /** A revision that could not be rendered yet (Nomad unreachable for parsing): retried. */
+  pending?: { revision: string; error: string; at: number };
+}
+
+export interface SyncLoopOptions {
+  clients: NomadClients;
+  store: SyncStateStore;
+  logger: Logger;
+  metrics?: StewardMetrics;
+  /** Which image each service runs per environment. @default the digest pinned in service.yaml */
+  resolveImage?: ImageResolver;
+  /** Server-side wait of the jobs-list blocking queries. @default WATCH_BLOCKING_WAIT_MS */
+  watchWaitMs?: number;
+  runner?: Partial<Pick<RunnerOptions<SyncKey>, "workers" | "resyncIntervalMs" | "queue" | "clock" | "random">>;
+  now?: () => number;
+  onStatus?: (s: KeyStatus) => void;
+}
+
+/**
+ * The sync loop: keeps every environment's Nomad jobs equal to the desired
+ * state. It wires the pieces and nothing more: sources fill the cache,
+ * `observeSync` builds a snapshot, `planSync` decides, the Nomad actuator
+ * writes, and the runner records.
+ *
+ * Standby instances run the watches (their caches stay warm); only the
+ * leader runs the runner, so only the leader writes.
+ */
+export class SyncLoop {
+  readonly cache = new SyncCache();
+  readonly revision: RevisionStatus = {};
+  private readonly intake: RevisionIntake;
+  private readonly watches = new Map<string, { fingerprint: string; watch: Watch<NomadJobStub[]> }>();
+  private runner: Runner<SyncKey> | undefined;
+  private readonly now: () => number;
+  private readonly jobStates = new Map<string, SyncState>();
+
+  constructor(private readonly o: SyncLoopOptions) {
+    this.now = o.now ?? Date.now;
+    this.intake = new RevisionIntake((env) => o.clients.get(env).reader, o.resolveImage ?? pinnedImage);
+  }
+
+  /** True while this instance runs the loop's writes. */
+  get leading(): boolean {
+    return this.runner !== undefined;
+  }
+
+  /** Every environment's jobs list has been read at least once. */
+  get synced(): boolean {
+    return this.cache.revision !== undefined && [...this.watches.values()].every((w) => w.watch.synced);
+  }
+
+  /** Statuses of every key the runner has seen (empty on a standby). */
+  statuses(): KeyStatus[] {
+    return this.runner?.status.list() ?? [];
+  }
+
+  /**
+   * Takes a new revision of the desired state. A valid one replaces the one in
+   * force and wakes every key; an invalid one is refused whole, and the last
+   * good one stays in force.
+   * @returns what became of it
+   */
+  async acceptSnapshot(snapshot: TreeSnapshot): Promise<"accepted" | "refused" | "pending"> {
+    const at = this.now();
+    try {
+      const rendered = await this.intake.accept(snapshot);
+      this.cache.revision = rendered;
+      this.revision.good = { revision: snapshot.revision, origin: snapshot.origin, at };
+      delete this.revision.pending;
+      if (this.revision.refused?.revision === snapshot.revision) delete this.revision.refused;
+      this.ensureWatches(rendered.state.environments);
+      const m = this.o.metrics;
+      if (m) {
+        m.desiredStateValid.set(1);
+        m.desiredStateInfo.reset();
+        m.desiredStateInfo.set({ revision: snapshot.revision.slice(0, 12) }, 1);
+        for (const e of rendered.state.environments) for (const st of SYNC_STATES) m.syncJobs.inc({ env: e.name, state: st }, 0);
+      }
+      this.o.logger.info({ revision: snapshot.revision, origin: snapshot.origin, jobs: countJobs(rendered.jobs) }, "sync: revision accepted");
+      this.wakeAll();
+      return "accepted";
+    } catch (err) {
+      if (err instanceof InvalidInputError) {
+        this.revision.refused = { revision: snapshot.revision, origin: snapshot.origin, at, issues: err.issues };
+        this.o.metrics?.sourceErrorsTotal.inc({ source: "desired-state" });
+        this.o.metrics?.desiredStateValid.set(0);
+        this.o.logger.error(
+          { revision: snapshot.revision, origin: snapshot.origin, issues: err.issues.length, in_force: this.revision.good?.revision },
+          err.message,
+        );
+        return "refused";
+      }
+      this.revision.pending = { revision: snapshot.revision, error: (err as Error).message, at };
+      this.o.logger.warn({ revision: snapshot.revision, err: (err as Error).message }, "sync: revision could not be rendered yet; will retry");
+      return "pending";
+    }
+  }
+
+  /** Starts writing: loads Steward's records of what it registered, then runs every key. */
+  async lead(): Promise<void> {
+    if (this.runner) return;
+    const applied = await this.o.store.loadApplied();
+    this.cache.applied.clear();
+    for (const [k, v] of applied) this.cache.applied.set(k, v);
+    const r = this.o.runner ?? {};
+    this.runner = new Runner<SyncKey>({
+      loop: "sync",
+      keyOf: syncKeyString,
+      keyFields: (k) => ({ env: k.env, nomad_job: k.jobId }),
+      reconcile: (key, ctx) => this.reconcile(key, ctx),
+      listKeys: () => this.cache.keys(),
+      logger: this.o.logger,
+      ...(this.o.metrics ? { metrics: this.o.metrics } : {}),
+      onStatus: (st) => {
+        this.recordJobState(st);
+        this.o.onStatus?.(st);
+      },
+      ...r,
+    });
+    this.runner.start();
+    this.o.logger.info({ loop: "sync" }, "sync: leading; writes enabled");
+  }
+
+  /** Stops writing (leadership lost); watches keep the caches warm. */
+  async standBy(): Promise<void> {
+    const r = this.runner;
+    this.runner = undefined;
+    if (r) await r.stop();
+  }
+
+  /** Wakes one key now (a webhook, an operator's sync-now). */
+  wake(key: SyncKey): void {
+    this.runner?.add(key);
+  }
+
+  wakeAll(): void {
+    for (const k of this.cache.keys()) this.runner?.add(k);
+  }
+
+  async stop(): Promise<void> {
+    await this.standBy();
+    await Promise.all([...this.watches.values()].map((w) => w.watch.stop()));
+    this.watches.clear();
+  }
+
+  /** One pass over one job in one environment: observe, plan, act. */
+  async reconcile(key: SyncKey, ctx: PassContext): Promise<PassResult> {
+    const env = this.envSpec(key.env);
+    if (!env) return { actions: [] };
+    const pair = this.o.clients.get(env);
+    const k = syncKeyString(key);
+    const first = observeSync(this.cache, key);
+    const needs = first.needs;
+    let snapshot = first.snapshot;
+    if (needs.fullJob || needs.driftCheck) {
+      if (needs.fullJob) {
+        const job = await pair.reader.getJob(key.jobId);
+        if (job) this.cache.fullJobs.set(k, job);
+      }
+      if (needs.driftCheck) this.cache.drift.set(k, await this.checkDrift(key, pair.reader));
+      ({ snapshot } = observeSync(this.cache, key));
+    }
+    this.trackAbsence(k, snapshot.desired !== undefined, snapshot.actual !== undefined && !snapshot.actual.stopped, ctx.now);
+    ({ snapshot } = observeSync(this.cache, key));
+    const plan = planSync(snapshot, ctx.now);
+    for (const action of plan.actions) {
+      if (ctx.signal.aborted) break;
+      ctx.recordAction(await this.act(action, key, ctx));
+    }
+    // An outside change that turned out to be no change (the Autoscaler, a re-register of the same spec) is recorded, so it is not compared again.
+    const drift = this.cache.drift.get(k);
+    const stub = this.cache.actual.get(key.env)?.get(key.jobId);
+    const applied = this.cache.applied.get(k);
+    if (drift && !drift.drifted && stub && applied && drift.atIndex === stub.JobModifyIndex && applied.jobModifyIndex !== stub.JobModifyIndex) {
+      const rec = { jobModifyIndex: stub.JobModifyIndex, specHash: applied.specHash };
+      await this.o.store.putApplied(key.env, key.jobId, { ...rec, revision: this.revision.good?.revision ?? "" });
+      this.cache.applied.set(k, rec);
+    }
+    return { actions: [], ...(plan.recheckAfterMs !== undefined ? { recheckAfterMs: plan.recheckAfterMs } : {}) };
+  }
+
+  private async act(action: SyncAction, key: SyncKey, ctx: PassContext): Promise<ActionRecord> {
+    const base = { kind: action.kind, reason: action.reason, message: action.message };
+    if (action.kind === "noop") return { ...base, result: "unchanged" };
+    const env = this.envSpec(key.env);
+    if (!env) return { ...base, result: "skipped" };
+    const { actuator } = this.o.clients.get(env);
+    const k = syncKeyString(key);
+    await ctx.acquireWrite();
+    if (action.kind === "register") {
+      const res = await actuator.registerJob(action.spec as never, action.enforceIndex);
+      const record = { jobModifyIndex: res.jobModifyIndex, specHash: action.specHash };
+      this.cache.applied.set(k, record);
+      // The watch will confirm; until then the cache must not invite a second register of the same spec.
+      this.patchStub(key, { JobModifyIndex: res.jobModifyIndex, Stop: false, Meta: (action.spec.Meta as Record<string, string>) ?? {} });
+      await this.o.store.putApplied(key.env, key.jobId, { ...record, revision: this.revision.good?.revision ?? "" });
+      ctx.log.info({ reason: action.reason, job_modify_index: res.jobModifyIndex, eval_id: res.evalId }, action.message);
+      return { ...base, result: res.changed ? "changed" : "unchanged" };
+    }
+    const res = await actuator.stopJob(key.jobId, action.enforceIndex);
+    this.patchStub(key, { Stop: true });
+    ctx.log.info({ reason: action.reason }, action.message);
+    return { ...base, result: res.changed ? "changed" : "unchanged" };
+  }
+
+  /** Compares a job changed outside Steward with what Steward would register, through Nomad's plan (no write). */
+  private async checkDrift(key: SyncKey, reader: NomadReader): Promise<DriftCheck> {
+    const k = syncKeyString(key);
+    const stub = this.cache.actual.get(key.env)?.get(key.jobId);
+    const desired = this.cache.revision?.jobs.get(key.env)?.get(key.jobId);
+    if (!stub || !desired) return { atIndex: stub?.JobModifyIndex ?? 0, drifted: false, fields: [] };
+    const full = this.cache.fullJobs.get(k);
+    const counts: Record<string, number> = {};
+    for (const g of full?.TaskGroups ?? []) counts[g.Name] = g.Count;
+    // Steward's own Meta (the revision) may differ from the running job's without anyone having changed the job.
+    const meta = { ...(desired.spec.Meta as Record<string, string>) };
+    for (const [mk, mv] of Object.entries(stub.Meta ?? {})) if (mk.startsWith("steward.")) meta[mk] = mv;
+    const groups = (desired.spec.TaskGroups as Array<Record<string, unknown>> | undefined)?.map((g) =>
+      desired.scaledGroups.includes(String(g.Name)) && counts[String(g.Name)] !== undefined ? { ...g, Count: counts[String(g.Name)] } : g,
+    );
+    const diff = await reader.planJob({ ...(desired.spec as Record<string, unknown>), Meta: meta, ...(groups ? { TaskGroups: groups } : {}) } as never);
+    return { atIndex: stub.JobModifyIndex, drifted: diff.type !== "None", fields: diff.fields };
+  }
+
+  /** Keeps `steward_sync_jobs` equal to the states of the jobs' latest passes, in O(1) per pass. */
+  private recordJobState(st: KeyStatus): void {
+    const env = st.key.slice(0, st.key.indexOf("/"));
+    const state = syncStateOf(st);
+    const before = this.jobStates.get(st.key);
+    if (before === state) return;
+    const m = this.o.metrics;
+    if (before) m?.syncJobs.dec({ env, state: before });
+    if (state) {
+      this.jobStates.set(st.key, state);
+      m?.syncJobs.inc({ env, state });
+    } else this.jobStates.delete(st.key);
+    if (state === "in_sync") m?.syncLastSuccess.set({ env }, Math.floor(this.now() / 1000));
+  }
+
+  private trackAbsence(k: string, desired: boolean, running: boolean, now: number): void {
+    if (desired || !running) this.cache.absentSince.delete(k);
+    else if (!this.cache.absentSince.has(k)) this.cache.absentSince.set(k, now);
+  }
+
+  private patchStub(key: SyncKey, patch: Partial<NomadJobStub>): void {
+    const envJobs = this.cache.actual.get(key.env) ?? new Map<string, NomadJobStub>();
+    this.cache.actual.set(key.env, envJobs);
+    const old = envJobs.get(key.jobId);
+    envJobs.set(key.jobId, { ID: key.jobId, Name: key.jobId, Type: "service", Status: "pending", Stop: false, Version: 0, JobModifyIndex: 0, ModifyIndex: 0, ...old, ...patch });
+  }
+
+  private envSpec(name: string): EnvironmentSpec | undefined {
+    return this.cache.revision?.state.environments.find((e) => e.name === name);
+  }
+
+  /** One jobs-list watch per environment of the revision in force; rebuilt when its address changes. */
+  private ensureWatches(envs: EnvironmentSpec[]): void {
+    const wanted = new Set(envs.map((e) => e.name));
+    for (const [name, w] of this.watches) {
+      if (!wanted.has(name)) {
+        void w.watch.stop();
+        this.watches.delete(name);
+        this.cache.actual.delete(name);
+      }
+    }
+    for (const env of envs) {
+      const fingerprint = JSON.stringify(env.nomad);
+      const known = this.watches.get(env.name);
+      if (known?.fingerprint === fingerprint) continue;
+      if (known) void known.watch.stop();
+      const reader = this.o.clients.get(env).reader;
+      const waitMs = this.o.watchWaitMs ?? WATCH_BLOCKING_WAIT_MS;
+      const watch = new Watch<NomadJobStub[]>({
+        query: { name: "nomad-jobs", fetch: (index, signal) => reader.listJobs(index, waitMs, signal) },
+        onChange: (jobs) => this.onJobs(env.name, jobs),
+        logger: this.o.logger,
+        ...(this.o.metrics ? { metrics: this.o.metrics } : {}),
+      });
+      this.watches.set(env.name, { fingerprint, watch });
+      watch.start();
+    }
+  }
+
+  /** A new jobs list: wake exactly the keys whose job changed, appeared or vanished. */
+  private onJobs(env: string, jobs: NomadJobStub[]): void {
+    const before = this.cache.actual.get(env) ?? new Map<string, NomadJobStub>();
+    const after = new Map(jobs.map((j) => [j.ID, j]));
+    this.cache.actual.set(env, after);
+    const desired = this.cache.revision?.jobs.get(env);
+    // Jobs Steward neither wants nor manages are none of its business: no key, no status.
+    const ours = (id: string, j: NomadJobStub | undefined): boolean => desired?.has(id) === true || j?.Meta?.["steward.managed-by"] === "steward";
+    for (const [id, j] of after) {
+      const old = before.get(id);
+      if ((!old || old.JobModifyIndex !== j.JobModifyIndex || old.Stop !== j.Stop) && (ours(id, j) || ours(id, old))) this.wake({ env, jobId: id });
+    }
+    for (const [id, old] of before) if (!after.has(id) && ours(id, old)) this.wake({ env, jobId: id });
+  }
+}
+
+type SyncState = (typeof SYNC_STATES)[number];
+
+const OUT_OF_SYNC_REASONS = new Set(["PruneDisabled", "PruneGracePeriod", "PruneGuardTripped", "AwaitingImage", "Paused", "NotManaged"]);
+
+/** A job's sync state from its status: failed passes are `error`; otherwise the last action's reason decides. Absent jobs Steward leaves alone count in no state. */
+export function syncStateOf(st: KeyStatus): SyncState | undefined {
+  const ready = st.conditions.find((c) => c.type === "Ready");
+  if (ready?.status === "False") return "error";
+  const reason = st.lastAction?.reason;
+  if (reason === undefined || reason === "AlreadyAbsent") return undefined;
+  if (reason === "DriftReported") return "drifted";
+  if (OUT_OF_SYNC_REASONS.has(reason) || ready?.status === "Unknown") return "out_of_sync";
+  return "in_sync";
+}
+
+function countJobs(jobs: Map<string, Map<string, unknown>>): number {
+  let n = 0;
+  for (const m of jobs.values()) n += m.size;
+  return n;
+}

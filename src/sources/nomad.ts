@@ -1,0 +1,161 @@
+import { HttpClient, type HttpClientOptions } from "./http-client.js";
+import { InvalidInputError } from "../model/errors.js";
+import type { ErrorContext } from "../model/errors.js";
+import type { EnvironmentSpec } from "../model/types.js";
+
+/** One Nomad job as the jobs list shows it (`/v1/jobs?meta=true`). */
+export interface NomadJobStub {
+  ID: string;
+  Name: string;
+  Type: string;
+  Status: string;
+  Stop: boolean;
+  Version: number;
+  JobModifyIndex: number;
+  ModifyIndex: number;
+  Meta?: Record<string, string> | null;
+}
+
+/** The parts of a full Nomad job Steward reads. */
+export interface NomadJob {
+  ID: string;
+  Version: number;
+  Stop: boolean;
+  JobModifyIndex: number;
+  Meta?: Record<string, string> | null;
+  TaskGroups?: Array<{ Name: string; Count: number; Scaling?: unknown }> | null;
+  [k: string]: unknown;
+}
+
+/** A plan's diff reduced to what Steward reports: the type and the paths of changed fields. */
+export interface PlanDiffSummary {
+  type: "Added" | "Deleted" | "Edited" | "None";
+  fields: string[];
+}
+
+/** Builds the HTTP client for one environment's Nomad, token included when there is one. */
+export function nomadHttpClient(env: EnvironmentSpec, token: () => string | undefined, extra: Partial<HttpClientOptions> = {}): HttpClient {
+  return new HttpClient({
+    target: "nomad",
+    baseURL: env.nomad.address,
+    headers: () => {
+      const t = token();
+      return t ? { "X-Nomad-Token": t } : {};
+    },
+    ...extra,
+  });
+}
+
+/**
+ * Reads one environment's Nomad: jobs list (blocking), one job, parse and
+ * plan. Never writes (register and stop are in src/actuators/nomad.ts).
+ */
+export class NomadReader {
+  constructor(
+    readonly env: EnvironmentSpec,
+    private readonly http: HttpClient,
+  ) {}
+
+  private get q(): Record<string, string> {
+    return { namespace: this.env.nomad.namespace, region: this.env.nomad.region };
+  }
+
+  private ctx(extra: ErrorContext = {}): ErrorContext {
+    return { env: this.env.name, ...extra };
+  }
+
+  /**
+   * The jobs list with Meta, as a blocking query.
+   * @param index 0 for an immediate answer; else wait for a change past it
+   * @param waitMs server-side wait of the blocking query
+   */
+  async listJobs(index: number, waitMs: number, signal?: AbortSignal): Promise<{ index: number; data: NomadJobStub[] }> {
+    const res = await this.http.request<NomadJobStub[]>({
+      method: "GET",
+      path: "/v1/jobs",
+      params: { ...this.q, meta: true, ...(index > 0 ? { index, wait: `${Math.round(waitMs / 1000)}s` } : {}) },
+      ...(index > 0 ? { blockingWaitMs: waitMs } : {}),
+      ...(signal ? { signal } : {}),
+      context: this.ctx(),
+    });
+    return { index: Number(res.headers["x-nomad-index"] ?? 0), data: res.data };
+  }
+
+  /** One job, or undefined when Nomad does not know it. */
+  async getJob(id: string): Promise<NomadJob | undefined> {
+    const res = await this.http.request<NomadJob>({
+      method: "GET",
+      path: `/v1/job/${encodeURIComponent(id)}`,
+      params: this.q,
+      okStatuses: [404],
+      context: this.ctx({ nomadJob: id }),
+    });
+    return res.status === 404 ? undefined : res.data;
+  }
+
+  /**
+   * Turns a job file into API JSON with this environment's own parser.
+   * @param file the job file's path, so a parse error names it
+   * @throws InvalidInputError naming the file when Nomad refuses the job file
+   */
+  async parseJob(hcl: string, variables: string, file: string): Promise<NomadJob> {
+    try {
+      const res = await this.http.request<NomadJob>({
+        method: "POST",
+        path: "/v1/jobs/parse",
+        params: this.q,
+        data: { JobHCL: hcl, Variables: variables, Canonicalize: false },
+        // Parsing changes nothing, so it is safe to repeat.
+        retry: true,
+        context: this.ctx({ file }),
+      });
+      return res.data;
+    } catch (err) {
+      if (err instanceof InvalidInputError) {
+        const text = err.message.replace(/^POST \/v1\/jobs\/parse: 400 /, "");
+        throw new InvalidInputError(`Nomad (${this.env.name}) refused the job file: ${text}`, { file, env: this.env.name, ...lineOf(text) }, undefined, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** Asks Nomad what registering `job` would change (the plan endpoint changes nothing). */
+  async planJob(job: NomadJob): Promise<PlanDiffSummary> {
+    const res = await this.http.request<{ Diff?: NomadDiff | null }>({
+      method: "POST",
+      path: `/v1/job/${encodeURIComponent(job.ID)}/plan`,
+      params: this.q,
+      data: { Job: job, Diff: true, PolicyOverride: false },
+      retry: true,
+      context: this.ctx({ nomadJob: job.ID }),
+    });
+    const diff = res.data.Diff;
+    return { type: (diff?.Type as PlanDiffSummary["type"]) ?? "None", fields: diff ? changedFields(diff) : [] };
+  }
+}
+
+interface NomadDiff {
+  Type?: string;
+  Name?: string;
+  Fields?: Array<{ Name: string; Type: string }> | null;
+  Objects?: NomadDiff[] | null;
+  TaskGroups?: NomadDiff[] | null;
+  Tasks?: NomadDiff[] | null;
+}
+
+/** Flattens Nomad's nested job diff into `TaskGroups[web].Tasks[web].Config.image`-style paths. */
+export function changedFields(d: NomadDiff, at = ""): string[] {
+  const here = (name: string): string => (at ? `${at}.${name}` : name);
+  const out: string[] = [];
+  for (const f of d.Fields ?? []) if (f.Type !== "None") out.push(here(f.Name));
+  for (const o of d.Objects ?? []) if (o.Type !== "None") out.push(...changedFields(o, here(o.Name ?? "?")));
+  for (const g of d.TaskGroups ?? []) if (g.Type !== "None") out.push(...changedFields(g, here(`TaskGroups[${g.Name ?? "?"}]`)));
+  for (const t of d.Tasks ?? []) if (t.Type !== "None") out.push(...changedFields(t, here(`Tasks[${t.Name ?? "?"}]`)));
+  return out;
+}
+
+/** Nomad's parse errors start with `input.hcl:LINE,COL-COL:`; the line is the user's. */
+export function lineOf(text: string): { line?: number } {
+  const m = /input\.hcl:(\d+),\d+/.exec(text);
+  return m ? { line: Number(m[1]) } : {};
+}
