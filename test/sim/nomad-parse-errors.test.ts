@@ -72,3 +72,22 @@ test("without Go, building the helper fails and says what to install", async (t)
   t.regex(err?.message ?? "", /bash scripts\/setup\.sh/);
   t.regex(err?.message ?? "", /golang-github-hashicorp-hcl-v2-dev/);
 });
+
+test("a helper process that dies fails its pending requests and reports itself dead", async (t) => {
+  const { HelperProcess, HELPER_BINARY } = await import("../../sim/nomad/parse/helper-process.js");
+  const { goSchema } = await import("../../sim/nomad/parse/schema.js");
+  t.true(existsSync(HELPER_BINARY));
+  const helper = new HelperProcess(goSchema());
+  t.teardown(() => helper.close());
+  const first = await helper.request({ op: "parse", job: 'job "a" {}\n', vars: "" });
+  t.true(first.ok);
+  const pending = helper.request({ op: "parse", job: 'job "b" {}\n', vars: "" });
+  process.kill(helper.pid as number, "SIGKILL");
+  // The answer may have been written before the kill landed; either way the
+  // process ends up dead and later requests are refused.
+  await pending.catch(() => undefined);
+  await t.throwsAsync(async () => {
+    for (;;) await helper.request({ op: "parse", job: 'job "c" {}\n', vars: "" });
+  }, { message: /hcl-helper exited/ });
+  t.true(helper.dead);
+});

@@ -75,6 +75,9 @@ export class HelperProcess {
       this.stderr = (this.stderr + d.toString()).slice(-4000);
     });
     createInterface({ input: this.child.stdout }).on("line", (line) => this.onLine(line));
+    // Writing to a helper that just died fails with EPIPE; the exit handler
+    // below rejects whatever was pending.
+    this.child.stdin.on("error", () => undefined);
     this.exitPromise = new Promise((resolve) => {
       const done = (why: string): void => {
         this.exited ??= new Error(`hcl-helper ${why}${this.stderr ? `: ${this.stderr.trim()}` : ""}`);
@@ -92,6 +95,11 @@ export class HelperProcess {
   /** True once the process has gone (then a new one must be started). */
   get dead(): boolean {
     return this.exited !== null;
+  }
+
+  /** The child's process id (for tests that kill it). */
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   request(msg: Record<string, unknown>): Promise<HelperAnswer> {

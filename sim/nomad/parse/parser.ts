@@ -25,8 +25,15 @@ export async function createJobParser(options: BuildOptions = {}): Promise<JobPa
   return {
     async parse(req: ParseRequest): Promise<ParseResult> {
       if (closed) throw new Error("job parser is closed");
+      const msg = { op: "parse", job: req.JobHCL, vars: req.Variables ?? "" };
       if (helper.dead) helper = new HelperProcess(schema);
-      const answer = await helper.request({ op: "parse", job: req.JobHCL, vars: req.Variables ?? "" });
+      const answer = await helper.request(msg).catch(async (err: unknown) => {
+        // The helper died under this request: a parse has no side effects,
+        // so it is tried once more on a fresh process.
+        if (closed || !helper.dead) throw err;
+        helper = new HelperProcess(schema);
+        return helper.request(msg);
+      });
       if (answer.internal) throw new Error(`sim's jobspec helper failed: ${answer.error ?? "no detail"}`);
       if (!answer.ok) return { ok: false, error: answer.error ?? "" };
       const job = buildJob(answer.tree as Tree);
