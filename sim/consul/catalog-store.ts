@@ -32,6 +32,8 @@ export class CatalogStore {
   private readonly services = new Map<string, Map<string, NodeService>>();
   private readonly checks = new Map<string, Map<string, HealthCheck>>();
   private readonly serviceIndexes = new Map<string, number>();
+  /** Index at which some service name last lost its final instance (Consul's "service_extinction"). */
+  private extinction = 0;
   private invalidator: SessionInvalidator = { checkLost: () => undefined, nodeLost: () => undefined };
 
   constructor(private readonly raft: Raft) {}
@@ -102,10 +104,12 @@ export class CatalogStore {
     if (!existing) return false;
     const idx = this.raft.next();
     this.touchServicesOf(node, idx);
+    const names = [...this.servicesMap(node).values()].map((s) => s.Service);
     this.nodes.delete(key(node));
     this.services.delete(key(node));
     this.checks.delete(key(node));
     for (const t of ["nodes", "services", "checks"]) this.raft.touch(t, idx);
+    this.noteExtinctions(names, idx);
     this.invalidator.nodeLost(existing.Node);
     return true;
   }
@@ -118,6 +122,7 @@ export class CatalogStore {
     this.servicesMap(node).delete(serviceId);
     this.raft.touch("services", idx);
     this.serviceIndexes.set(svc.Service, idx);
+    this.noteExtinctions([svc.Service], idx);
     const lost = [...this.checksMap(node).values()].filter((c) => c.ServiceID === serviceId);
     for (const c of lost) this.checksMap(node).delete(c.CheckID);
     if (lost.length > 0) this.raft.touch("checks", idx);
@@ -158,14 +163,20 @@ export class CatalogStore {
       const tags = (services[svc.service.Service] ??= []);
       for (const t of svc.service.Tags) if (!tags.includes(t)) tags.push(t);
     }
-    return { index: this.raft.tableIndex("nodes", "services"), services };
+    return { index: this.raft.tableIndex("services"), services };
   }
 
-  /** Index of one service name: its own when it exists, else the tables'. */
+  /**
+   * Index of one service name (maxIndexForService): its own when it has
+   * instances; for an absent name the index at which a service last died
+   * out, so watchers of an absent service wake when it appears, not on
+   * every catalog write; the tables' index when none ever did.
+   */
   serviceIndex(name: string, withChecks: boolean): number {
     const own = this.serviceIndexes.get(name);
     const exists = this.allServices().some((s) => s.service.Service === name);
     if (exists && own !== undefined) return own;
+    if (!exists && this.extinction > 0) return this.extinction;
     return withChecks ? this.raft.tableIndex("nodes", "services", "checks") : this.raft.tableIndex("nodes", "services");
   }
 
@@ -203,6 +214,11 @@ export class CatalogStore {
       for (const service of this.servicesMap(node.Node).values()) out.push({ node, service });
     }
     return out;
+  }
+
+  private noteExtinctions(names: string[], idx: number): void {
+    const alive = new Set(this.allServices().map((s) => s.service.Service));
+    if (names.some((n) => !alive.has(n))) this.extinction = idx;
   }
 
   private touchServicesOf(node: string, idx: number): void {

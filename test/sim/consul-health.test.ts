@@ -120,3 +120,22 @@ test.serial("a partition fails every client agent's serfHealth, not the server's
   h.ctx.world.setPartition(false);
   for (const n of clients) t.is((await serf(n))?.Status, "passing", n);
 });
+
+test.serial("a blocking health watcher of a service wakes when one of its nodes fails, and not for other services", async (t) => {
+  const m = h.ctx.world.addMachine({ cluster: "qa", name: "svc-1" });
+  await consul.catalog.register({ node: "svc-1", address: m.address, service: { service: "billing", port: 9000 } });
+  const first = await h.call("GET", "/v1/health/service/billing");
+  const index = first.headers["x-consul-index"] ?? "";
+  const pending = h.call("GET", "/v1/health/service/billing", { query: { index, wait: "10s" } });
+  const other = h.ctx.world.addMachine({ cluster: "qa", name: "svc-2" });
+  await consul.catalog.register({ node: "svc-2", address: other.address, service: { service: "search", port: 9100 } });
+  let answered = false;
+  void pending.then(() => (answered = true));
+  await new Promise((r) => setTimeout(r, 50));
+  t.false(answered, "another service's registration does not wake it");
+  h.ctx.world.kill("svc-1");
+  const woke = await pending;
+  t.true(Number(woke.headers["x-consul-index"]) > Number(index));
+  const [entry] = woke.json as Array<{ Checks: Check[] }>;
+  t.is(entry?.Checks.find((c) => c.CheckID === "serfHealth")?.Status, "critical");
+});
