@@ -86,3 +86,46 @@ export const DEFAULT_POOL_MAX_UNHEALTHY_PERCENT = 40;
 export const DEFAULT_POOL_MAX_CONCURRENT = 1;
 /** Pause after a replacement before the next one in the same pool (2 min): lets the new node join and take work. */
 export const DEFAULT_POOL_COOLDOWN_MS = 2 * 60_000;
+
+// ── Consul (sources/consul.ts, consul-kv-tree.ts, controls.ts; actuators/consul-kv.ts) ──
+
+/** Consul agent address when none is configured: the local agent's default HTTP port, as every Consul tool assumes. */
+export const CONSUL_ADDRESS = "http://127.0.0.1:8500";
+/** KV prefix of a desired-state tree kept in Consul (DESIGN's layout): beside Steward's other keys, one ACL rule covers them all. */
+export const CONSUL_DESIRED_STATE_PREFIX = "steward/desired-state/";
+/** KV prefix of the runtime switches (`pause`, `pause/<service>`, `sync-now`, `prune-override/<env>`): one recursive watch sees them all. */
+export const CONSUL_CONTROL_PREFIX = "steward/control/";
+/** KV prefix of what Steward registered per environment and job: kept in Consul so a new leader knows it after a failover. */
+export const CONSUL_SYNC_STATE_PREFIX = "steward/state/sync/";
+
+// ── Leader election (reconciler/core/leader.ts) ──
+
+/** KV key of the leader lock (DESIGN's layout); its value names the leader for /api/status. */
+export const LEADER_KEY = "steward/leader";
+/** Session TTL (15 s): a crashed leader is replaced within about 2 x TTL + lock-delay (Consul ends sessions at up to twice their TTL), while a GC pause or a slow renew does not cost the lock. */
+export const LEADER_SESSION_TTL_MS = 15_000;
+/** Lock-delay (5 s, a third of Consul's 15 s default): a leader that lost its session gets this long to notice and stop writing before a successor may lock. */
+export const LEADER_LOCK_DELAY_MS = 5_000;
+/** Renewals per TTL (3, renew at TTL/3): two renewals may fail in a row before the lock is at risk. */
+export const LEADER_RENEWALS_PER_TTL = 3;
+/** How long before its TTL could run out a leader that cannot renew steps down (3 s): covers timer lateness on a busy event loop and the time the loops need to stop writing. */
+export const LEADER_STEP_DOWN_MARGIN_MS = 3_000;
+/** First delay after a failed session create or acquire; doubled per failure with full jitter. */
+export const LEADER_RETRY_BASE_MS = 500;
+/** Longest delay between failed session creates or acquires (15 s, one TTL): a recovered Consul is used again soon. */
+export const LEADER_RETRY_CAP_MS = 15_000;
+
+// ── Daemon configuration (src/config/) ──
+
+/** Consul's own default HTTP address: a local agent, as on every Nomad client. */
+export const DEFAULT_CONSUL_ADDRESS = "http://127.0.0.1:8500";
+/** Where Steward listens for /metrics, health, status and webhooks: loopback until told otherwise. */
+export const DEFAULT_LISTEN = "127.0.0.1:8080";
+/** Consul KV prefix of Steward's own keys (leader lock, controls, journal, records), as DESIGN.md lays out. */
+export const DEFAULT_STATE_PREFIX = "steward";
+/** Branch read when the config names none. */
+export const DEFAULT_GIT_BRANCH = "main";
+/** Directory of the tree inside the repository, as DESIGN.md lays it out. */
+export const DEFAULT_GIT_SUBDIR = "desired-state";
+/** Safety-net fetch period (30 s) when no webhook arrives; the webhook is the fast path. */
+export const DEFAULT_GIT_FETCH_INTERVAL_MS = 30_000;
