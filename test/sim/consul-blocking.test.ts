@@ -148,3 +148,23 @@ test.serial("every read endpoint blocks and reports its index", async (t) => {
     t.is(res.headers["x-consul-index"], index);
   }
 });
+
+test.serial("the client's Watch sees each change of its key exactly once", async (t) => {
+  const seen: unknown[] = [];
+  const watch = consul.watch({ method: consul.kv.get.bind(consul.kv), options: { key: "watched/k", wait: "5s" } });
+  watch.on("change", (data: { Value?: string } | undefined) => seen.push(data?.Value));
+  try {
+    await new Promise((r) => setTimeout(r, 60));
+    await consul.kv.set("watched/other", "x");
+    await consul.kv.set("watched/k", "1");
+    await new Promise((r) => setTimeout(r, 60));
+    await consul.kv.set("watched/k", "1"); // a no-op write: no new index, no event
+    await consul.kv.set("watched/k", "2");
+    const deadline = Date.now() + 2000;
+    while (seen.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 60));
+    t.deepEqual(seen, [undefined, "1", "2"]);
+  } finally {
+    watch.end();
+  }
+});
