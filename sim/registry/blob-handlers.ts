@@ -24,14 +24,10 @@ export function getBlob(ctx: RegistryContext, call: Call, name: string, digest: 
   const bytes = ctx.store.blob(name, digest);
   if (!bytes) return registryError("BLOB_UNKNOWN", digest);
   ctx.emit(call, "pull", blobTarget(call, name, digest, bytes.length));
-  const headers: Record<string, string> = {
-    "Accept-Ranges": "bytes",
-    "Cache-Control": "max-age=31536000",
-    "Docker-Content-Digest": digest,
-    Etag: `"${digest}"`,
-  };
+  const cached: Record<string, string> = { "Cache-Control": "max-age=31536000", "Docker-Content-Digest": digest, Etag: `"${digest}"` };
   const inm = call.req.headers["if-none-match"];
-  if (inm === `"${digest}"` || inm === "*") return { status: 304, headers };
+  if (inm === `"${digest}"` || inm === "*") return { status: 304, headers: cached };
+  const headers = { ...cached, "Accept-Ranges": "bytes" };
   const range = parseRange(call.req.headers.range, bytes.length);
   if (range === "unsatisfiable") {
     return { status: 416, headers: { ...headers, "Content-Range": `bytes */${bytes.length}` }, body: "invalid range: failed to overlap\n" };
@@ -71,7 +67,7 @@ export function deleteBlob(ctx: RegistryContext, call: Call, name: string, diges
   if (!ctx.deleteEnabled) return registryError("UNSUPPORTED");
   if (!parseDigest(digest)) return registryError("DIGEST_INVALID", errorDetail(ctx, {}, digestProblem(digest)));
   const repo = ctx.store.repository(name);
-  if (!repo?.layers.delete(digest)) return registryError("BLOB_UNKNOWN", digest);
+  if (!repo?.layers.delete(digest)) return registryError("BLOB_UNKNOWN");
   ctx.emit(call, "delete", { digest, repository: name });
   return { status: 202 };
 }
@@ -103,7 +99,8 @@ export function startUpload(ctx: RegistryContext, call: Call, name: string): Sim
 /**
  * `GET`/`HEAD`/`PATCH`/`PUT`/`DELETE /v2/<name>/blobs/uploads/<uuid>`. The
  * `_state` of the last Location must come back: without it, or with an offset
- * the session has moved past, the upload is `BLOB_UPLOAD_INVALID`. PUT needs
+ * the session has moved past, the upload is `BLOB_UPLOAD_INVALID`, and so is
+ * every later request after a commit with the wrong digest. PUT needs
  * `?digest=`; the blob's digest is computed over every byte received.
  */
 export function continueUpload(ctx: RegistryContext, call: Call, name: string, uuid: string): SimReply {
@@ -113,7 +110,7 @@ export function continueUpload(ctx: RegistryContext, call: Call, name: string, u
   if (!state || state.Name !== name || state.UUID !== uuid) return registryError("BLOB_UPLOAD_INVALID", errorDetail(ctx, {}, "invalid upload state"));
   const session = ctx.store.uploads.get(uuid);
   if (!session || session.repository !== name) return registryError("BLOB_UPLOAD_UNKNOWN", errorDetail(ctx, {}, "blob upload unknown"));
-  if (state.Offset !== session.size) return registryError("BLOB_UPLOAD_INVALID", errorDetail(ctx, {}, "upload resumed at wrong offset"));
+  if (session.failed || state.Offset !== session.size) return registryError("BLOB_UPLOAD_INVALID", errorDetail(ctx, undefined, "upload resumed at wrong offset"));
 
   switch (req.method) {
     case "GET":
@@ -121,7 +118,7 @@ export function continueUpload(ctx: RegistryContext, call: Call, name: string, u
       return { status: 204, headers: uploadHeaders(call, session) };
     case "DELETE":
       ctx.store.uploads.delete(uuid);
-      return { status: 204 };
+      return { status: 204, headers: { "Docker-Upload-Uuid": uuid } };
     case "PATCH":
       append(session, req.body);
       return { status: 202, headers: uploadHeaders(call, session) };
@@ -137,13 +134,14 @@ function completeUpload(ctx: RegistryContext, call: Call, name: string, session:
   if (!parsed) return registryError("DIGEST_INVALID", "digest parsing failed");
   append(session, call.req.body);
   const bytes = Buffer.concat(session.chunks);
-  ctx.store.uploads.delete(session.uuid);
   if (digestOf(bytes, parsed.algorithm) !== digest) {
+    session.failed = true;
     return registryError(
       "DIGEST_INVALID",
       errorDetail(ctx, { Digest: digest, Reason: {} }, `invalid digest for referenced layer: ${digest}, content does not match digest`),
     );
   }
+  ctx.store.uploads.delete(session.uuid);
   ctx.store.linkBlob(name, digest, bytes);
   ctx.emit(call, "push", blobTarget(call, name, digest, bytes.length));
   return { status: 201, headers: { "Docker-Content-Digest": digest, Location: blobUrl(call, name, digest) } };

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import type { SimReply } from "../core/http.js";
 import type { Call, RegistryContext } from "./context.js";
 import { jsonReply, registryError } from "./errors.js";
@@ -8,7 +7,9 @@ const CATALOG_DEFAULT_N = 100;
 const CATALOG_MAX_N = 1000;
 
 /**
- * `GET /v2/_catalog`: repositories that have held a manifest, in path order
+ * `GET /v2/_catalog`: repositories that ever had a blob linked (the walk
+ * looks for `_layers` directories; an upload never finished does not count),
+ * in path order
  * (`/` sorts before every other character), after `last`, at most `n`, with a
  * `Link` to the next page while more remain. An unparseable or negative `n`
  * means the default page size, as in distribution.
@@ -20,7 +21,7 @@ export function catalog(ctx: RegistryContext, call: Call): SimReply {
   if (n > CATALOG_MAX_N) return registryError("PAGINATION_NUMBER_INVALID", { n });
   const last = q.get("last") ?? "";
   const names = [...ctx.store.repositories.values()]
-    .filter((r) => r.manifestsDir)
+    .filter((r) => r.layersDir)
     .map((r) => r.name)
     .filter((name) => comparePath(last, name) < 0)
     .sort(comparePath);
@@ -32,18 +33,19 @@ export function catalog(ctx: RegistryContext, call: Call): SimReply {
 
 /**
  * `GET /v2/<name>/tags/list`. Distribution 2.8 lists every tag, in the
- * storage driver's directory order (not sorted), and ignores `n` and `last`;
+ * storage driver's directory order (not sorted; see Repository.tagNames),
+ * and ignores `n` and `last`;
  * v3 sorts, pages with `n`/`last` and links the next page. A 2.8 repository
  * whose tags directory exists but is empty answers `"tags": null`.
  */
 export function tagsList(ctx: RegistryContext, call: Call, name: string): SimReply {
   const repo = ctx.store.repository(name);
   if (!repo?.tagsDir) return registryError("NAME_UNKNOWN", { name });
-  let tags = [...repo.tags.keys()];
   if (ctx.compat === "2.8") {
-    tags = directoryOrder(tags);
+    const tags = repo.tagNames();
     return jsonReply(200, { name, tags: tags.length > 0 ? tags : null });
   }
+  let tags = [...repo.tags.keys()];
   tags.sort();
   const q = call.req.query;
   const last = q.get("last") ?? "";
@@ -91,14 +93,4 @@ function comparePath(a: string, b: string): number {
   const x = a.replaceAll("/", "\u0000");
   const y = b.replaceAll("/", "\u0000");
   return x < y ? -1 : x > y ? 1 : 0;
-}
-
-/**
- * A stable order that is not lexical, standing in for the filesystem's
- * directory order (ext4 returns entries by hash), so clients cannot come to
- * rely on sorted tags from a 2.8 server.
- */
-function directoryOrder(tags: string[]): string[] {
-  const key = (t: string): string => createHash("sha256").update(t).digest("hex");
-  return tags.map((t) => [key(t), t] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, t]) => t);
 }

@@ -43,7 +43,7 @@ export function getManifest(ctx: RegistryContext, call: Call, name: string, refe
     return registryError("MANIFEST_UNKNOWN", undefined, "OCI index found, but accept header does not support OCI indexes");
   }
   if (tag !== undefined && served.kind === "schema2" && !accepts.schema2 && ctx.compat === "2.8") {
-    return registryError("MANIFEST_INVALID", {});
+    return schema1RewriteFails(ctx, call, name, served);
   }
   if (tag !== undefined && served.kind === "list" && !accepts.list) {
     const entry = served.entries.find((e) => e.os === DEFAULT_PLATFORM.os && e.architecture === DEFAULT_PLATFORM.architecture);
@@ -53,7 +53,7 @@ export function getManifest(ctx: RegistryContext, call: Call, name: string, refe
     if (child.manifest.kind === "schema2" && !accepts.schema2) {
       return ctx.compat === "3"
         ? registryError("MANIFEST_INVALID", undefined, "Schema 2 manifest not supported by client")
-        : registryError("MANIFEST_INVALID", {});
+        : schema1RewriteFails(ctx, call, name, child.manifest);
     }
     served = child.manifest;
   }
@@ -63,6 +63,25 @@ export function getManifest(ctx: RegistryContext, call: Call, name: string, refe
     contentType: served.mediaType,
     body: served.bytes,
   };
+}
+
+/**
+ * 2.8 rewrites a schema 2 manifest to schema 1 for old clients: it reads the
+ * config blob (a `pull` event), then fails, schema 1 being disabled.
+ */
+function schema1RewriteFails(ctx: RegistryContext, call: Call, name: string, m: StoredManifest): SimReply {
+  const config = m.config === undefined ? undefined : ctx.store.blob(name, m.config);
+  if (m.config !== undefined && config) {
+    ctx.emit(call, "pull", {
+      mediaType: "application/octet-stream",
+      size: config.length,
+      digest: m.config,
+      length: config.length,
+      repository: name,
+      url: `${call.base}/v2/${name}/blobs/${m.config}`,
+    });
+  }
+  return registryError("MANIFEST_INVALID", {});
 }
 
 /**
@@ -118,6 +137,7 @@ export function putManifest(ctx: RegistryContext, call: Call, name: string, refe
     mediaType: parsed.mediaType,
     bytes: Buffer.from(parsed.bytes),
     entries: parsed.entries,
+    ...(parsed.blobRefs[0] === undefined ? {} : { config: parsed.blobRefs[0] }),
   };
   ctx.store.putManifest(name, stored, tag);
   ctx.emit(call, "push", manifestTarget(call, name, stored, tag));
@@ -129,7 +149,8 @@ export function putManifest(ctx: RegistryContext, call: Call, name: string, refe
 
 /**
  * `DELETE /v2/<name>/manifests/<digest>` (when deletes are enabled): removes
- * the revision and every tag pointing at it. Distribution 2.8 cannot delete
+ * the revision and every tag pointing at it (a `delete` event for the
+ * digest, then one per tag). Distribution 2.8 cannot delete
  * by tag and answers `DIGEST_INVALID`; v3 removes just the tag.
  */
 export function deleteManifest(ctx: RegistryContext, call: Call, name: string, reference: string): SimReply {
@@ -144,8 +165,11 @@ export function deleteManifest(ctx: RegistryContext, call: Call, name: string, r
   const manifest = repo?.manifests.get(reference);
   if (!repo || !manifest) return registryError("MANIFEST_UNKNOWN");
   repo.manifests.delete(reference);
-  for (const t of repo.tagsOf(reference)) repo.tags.delete(t);
   ctx.emit(call, "delete", { digest: reference, repository: name });
+  for (const t of repo.tagsOf(reference)) {
+    repo.tags.delete(t);
+    ctx.emit(call, "delete", { repository: name, tag: t });
+  }
   return { status: 202 };
 }
 

@@ -40,7 +40,7 @@ export interface RegistryEvent {
   target: {
     mediaType?: string;
     size?: number;
-    digest: string;
+    digest?: string;
     length?: number;
     repository: string;
     fromRepository?: string;

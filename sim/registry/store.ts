@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { ManifestKind } from "./manifest-format.js";
 
 /** A manifest revision of a repository: its exact bytes and what it references. */
@@ -7,6 +8,8 @@ export interface StoredManifest {
   /** The Content-Type it is served with. */
   mediaType: string;
   bytes: Buffer;
+  /** An image manifest's config blob. */
+  config?: string;
   /** Index and list entries, in order, for platform fallback. */
   entries: { digest: string; os?: string; architecture?: string }[];
 }
@@ -21,16 +24,26 @@ export class Repository {
   readonly layers = new Set<string>();
   readonly manifests = new Map<string, StoredManifest>();
   readonly tags = new Map<string, string>();
-  /** `_manifests/` exists: the repository is in the catalog. */
-  manifestsDir = false;
+  /** `_layers/` exists (a blob was ever linked): the repository is in the catalog. */
+  layersDir = false;
   /** `_manifests/tags/` exists: the tags list answers (maybe with no tags). */
   tagsDir = false;
 
   constructor(readonly name: string) {}
 
-  /** Tags pointing at `digest`. */
+  /**
+   * Tag names in a stable order that is not lexical, standing in for the
+   * filesystem's directory order (ext4 lists entries by hash), which is the
+   * order distribution 2.8 lists and walks tags in.
+   */
+  tagNames(): string[] {
+    const key = (t: string): string => createHash("sha256").update(t).digest("hex");
+    return [...this.tags.keys()].map((t) => [key(t), t] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, t]) => t);
+  }
+
+  /** Tags pointing at `digest`, in directory order. */
   tagsOf(digest: string): string[] {
-    return [...this.tags].filter(([, d]) => d === digest).map(([t]) => t);
+    return this.tagNames().filter((t) => this.tags.get(t) === digest);
   }
 }
 
@@ -41,6 +54,8 @@ export interface UploadSession {
   chunks: Buffer[];
   size: number;
   startedAt: string;
+  /** A commit failed (wrong digest): the reference server no longer resumes it. */
+  failed?: boolean;
 }
 
 /** The registry's storage: content by digest, shared by all repositories, plus their links and uploads. */
@@ -66,7 +81,9 @@ export class RegistryStore {
   /** Stores content and links it into a repository as a blob. */
   linkBlob(name: string, digest: string, bytes: Buffer): void {
     this.content.set(digest, bytes);
-    this.ensureRepository(name).layers.add(digest);
+    const repo = this.ensureRepository(name);
+    repo.layers.add(digest);
+    repo.layersDir = true;
   }
 
   /** The bytes of a blob linked into the repository, if it is. */
@@ -79,7 +96,6 @@ export class RegistryStore {
     const repo = this.ensureRepository(name);
     this.content.set(manifest.digest, manifest.bytes);
     repo.manifests.set(manifest.digest, manifest);
-    repo.manifestsDir = true;
     if (tag !== undefined) {
       repo.tags.set(tag, manifest.digest);
       repo.tagsDir = true;
