@@ -3,7 +3,7 @@
 // both, and the answers must agree (status, the headers a client reads, the
 // body). The events both send to a webhook must agree too. If the package is
 // missing this file fails, by design: CI installs it.
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Clock } from "../../sim/core/clock.js";
@@ -198,7 +198,7 @@ function normalize(v: string, base: string): string {
     .replace(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "<uuid>");
 }
 
-async function same(t: import("ava").ExecutionContext, pair: Pair, r: Req, label = `${r.method ?? "GET"} ${r.path}`): Promise<Observed> {
+async function same(t: ExecutionContext, pair: Pair, r: Req, label = `${r.method ?? "GET"} ${r.path}`): Promise<Observed> {
   const real = await observe(pair.real.url, r);
   const sim = await observe(pair.simServer.url, r);
   t.deepEqual(sim, real, `${label} ${JSON.stringify(r.headers ?? {})}`);
@@ -206,7 +206,7 @@ async function same(t: import("ava").ExecutionContext, pair: Pair, r: Req, label
 }
 
 /** Runs a multi-step flow against each server and compares the step answers. */
-async function sameFlow(t: import("ava").ExecutionContext, pair: Pair, label: string, flow: (base: string) => Promise<Observed[]>): Promise<void> {
+async function sameFlow(t: ExecutionContext, pair: Pair, label: string, flow: (base: string) => Promise<Observed[]>): Promise<void> {
   const real = await flow(pair.real.url);
   const sim = await flow(pair.simServer.url);
   t.deepEqual(sim, real, label);
