@@ -10,7 +10,7 @@ import type { ActionRecord, PassResult } from "../core/outcome.js";
 import type { KeyStatus } from "../core/status.js";
 import { RevisionIntake, type ImageResolver, pinnedImage } from "./intake.js";
 import { SyncCache, observeSync, syncKeyString, type SyncKey } from "./observe.js";
-import { planSync, type AppliedRecord, type DriftCheck, type SyncAction } from "./plan.js";
+import { planSync, type AppliedRecord, type DriftCheck, type SyncAction, type SyncPlan } from "./plan.js";
 import type { NomadClients } from "./clients.js";
 
 /** Where Steward keeps what it registered, so a new leader knows (Consul KV in production). */
@@ -171,6 +171,11 @@ export class SyncLoop {
     this.runner?.add(key);
   }
 
+  /** Waits until every environment's jobs list was read once. */
+  async whenSynced(): Promise<void> {
+    await Promise.all([...this.watches.values()].map((w) => w.watch.whenSynced()));
+  }
+
   wakeAll(): void {
     for (const k of this.cache.keys()) this.runner?.add(k);
   }
@@ -181,26 +186,31 @@ export class SyncLoop {
     this.watches.clear();
   }
 
-  /** One pass over one job in one environment: observe, plan, act. */
-  async reconcile(key: SyncKey, ctx: PassContext): Promise<PassResult> {
+  /**
+   * Observes one key (reading from Nomad only what the caches cannot answer:
+   * a full job for autoscaled counts, a plan diff for an outside change) and
+   * plans it. Changes nothing in Nomad; `steward plan` uses it as it is.
+   */
+  async planKey(key: SyncKey, now: number): Promise<SyncPlan> {
     const env = this.envSpec(key.env);
     if (!env) return { actions: [] };
-    const pair = this.o.clients.get(env);
+    const { reader } = this.o.clients.get(env);
     const k = syncKeyString(key);
-    const first = observeSync(this.cache, key);
-    const needs = first.needs;
-    let snapshot = first.snapshot;
-    if (needs.fullJob || needs.driftCheck) {
-      if (needs.fullJob) {
-        const job = await pair.reader.getJob(key.jobId);
-        if (job) this.cache.fullJobs.set(k, job);
-      }
-      if (needs.driftCheck) this.cache.drift.set(k, await this.checkDrift(key, pair.reader));
-      ({ snapshot } = observeSync(this.cache, key));
+    const { needs } = observeSync(this.cache, key);
+    if (needs.fullJob) {
+      const job = await reader.getJob(key.jobId);
+      if (job) this.cache.fullJobs.set(k, job);
     }
-    this.trackAbsence(k, snapshot.desired !== undefined, snapshot.actual !== undefined && !snapshot.actual.stopped, ctx.now);
-    ({ snapshot } = observeSync(this.cache, key));
-    const plan = planSync(snapshot, ctx.now);
+    if (needs.driftCheck) this.cache.drift.set(k, await this.checkDrift(key, reader));
+    const { snapshot } = observeSync(this.cache, key);
+    this.trackAbsence(k, snapshot.desired !== undefined, snapshot.actual !== undefined && !snapshot.actual.stopped, now);
+    return planSync(observeSync(this.cache, key).snapshot, now);
+  }
+
+  /** One pass over one job in one environment: observe, plan, act. */
+  async reconcile(key: SyncKey, ctx: PassContext): Promise<PassResult> {
+    const k = syncKeyString(key);
+    const plan = await this.planKey(key, ctx.now);
     for (const action of plan.actions) {
       if (ctx.signal.aborted) break;
       ctx.recordAction(await this.act(action, key, ctx));

@@ -107,6 +107,11 @@ const rows: Row[] = [
     want: [{ kind: "noop", reason: "Paused" }],
   },
   {
+    name: "job_without_known_image_is_held_not_pruned",
+    given: aSyncSnapshot({ desired: aDesiredJob({ imagePending: true }), actual: anActualJob({ hash: "old" }) }),
+    want: [{ kind: "noop", reason: "AwaitingImage" }],
+  },
+  {
     name: "absent_and_not_running_is_nothing",
     given: aSyncSnapshot({}),
     want: [{ kind: "noop", reason: "AlreadyAbsent" }],

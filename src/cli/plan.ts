@@ -1,0 +1,48 @@
+import { SyncLoop, MemorySyncStateStore } from "../reconciler/sync/loop.js";
+import { NomadClients, envTokens } from "../reconciler/sync/clients.js";
+import { describeIssue } from "../model/errors.js";
+import { createLogger } from "../log.js";
+import type { SyncAction } from "../reconciler/sync/plan.js";
+import { readTree, type TreeArgs } from "./desired.js";
+
+/**
+ * `steward plan`: what the sync loop would do now, job by job, with the
+ * reason, changing nothing. Exit code 0: nothing to do; 2: there are
+ * changes; 1: the desired state is invalid or a cluster cannot be read.
+ */
+export async function planCommand(args: TreeArgs & { json?: boolean }, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const snapshot = await readTree(args);
+  const loop = new SyncLoop({ clients: new NomadClients({ tokens: envTokens }), store: new MemorySyncStateStore(), logger: createLogger({ level: "silent" }) });
+  try {
+    const result = await loop.acceptSnapshot(snapshot);
+    if (result === "refused") {
+      for (const i of loop.revision.refused?.issues ?? []) out.write(`${describeIssue(i)}\n`);
+      return 1;
+    }
+    if (result === "pending") {
+      out.write(`cannot plan: ${loop.revision.pending?.error ?? "a cluster could not be reached"}\n`);
+      return 1;
+    }
+    await loop.whenSynced();
+    const now = Date.now();
+    const actions: SyncAction[] = [];
+    for (const key of loop.cache.keys()) actions.push(...(await loop.planKey(key, now)).actions);
+    const changes = actions.filter((a) => a.kind !== "noop");
+    if (args.json) {
+      out.write(`${JSON.stringify({ revision: snapshot.revision, actions: actions.map(({ env, jobId, kind, reason, message }) => ({ env, jobId, kind, reason, message })) }, null, 2)}\n`);
+    } else {
+      out.write(`Desired state ${snapshot.origin} @ ${snapshot.revision.slice(0, 12)}\n`);
+      for (const a of actions) out.write(`${symbol(a)} ${a.env}/${a.jobId}  ${a.kind === "noop" ? "" : `${a.kind}  `}[${a.reason}] ${a.message}\n`);
+      out.write(changes.length ? `\n${changes.length} change(s) to make.\n` : "\nNothing to do: every job is as desired.\n");
+    }
+    return changes.length ? 2 : 0;
+  } finally {
+    await loop.stop();
+  }
+}
+
+function symbol(a: SyncAction): string {
+  if (a.kind === "register") return a.reason === "JobMissing" ? "+" : "~";
+  if (a.kind === "stop") return "-";
+  return " ";
+}

@@ -1,0 +1,115 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Registry } from "prom-client";
+import type { Logger } from "../log.js";
+import { validHubSignature } from "../sources/git-webhook.js";
+
+/** What the HTTP server shows and whom it tells; the daemon supplies these. */
+export interface ServerDeps {
+  registry: Registry;
+  logger: Logger;
+  /** Alive: the process answers. */
+  healthy: () => boolean;
+  /** Ready: caches synced; the reasons when not. */
+  ready: () => { ready: boolean; reasons: string[] };
+  /** The `/api/status` document. */
+  status: () => unknown;
+  /** The `POST /hooks/git` secret; without one the hook answers 404. */
+  webhookSecret?: string | undefined;
+  /** Called for a valid git webhook. */
+  onGitHook?: () => void;
+}
+
+export interface StewardServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Largest webhook body read (1 MiB): GitHub's push payloads are far smaller; anything bigger is refused. */
+const MAX_HOOK_BODY_BYTES = 1 << 20;
+
+/**
+ * Steward's HTTP endpoints: `/metrics`, `/healthz`, `/readyz`,
+ * `/api/status`, `POST /hooks/git`. Read-only except for the hook, which only
+ * wakes the git source (it never carries desired state itself).
+ */
+export async function startServer(listen: string, deps: ServerDeps): Promise<StewardServer> {
+  const server = http.createServer((req, res) => {
+    void handle(req, res, deps).catch((err: unknown) => {
+      deps.logger.error({ err: (err as Error).message, path: req.url }, "http: handler failed");
+      if (!res.headersSent) send(res, 500, { error: "internal error" });
+    });
+  });
+  const [host, portText] = splitListen(listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(Number(portText), host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${port}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())).then(() => undefined),
+  };
+}
+
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: ServerDeps): Promise<void> {
+  const path = new URL(req.url ?? "/", "http://steward.invalid").pathname;
+  const method = req.method ?? "GET";
+  if (method === "GET" && path === "/metrics") {
+    const text = await deps.registry.metrics();
+    res.writeHead(200, { "Content-Type": deps.registry.contentType });
+    res.end(text);
+    return;
+  }
+  if (method === "GET" && path === "/healthz") return send(res, deps.healthy() ? 200 : 503, { ok: deps.healthy() });
+  if (method === "GET" && path === "/readyz") {
+    const r = deps.ready();
+    return send(res, r.ready ? 200 : 503, r);
+  }
+  if (method === "GET" && path === "/api/status") return send(res, 200, deps.status());
+  if (path === "/hooks/git") {
+    if (method !== "POST") return send(res, 405, { error: "POST only" });
+    if (!deps.webhookSecret) return send(res, 404, { error: "the git webhook is not configured (webhookSecret)" });
+    const body = await readBody(req, MAX_HOOK_BODY_BYTES);
+    if (body === undefined) return send(res, 413, { error: `body over ${MAX_HOOK_BODY_BYTES} bytes` });
+    const sig = req.headers["x-hub-signature-256"];
+    if (!validHubSignature(deps.webhookSecret, body, Array.isArray(sig) ? sig[0] : sig)) {
+      deps.logger.warn({ path, remote: req.socket.remoteAddress }, "http: git webhook with a missing or wrong signature refused");
+      return send(res, 401, { error: "invalid or missing X-Hub-Signature-256" });
+    }
+    deps.onGitHook?.();
+    return send(res, 202, { accepted: true });
+  }
+  send(res, 404, { error: `no endpoint ${method} ${path}` });
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, null, 2);
+  res.writeHead(status, { "Content-Type": "application/json" });
+  res.end(text);
+}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        resolve(undefined);
+        req.destroy();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+/** `127.0.0.1:8080`, `:8080` or `8080` → host and port. */
+export function splitListen(listen: string): [string, string] {
+  const i = listen.lastIndexOf(":");
+  if (i < 0) return ["127.0.0.1", listen];
+  return [listen.slice(0, i) || "0.0.0.0", listen.slice(i + 1)];
+}

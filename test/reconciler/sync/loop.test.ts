@@ -1,0 +1,100 @@
+import test from "ava";
+import { eventually } from "../../helpers/eventually.js";
+import { imageOf, readJob, syncFixture } from "../../helpers/sync-fixture.js";
+import { statusViolations } from "../../helpers/status-invariants.js";
+
+const ZERO = `sha256:${"0".repeat(64)}`;
+const ONE = `sha256:${"1".repeat(64)}`;
+
+test("a_commit_reaches_every_environment_pinned_by_digest", async (t) => {
+  const f = await syncFixture();
+  t.teardown(() => f.close());
+  for (const env of ["qa", "prod"]) {
+    const web = await eventually(async () => readJob(f.nomad[env]!, "web"), { timeoutMs: 10_000 });
+    t.is(imageOf(web), `127.0.0.1:5000/web@${ZERO}`, `${env} runs the pinned digest`);
+    t.is(web?.Meta?.["steward.managed-by"], "steward");
+    t.is(web?.TaskGroups?.[0]?.Count, env === "qa" ? 1 : 3, "per-environment variables applied");
+    t.truthy(await readJob(f.nomad[env]!, "api"));
+  }
+  await eventually(() => f.loop.statuses().length >= 4 && f.loop.statuses().every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 10_000 });
+  t.deepEqual(statusViolations(f.loop.statuses()), []);
+});
+
+test("a_changed_commit_updates_only_what_changed", async (t) => {
+  const f = await syncFixture();
+  t.teardown(() => f.close());
+  const apiBefore = await eventually(async () => readJob(f.nomad.prod!, "api"), { timeoutMs: 10_000 });
+  await eventually(async () => (await readJob(f.nomad.prod!, "web"))?.Version === 0, { timeoutMs: 10_000 });
+  const yaml = (await import("node:fs/promises")).readFile;
+  const svc = await yaml(`${f.repo.dir}/desired-state/services/web/service.yaml`, "utf8");
+  await f.repo.write("desired-state/services/web/service.yaml", svc.replace(ZERO, ONE));
+  await f.commit("web: new image");
+  await eventually(async () => imageOf(await readJob(f.nomad.prod!, "web")) === `127.0.0.1:5000/web@${ONE}`, { timeoutMs: 10_000 });
+  const apiAfter = await readJob(f.nomad.prod!, "api");
+  t.is(apiAfter?.JobModifyIndex, apiBefore?.JobModifyIndex, "api was not touched");
+});
+
+test("a_broken_commit_is_refused_and_nothing_changes", async (t) => {
+  const f = await syncFixture();
+  t.teardown(() => f.close());
+  const web = await eventually(async () => readJob(f.nomad.qa!, "web"), { timeoutMs: 10_000 });
+  const good = f.loop.revision.good?.revision;
+  await f.repo.write("desired-state/services/web/service.yaml", "sync:\n  drift: sometimes\n");
+  const bad = await f.commit("broken");
+  t.is(f.loop.revision.refused?.revision, bad);
+  t.is(f.loop.revision.good?.revision, good, "the last good revision stays in force");
+  t.true(f.loop.revision.refused?.issues.some((i) => i.file === "services/web/service.yaml" && i.field === "sync.drift"));
+  const after = await readJob(f.nomad.qa!, "web");
+  t.is(after?.JobModifyIndex, web?.JobModifyIndex);
+  const metrics = await f.metrics.registry.getSingleMetricAsString("steward_desired_state_valid");
+  t.regex(metrics, /steward_desired_state_valid 0/);
+});
+
+test("a_manual_change_is_healed_under_heal_and_reported_under_report", async (t) => {
+  const f = await syncFixture();
+  t.teardown(() => f.close());
+  const web = await eventually(async () => readJob(f.nomad.qa!, "web"), { timeoutMs: 10_000 });
+  const api = await eventually(async () => readJob(f.nomad.qa!, "api"), { timeoutMs: 10_000 });
+  await eventually(() => f.loop.statuses().filter((s) => s.key.startsWith("qa/")).every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 10_000 });
+  // Someone edits both jobs by hand in Nomad (web's service.yaml heals, api's reports).
+  for (const job of [web!, api!]) {
+    job.TaskGroups[0].Tasks[0].Config.image = "127.0.0.1:5000/hand-edited:latest";
+    const r = await f.nomad.qa!.put("/v1/jobs", { Job: job });
+    t.is(r.status, 200);
+  }
+  await eventually(async () => imageOf(await readJob(f.nomad.qa!, "web")) === `127.0.0.1:5000/web@${ZERO}`, { timeoutMs: 10_000 });
+  await eventually(() => f.loop.statuses().find((s) => s.key === "qa/api")?.lastAction?.reason === "DriftReported", { timeoutMs: 10_000 });
+  t.is(imageOf(await readJob(f.nomad.qa!, "api")), "127.0.0.1:5000/hand-edited:latest", "report leaves the job as it is");
+  const webStatus = f.loop.statuses().find((s) => s.key === "qa/web");
+  t.is(webStatus?.lastAction?.reason, "DriftHealed");
+  t.regex(webStatus?.lastAction?.message ?? "", /image/);
+});
+
+test("nomad_faults_back_off_and_converge_without_duplicate_registrations", async (t) => {
+  const f = await syncFixture({}, { lead: false });
+  t.teardown(() => f.close());
+  const fault = f.sim.control.addFault({ target: "nomad:*", kind: "error", status: 500, method: "PUT", path: "/v1/jobs", rate: 1, count: 3 });
+  const throttle = f.sim.control.addFault({ target: "nomad:*", kind: "throttle", path: "/v1/job", rate: 0.3, retryAfterS: 0 });
+  await f.loop.lead();
+  for (const env of ["qa", "prod"]) for (const id of ["web", "api"]) await eventually(async () => readJob(f.nomad[env]!, id), { timeoutMs: 15_000 });
+  f.sim.control.removeFault(throttle.id);
+  t.true(fault.fired >= 3, "the injected 500s were hit");
+  await eventually(() => f.loop.statuses().length >= 4 && f.loop.statuses().every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 15_000 });
+  for (const env of ["qa", "prod"]) {
+    const registered = f.sim.log.find({ server: `nomad:${env}`, method: "PUT" }).filter((e) => e.path === "/v1/jobs" && e.status === 200);
+    t.is(registered.length, 2, `${env}: each job registered exactly once`);
+    for (const id of ["web", "api"]) t.is((await readJob(f.nomad[env]!, id))?.Version, 0, `${env}/${id} has a single version`);
+  }
+});
+
+test("an_idle_pass_makes_no_plan_or_write_calls", async (t) => {
+  const f = await syncFixture();
+  t.teardown(() => f.close());
+  await eventually(() => f.loop.statuses().length >= 4 && f.loop.statuses().every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 10_000 });
+  f.sim.log.clear();
+  f.loop.wakeAll(); // a full resync of a converged state
+  await eventually(() => f.loop.statuses().every((s) => s.lastReconcileTime !== undefined), { timeoutMs: 5_000 });
+  await new Promise((r) => setTimeout(r, 300));
+  const calls = f.sim.log.find({}).filter((e) => e.server.startsWith("nomad:") && !(e.method === "GET" && e.path === "/v1/jobs"));
+  t.deepEqual(calls.map((e) => `${e.method} ${e.path}`), [], "only the jobs-list long polls");
+});
