@@ -185,17 +185,16 @@ function canonTask(t: JsonObject, groupRestart: JsonObject, servicePrefix: strin
   for (const s of arr(t.Services)) canonService(s, `${servicePrefix}-${name}`);
 }
 
+/** Service and check defaults, and every structs.Service / ServiceCheck field the server returns. */
 function canonService(s: JsonObject, defaultName: string): void {
   if (!s.Name) s.Name = defaultName;
-  def(s, "AddressMode", "auto");
-  def(s, "OnUpdate", "require_healthy");
-  def(s, "Provider", "consul");
-  def(s, "Cluster", "default");
-  def(s, "PortLabel", "");
-  def(s, "Tags", null);
-  def(s, "CanaryTags", null);
-  def(s, "Checks", null);
-  for (const c of arr(s.Checks)) def(c, "OnUpdate", s.OnUpdate ?? "require_healthy");
+  const fields: JsonObject = { TaskName: "", PortLabel: "", AddressMode: "auto", Address: "", EnableTagOverride: false, Tags: null, CanaryTags: null, Checks: null, Connect: null, Meta: null, CanaryMeta: null, TaggedAddresses: null, Namespace: "default", OnUpdate: "require_healthy", Provider: "consul", Cluster: "default", Identity: null, Kind: "", Weights: null };
+  for (const [k, v] of Object.entries(fields)) def(s, k, v);
+  const checkFields: JsonObject = { Name: "", Type: "", Command: "", Args: null, Path: "", Protocol: "", PortLabel: "", Expose: false, AddressMode: "", Interval: 0, Timeout: 0, InitialStatus: "", Notes: "", TLSServerName: "", TLSSkipVerify: false, Method: "", Header: null, CheckRestart: null, GRPCService: "", GRPCUseTLS: false, TaskName: "", SuccessBeforePassing: 0, FailuresBeforeCritical: 0, FailuresBeforeWarning: 0, Body: "" };
+  for (const c of arr(s.Checks)) {
+    for (const [k, v] of Object.entries(checkFields)) def(c, k, v);
+    def(c, "OnUpdate", s.OnUpdate ?? "require_healthy");
+  }
 }
 
 function canonNetwork(n: JsonObject): void {

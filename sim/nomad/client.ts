@@ -14,7 +14,8 @@ import { clientTerminal } from "./types.js";
  *
  * Failure switches: an image digest or job version marked unhealthy makes
  * service allocations unhealthy and batch tasks exit 1; task, group or job
- * meta `sim_fail = "true"` fails a batch task, `sim_run_ms` sets its run time.
+ * meta `sim_fail = "true"` makes any task exit 1 after `sim_run_ms` (the
+ * batch run time by default), which also sets a batch task's run time.
  */
 export class ClientSim {
   constructor(private readonly core: NomadCore) {}
@@ -52,8 +53,8 @@ export class ClientSim {
     a.ClientStatus = "running";
     a.ClientDescription = "Tasks are running";
     this.commit(a);
-    if (a.job.Type === "batch" || a.job.Type === "sysbatch") this.scheduleExit(a);
-    else if (a.DeploymentID) this.trackHealth(a);
+    if (a.job.Type === "batch" || a.job.Type === "sysbatch" || this.meta(a, "sim_fail") === "true") this.scheduleExit(a);
+    if (a.DeploymentID) this.trackHealth(a);
   }
 
   /** Reports deployment health once the health time has passed (from now). */
@@ -78,9 +79,16 @@ export class ClientSim {
     else this.core.timers.after(healthyAfter, () => report(!unhealthy()));
   }
 
+  /** A `sim_*` switch from the task, group or job meta (task first). */
+  private meta(a: AllocRec, k: string): string | undefined {
+    const g = findGroup(a.job, a.TaskGroup);
+    return g?.Tasks.map((t) => t.Meta?.[k]).find((v) => v !== undefined) ?? g?.Meta?.[k] ?? a.job.Meta?.[k];
+  }
+
+  /** Batch tasks exit after their run time; any task with `sim_fail` exits 1 then. */
   private scheduleExit(a: AllocRec): void {
     const g = findGroup(a.job, a.TaskGroup);
-    const meta = (k: string): string | undefined => g?.Tasks.map((t) => t.Meta?.[k]).find((v) => v !== undefined) ?? g?.Meta?.[k] ?? a.job.Meta?.[k];
+    const meta = (k: string): string | undefined => this.meta(a, k);
     const runMs = Number(meta("sim_run_ms") ?? this.core.cfg.batchRunMs);
     this.core.timers.after(Number.isFinite(runMs) ? runMs : this.core.cfg.batchRunMs, () => {
       if (this.core.closed || a.DesiredStatus !== "run" || a.ClientStatus !== "running" || !this.nodeReady(a)) return;
@@ -104,7 +112,14 @@ export class ClientSim {
     }
     a.ClientStatus = status;
     a.ClientDescription = status === "failed" ? "Failed tasks" : "All tasks have completed";
-    this.commit(a);
+    // A task that fails before its allocation is healthy makes it unhealthy for the deployment.
+    const unhealthy = status === "failed" && !!a.DeploymentID && a.DeploymentStatus?.Healthy == null;
+    if (unhealthy) a.DeploymentStatus = { Healthy: false, Timestamp: at, Canary: a.DeploymentStatus?.Canary ?? false, ModifyIndex: 0 };
+    const idx = this.commit(a);
+    if (unhealthy && a.DeploymentStatus) {
+      a.DeploymentStatus.ModifyIndex = idx;
+      this.core.deployments.allocHealthChanged(a, idx);
+    }
     if (status === "failed") {
       const rec = this.core.store.job(a.Namespace, a.JobID);
       if (rec) this.core.scheduler.evaluate(rec.current, "alloc-failure");
@@ -130,13 +145,14 @@ export class ClientSim {
     });
   }
 
-  /** Writes a client update of one allocation. */
-  private commit(a: AllocRec): void {
-    const idx = this.core.store.write("allocs", "jobs", "job_summary");
+  /** Writes a client update of one allocation; returns its index. */
+  private commit(a: AllocRec): number {
+    const idx = this.core.store.write("allocs", "jobs", "job_summary", "deployment");
     a.ModifyIndex = idx;
     a.ModifyTime = this.core.nowNs();
     refreshJob(this.core, this.core.store.job(a.Namespace, a.JobID), idx);
     this.core.nodes.allocsChanged();
+    return idx;
   }
 
   /** A reconnecting client reports its unknown allocations running again. */

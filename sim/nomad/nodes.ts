@@ -5,9 +5,8 @@ import { NomadError } from "./errors.js";
 import { findGroup } from "./alloc-util.js";
 import { subjectOf } from "./scheduler.js";
 import type { AllocRec, DrainStrategy, EvalRec, JsonObject, NodeRec } from "./types.js";
-import { allocTerminal, clientTerminal } from "./types.js";
+import { ZERO_TIME, allocTerminal, clientTerminal } from "./types.js";
 
-const ZERO_TIME = "0001-01-01T00:00:00Z";
 const MAX_EVENTS = 10;
 
 /** structs.NodeDrainUpdateResponse / NodeEligibilityUpdateResponse. */

@@ -5,6 +5,7 @@ import { PlanUsage, selectNode } from "./placement.js";
 import { reconcile, type GroupPlan, type Place, type ReconcilePlan } from "./reconcile.js";
 import { jobKey } from "./store.js";
 import type { AllocRec, DeploymentRec, DeploymentState, EvalRec, Job, JsonObject, NetworkResource, NodeRec, TaskGroup, TaskState } from "./types.js";
+import { ZERO_TIME } from "./types.js";
 import { taskEvent } from "./task-events.js";
 
 /** What an evaluation is about. */
@@ -324,7 +325,7 @@ export class Scheduler {
         AutoRevert: u.AutoRevert,
         AutoPromote: u.AutoPromote,
         ProgressDeadline: u.ProgressDeadline,
-        RequireProgressBy: null,
+        RequireProgressBy: ZERO_TIME,
         Promoted: false,
         PlacedCanaries: gp && gp.desiredCanaries > 0 ? [] : null,
         DesiredCanaries: gp?.desiredCanaries ?? 0,
@@ -448,9 +449,9 @@ export function buildAlloc(core: NomadCore, job: Job, p: Place, node: NodeRec, e
       State: "pending",
       Failed: false,
       Restarts: 0,
-      LastRestart: null,
-      StartedAt: null,
-      FinishedAt: null,
+      LastRestart: ZERO_TIME,
+      StartedAt: ZERO_TIME,
+      FinishedAt: ZERO_TIME,
       Events: [taskEvent(now, "Received", "Task received by client")],
       TaskHandle: null,
     };
@@ -472,7 +473,7 @@ export function buildAlloc(core: NomadCore, job: Job, p: Place, node: NodeRec, e
     ClientDescription: "",
     TaskStates: taskStates,
     DeploymentID: d?.ID ?? "",
-    DeploymentStatus: p.canary && d ? { Healthy: null, Timestamp: "0001-01-01T00:00:00Z", Canary: true, ModifyIndex: 0 } : null,
+    DeploymentStatus: p.canary && d ? { Healthy: null, Timestamp: ZERO_TIME, Canary: true, ModifyIndex: 0 } : null,
     PreviousAllocation: "",
     NextAllocation: "",
     FollowupEvalID: "",

@@ -4,6 +4,7 @@ import { groupAsk } from "./alloc-util.js";
 import { jobKey } from "./store.js";
 import { taskEvent } from "./task-events.js";
 import type { AllocRec, DeploymentRec, Job, NodeRec } from "./types.js";
+import { ZERO_TIME } from "./types.js";
 
 export interface SeedJobsOptions {
   /** Job IDs are `${prefix}-${i}`. @default "bench" */
@@ -112,7 +113,7 @@ export function seedJobs(core: NomadCore, n: number, opts: SeedJobsOptions = {})
         DesiredTransition: { Migrate: null, Reschedule: null, ForceReschedule: null },
         ClientStatus: "running",
         ClientDescription: "Tasks are running",
-        TaskStates: { app: { State: "running", Failed: false, Restarts: 0, LastRestart: null, StartedAt: rfc, FinishedAt: null, Events: [taskEvent(now, "Started", "Task started by client")] } },
+        TaskStates: { app: { State: "running", Failed: false, Restarts: 0, LastRestart: ZERO_TIME, StartedAt: rfc, FinishedAt: ZERO_TIME, Events: [taskEvent(now, "Started", "Task started by client")] } },
         DeploymentID: d.ID,
         DeploymentStatus: { Healthy: true, Timestamp: rfc, Canary: false, ModifyIndex: idx },
         PreviousAllocation: "",

@@ -178,9 +178,10 @@ export interface TaskState extends JsonObject {
   State: "pending" | "running" | "dead";
   Failed: boolean;
   Restarts: number;
-  LastRestart: string | null;
-  StartedAt: string | null;
-  FinishedAt: string | null;
+  /** RFC 3339; Go's zero time `0001-01-01T00:00:00Z` when unset (time.Time is never null). */
+  LastRestart: string;
+  StartedAt: string;
+  FinishedAt: string;
   Events: TaskEvent[];
 }
 
@@ -268,7 +269,7 @@ export interface DeploymentState extends JsonObject {
   AutoRevert: boolean;
   AutoPromote: boolean;
   ProgressDeadline: number;
-  RequireProgressBy: string | null;
+  RequireProgressBy: string;
   Promoted: boolean;
   PlacedCanaries: string[] | null;
   DesiredCanaries: number;
@@ -296,6 +297,9 @@ export interface DeploymentRec extends JsonObject {
   CreateTime: number;
   ModifyTime: number;
 }
+
+/** Go's zero time.Time as JSON. */
+export const ZERO_TIME = "0001-01-01T00:00:00Z";
 
 /** Client statuses after which an allocation never runs again. */
 export function clientTerminal(a: AllocRec): boolean {

@@ -86,6 +86,7 @@ export function allocStub(a: AllocRec): JsonObject {
     TaskStates: a.TaskStates,
     DeploymentStatus: a.DeploymentStatus,
     FollowupEvalID: a.FollowupEvalID,
+    PreviousAllocation: a.PreviousAllocation,
     NextAllocation: a.NextAllocation,
     RescheduleTracker: rescheduleTracker(a),
     PreemptedAllocations: null,
@@ -167,8 +168,6 @@ export function jobStub(core: NomadCore, rec: JobRec, withMeta: boolean): JsonOb
     ...(withMeta ? { Meta: j.Meta } : {}),
   };
 }
-
-const ZERO = "0001-01-01T00:00:00Z";
 
 function drivers(updated: string): JsonObject {
   const off = (desc: string): JsonObject => ({ Attributes: null, Detected: false, HealthDescription: desc, Healthy: false, UpdateTime: updated });
@@ -287,5 +286,3 @@ export function evalStub(e: EvalRec): JsonObject {
     ModifyTime: e.ModifyTime,
   };
 }
-
-export { ZERO as ZERO_TIME };
