@@ -51,22 +51,3 @@ export function multiError(errors: string[]): string {
   const head = errors.length === 1 ? "1 error occurred:" : `${errors.length} errors occurred:`;
   return `${head}\n${errors.map((e) => `\t* ${e}`).join("\n")}\n\n`;
 }
-
-/**
- * Go's encoding/json error for a body JSON.parse rejected. Only the common
- * cases are rendered like Go; the status (400) is what clients rely on.
- */
-export function goJsonError(body: Buffer): string {
-  const text = body.toString("utf8");
-  const trimmed = text.trim();
-  if (trimmed === "") return "EOF";
-  try {
-    JSON.parse(text);
-    return "";
-  } catch {
-    // Find the first offending character the way Go's scanner reports it.
-    const first = trimmed[0] ?? "";
-    if (!"{[\"-0123456789tfn".includes(first)) return `invalid character '${first}' looking for beginning of value`;
-    return "unexpected EOF";
-  }
-}

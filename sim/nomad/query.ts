@@ -1,7 +1,8 @@
 import { blockingRead, parseGoDuration } from "../core/blocking.js";
 import type { SimReply, SimRequest } from "../core/http.js";
 import type { NomadCore } from "./core.js";
-import { ERR, NomadError, goJsonError, textError } from "./errors.js";
+import { ERR, NomadError, textError } from "./errors.js";
+import { goDecode } from "./json-errors.js";
 import { compileFilter, type Filter } from "./filter.js";
 import { isObject } from "./json.js";
 import type { JsonObject } from "./types.js";
@@ -105,12 +106,10 @@ export function checkAcl(core: NomadCore, req: SimRequest): SimReply | undefined
 /** decodeBody: an empty body and malformed JSON are the agent's 400s. */
 export function decodeBody(req: SimRequest): JsonObject {
   if (req.body.length === 0) throw new NomadError(400, ERR.bodyEmpty);
-  let v: unknown;
-  try {
-    v = JSON.parse(req.body.toString("utf8"));
-  } catch {
-    throw new NomadError(400, goJsonError(req.body));
-  }
+  const text = req.body.toString("utf8");
+  const scanned = goDecode(text);
+  if (!scanned.ok) throw new NomadError(400, scanned.error);
+  const v: unknown = JSON.parse(text.slice(0, scanned.end));
   if (v === null) return {};
   if (!isObject(v)) throw new NomadError(400, `json: cannot unmarshal ${Array.isArray(v) ? "array" : typeof v} into Go value of type map[string]interface {}`);
   return v;
