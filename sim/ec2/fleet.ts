@@ -76,8 +76,9 @@ export class Fleet {
     const now = this.ctx.clock.now();
     const instances: Instance[] = [];
     for (let n = 0; n < spec.count; n++) {
-      const host = 10 + this.seq++;
-      const privateIp = `10.0.${1 + Math.floor(host / 250)}.${host % 250}`;
+      // Addresses .10-.249 of 10.0.1.0/24, then the next /24, as a subnet hands them out.
+      const host = this.seq++;
+      const privateIp = `10.0.${1 + Math.floor(host / 240)}.${10 + (host % 240)}`;
       const inst: Instance = {
         instanceId: this.id("i-"),
         reservationId,
