@@ -93,7 +93,8 @@ export class Ec2Server {
       clusterForInstance,
     });
     if (opts.throttle) this.setThrottle(opts.throttle);
-    const notFound = (req: SimRequest): SimReply => this.error(new Ec2Error("InvalidAction", `The requested path ${req.path} is not served here; use POST /`, 404), false);
+    const notFound = (req: SimRequest): SimReply =>
+      this.error(new Ec2Error("InvalidAction", `The requested path ${req.path} is not served here; use POST /`, 404), randomUUID(), false);
     this.router = new Router({ notFound, methodNotAllowed: notFound });
     this.router.add(["POST", "GET"], "/", (req) => this.handle(req));
   }
@@ -206,6 +207,7 @@ export class Ec2Server {
   }
 
   private async answer(req: SimRequest, params: QueryParams, action: string, sts: boolean): Promise<{ reply: SimReply; code?: string }> {
+    const requestId = randomUUID();
     try {
       if (action === "") throw new Ec2Error("MissingAction", "The request must contain the parameter Action");
       if (!sts && this.bucket?.applies(action) && !this.bucket.take()) {
@@ -214,29 +216,28 @@ export class Ec2Server {
       const hang = this.hangs.get(action);
       if (hang) {
         if (--hang.remaining <= 0) this.hangs.delete(action);
-        if (hang.apply) this.runQuietly(params, action, sts);
+        if (hang.apply) this.runQuietly(params, action, sts, requestId);
         return { reply: await this.hangUntilGone(req) };
       }
       this.injected(action, params);
-      return { reply: this.ok(this.run(params, action, sts), sts) };
+      return { reply: this.ok(this.run(params, action, sts, requestId), requestId, sts) };
     } catch (err) {
-      if (err instanceof Ec2Error) return { reply: this.error(err, sts), code: err.code };
+      if (err instanceof Ec2Error) return { reply: this.error(err, requestId, sts), code: err.code };
       throw err;
     }
   }
 
   /** The work of a call whose answer is lost: its own error would be lost too. */
-  private runQuietly(params: QueryParams, action: string, sts: boolean): void {
+  private runQuietly(params: QueryParams, action: string, sts: boolean, requestId: string): void {
     try {
-      this.run(params, action, sts);
+      this.run(params, action, sts, requestId);
     } catch (err) {
       if (!(err instanceof Ec2Error)) throw err;
     }
   }
 
   /** Runs the action and answers its XML. */
-  private run(params: QueryParams, action: string, sts: boolean): string {
-    const requestId = randomUUID();
+  private run(params: QueryParams, action: string, sts: boolean, requestId: string): string {
     if (sts) {
       if (action !== "GetCallerIdentity") throw new Ec2Error("InvalidAction", `Could not find operation ${action} for version 2011-06-15`);
       return this.callerIdentity(requestId);
@@ -280,13 +281,11 @@ export class Ec2Server {
     });
   }
 
-  private ok(xml: string, sts: boolean): SimReply {
-    const requestId = /<(?:requestId|RequestId)>([^<]*)</.exec(xml)?.[1] ?? randomUUID();
+  private ok(xml: string, requestId: string, sts: boolean): SimReply {
     return { status: 200, headers: this.headers(requestId, sts), body: xml, contentType: "text/xml;charset=UTF-8" };
   }
 
-  private error(err: Ec2Error, sts: boolean): SimReply {
-    const requestId = randomUUID();
+  private error(err: Ec2Error, requestId: string, sts: boolean): SimReply {
     const body = sts
       ? stsErrorBody(err.code, err.message, requestId, err.status >= 500 ? "Receiver" : "Sender")
       : ec2ErrorBody(err.code, err.message, requestId);

@@ -64,7 +64,7 @@ export class QueryParams {
     return [...found].sort((a, b) => a - b);
   }
 
-  /** `Filter.N.Name` + `Filter.N.Value.M` as name → values (the same name twice merges, as EC2 ANDs them anyway). */
+  /** `Filter.N.Name` + `Filter.N.Value.M`, in index order. */
   filters(): Filter[] {
     return this.indices("Filter").map((n) => ({
       name: this.map.get(`Filter.${n}.Name`) ?? "",

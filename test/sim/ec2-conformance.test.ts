@@ -115,6 +115,8 @@ async function replay(t: ExecutionContext, e: Env, name: string, change: Change 
   t.is(got.name, want.name, `${name}: root element`);
   t.is(got.attrs.xmlns, want.attrs.xmlns, `${name}: namespace`);
   t.deepEqual(sameShape(toJson(want), toJson(got)), [], `${name}: body shape`);
+  const requestId = textAt(got, "requestId") ?? textAt(got, "RequestID") ?? textAt(got, "ResponseMetadata", "RequestId");
+  t.is(a.headers.get("x-amzn-RequestId"), requestId ?? "", `${name}: the header and the body name the same request id`);
   return got;
 }
 
