@@ -119,7 +119,8 @@ class EndpointQueue {
       while (!this.closed && this.queue.length > 0) {
         const event = this.queue[0]!;
         if (this.failures >= (this.endpoint.threshold ?? 10)) {
-          await this.clock.sleep(this.endpoint.backoffMs ?? 1000);
+          // Unref'd: a dead endpoint must not keep the process alive.
+          await new Promise<void>((resolve) => this.clock.setTimeout(resolve, this.endpoint.backoffMs ?? 1000, { unref: true }));
           if (this.closed) return;
         }
         if (await this.send(event)) {
