@@ -9,6 +9,7 @@ import { createJobParser, type JobParser } from "./nomad/parse/index.js";
 import { ConsulServer } from "./consul/index.js";
 import { VaultServer } from "./vault/index.js";
 import { RegistryServer, type RegistryNotificationEndpoint } from "./registry/index.js";
+import { Ec2Server, type Ec2Options } from "./ec2/index.js";
 import { controlRouter } from "./control.js";
 
 /** One emulated Nomad cluster (an environment). */
@@ -41,7 +42,9 @@ export interface SimOptions {
   healthyAfterMs?: number;
   /** Where the registry sends push notifications. */
   registryNotifications?: RegistryNotificationEndpoint[];
-  ports?: { consul?: number; vault?: number; registry?: number; control?: number };
+  /** EC2 (+ STS) emulator options: boot and terminate delays, throttling. */
+  ec2?: Ec2Options;
+  ports?: { consul?: number; vault?: number; registry?: number; ec2?: number; control?: number };
 }
 
 export interface SimUrls {
@@ -49,6 +52,8 @@ export interface SimUrls {
   consul: string;
   vault: string;
   registry: string;
+  /** EC2 and STS Query API (AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL_STS). */
+  ec2: string;
   control: string;
 }
 
@@ -79,6 +84,7 @@ export interface Sim {
   consul: ConsulServer;
   vault: VaultServer;
   registry: RegistryServer;
+  ec2: Ec2Server;
   world: World;
   clock: Clock;
   log: RequestLog;
@@ -105,6 +111,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
   const consul = new ConsulServer(ctx, { datacenter: "dc1", ...(options.consulToken ? { aclToken: options.consulToken } : {}) });
   const vault = new VaultServer(ctx, { rootToken: options.vaultRootToken ?? "root" });
   const registry = new RegistryServer(ctx, { notifications: options.registryNotifications ?? [] });
+  const ec2 = new Ec2Server(ctx, options.ec2 ?? {});
 
   const nomad: Record<string, NomadCluster> = {};
   const nomadUrls: Record<string, string> = {};
@@ -125,7 +132,8 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
   const consulSrv = await serve({ name: "consul", router: consul.router, faults, log, port: options.ports?.consul ?? 0 });
   const vaultSrv = await serve({ name: "vault", router: vault.router, faults, log, port: options.ports?.vault ?? 0, acceptListMethod: true });
   const registrySrv = await serve({ name: "registry", router: registry.router, faults, log, port: options.ports?.registry ?? 0 });
-  servers.push(consulSrv, vaultSrv, registrySrv);
+  const ec2Srv = await serve({ name: "ec2", router: ec2.router, faults, log, port: options.ports?.ec2 ?? 0 });
+  servers.push(consulSrv, vaultSrv, registrySrv, ec2Srv);
   registry.setBaseUrl(registrySrv.url);
 
   // Nodes boot after every product listens, so each sees every machine.
@@ -151,11 +159,11 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
     setTimeScale: (s) => clock.setScale(s),
   };
 
-  const sim: Omit<Sim, "urls" | "close"> = { control, nomad, consul, vault, registry, world, clock, log, faults };
+  const sim: Omit<Sim, "urls" | "close"> = { control, nomad, consul, vault, registry, ec2, world, clock, log, faults };
   const controlSrv = await serve({ name: "control", router: controlRouter(sim), log, port: options.ports?.control ?? 0 });
   servers.push(controlSrv);
 
-  const urls: SimUrls = { nomad: nomadUrls, consul: consulSrv.url, vault: vaultSrv.url, registry: registrySrv.url, control: controlSrv.url };
+  const urls: SimUrls = { nomad: nomadUrls, consul: consulSrv.url, vault: vaultSrv.url, registry: registrySrv.url, ec2: ec2Srv.url, control: controlSrv.url };
   return {
     ...sim,
     urls,
@@ -165,6 +173,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
       consul.close();
       vault.close();
       registry.close();
+      ec2.close();
       await parser.close();
       await Promise.all(servers.map((s) => s.close()));
     },

@@ -31,7 +31,7 @@ const sim = await startSim({
   clusters: DEFAULT_CLUSTERS.map((c) => ({ ...c, nodes, port: fixed ? (nomadPorts[c.name] ?? 0) : 0 })),
   ...(values["nomad-token"] ? { nomadToken: values["nomad-token"] } : {}),
   ...(values["consul-token"] ? { consulToken: values["consul-token"] } : {}),
-  ports: fixed ? { consul: 8500, vault: 8200, registry: 5000, control: 4650 } : {},
+  ports: fixed ? { consul: 8500, vault: 8200, registry: 5000, ec2: 4566, control: 4650 } : {},
 }).catch((err: unknown) => fail(`could not start sim: ${(err as Error).message}${hint(err)}`));
 
 const lines = [
@@ -40,6 +40,7 @@ const lines = [
   `  Consul       ${sim.urls.consul}`,
   `  Vault        ${sim.urls.vault}   (root token: root)`,
   `  Registry     ${sim.urls.registry}`,
+  `  EC2 + STS    ${sim.urls.ec2}   (AWS_ENDPOINT_URL_EC2=${sim.urls.ec2} AWS_ENDPOINT_URL_STS=${sim.urls.ec2})`,
   `  Control      ${sim.urls.control}/sim/state   (kill a node: curl -XPOST ${sim.urls.control}/sim/nodes/qa-client-1/kill)`,
   `  time scale   ${scale}x, ${nodes} nodes per cluster`,
   "Ctrl-C stops it.",

@@ -34,6 +34,8 @@ export interface MachineSpec {
   meta?: Record<string, string>;
   instanceId?: string;
   id?: string;
+  /** The machine's IP (an EC2 instance's private address); one is made up when absent. */
+  address?: string;
 }
 
 /**
@@ -69,7 +71,7 @@ export class World extends EventEmitter<WorldEvents> {
     const m: Machine = {
       id,
       name: spec.name ?? `${spec.cluster}-client-${n - 10}`,
-      address: `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`,
+      address: spec.address ?? `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`,
       cluster: spec.cluster,
       datacenter: spec.datacenter ?? "dc1",
       nodePool: spec.nodePool ?? "default",

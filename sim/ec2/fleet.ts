@@ -228,6 +228,7 @@ export function machineSpec(inst: Instance, tags: Record<string, string>, cluste
     nodeClass: tags[TAGS.nodeClass] ?? "",
     meta,
     instanceId: inst.instanceId,
+    address: inst.privateIp,
   };
 }
 
