@@ -117,7 +117,7 @@ test.serial("two electors: exactly one leads, the key names it, and both report 
   t.like(JSON.parse(entry?.Value.toString("utf8") ?? "{}"), { instanceId: id, address: `http://${id}:8080` });
   for (const e of f.electors) {
     const who = await eventually(() => e.currentLeader(), { timeoutMs: 2000 });
-    t.is(who.instanceId, id);
+    t.is(who?.instanceId, id);
   }
   t.is(f.maxLeaders(), 1);
 });
