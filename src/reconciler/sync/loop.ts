@@ -14,14 +14,14 @@ import { planSync, type AppliedRecord, type DriftCheck, type SyncAction, type Sy
 import type { NomadClients } from "./clients.js";
 
 /** Where Steward keeps what it registered, so a new leader knows (Consul KV in production). */
-export interface SyncStateStore {
+export interface AppliedStore {
   /** `env/job` → record. */
   loadApplied(): Promise<Map<string, AppliedRecord>>;
   putApplied(env: string, jobId: string, record: AppliedRecord & { revision: string }): Promise<void>;
 }
 
 /** A store in memory, for `steward plan` and tests; a failover forgets it. */
-export class MemorySyncStateStore implements SyncStateStore {
+export class MemorySyncStateStore implements AppliedStore {
   readonly records = new Map<string, AppliedRecord>();
   loadApplied(): Promise<Map<string, AppliedRecord>> {
     return Promise.resolve(new Map(this.records));
@@ -42,7 +42,7 @@ export interface RevisionStatus {
 
 export interface SyncLoopOptions {
   clients: NomadClients;
-  store: SyncStateStore;
+  store: AppliedStore;
   logger: Logger;
   metrics?: StewardMetrics;
   /** Which image each service runs per environment. @default the digest pinned in service.yaml */

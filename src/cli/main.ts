@@ -1,0 +1,71 @@
+/**
+ * The `steward` command line:
+ *   steward run       [--config FILE]                       the daemon
+ *   steward plan      [--dir DIR | --git URL] [--json]      what sync would do now (exit 2: changes)
+ *   steward validate  [--dir DIR | --git URL] [--parse]     check a desired-state tree (exit 1: invalid)
+ *   steward status    [--url URL] [--json]                  ask a running daemon
+ */
+import { parseArgs } from "node:util";
+import { InvalidInputError } from "../model/errors.js";
+
+const USAGE = `usage: steward <run|plan|validate|status> [options]
+  run       [--config FILE]                           run the daemon (config: file, then environment)
+  plan      [--dir DIR | --git URL [--branch B]] [--json]   the actions sync would take now; exit 2 when there are changes
+  validate  [--dir DIR | --git URL [--branch B]] [--parse]  check a desired-state tree; --parse also asks each environment's Nomad
+  status    [--url URL] [--json]                      the status of a running daemon (default http://127.0.0.1:8080)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      config: { type: "string" },
+      dir: { type: "string" },
+      git: { type: "string" },
+      branch: { type: "string" },
+      subdir: { type: "string" },
+      json: { type: "boolean", default: false },
+      parse: { type: "boolean", default: false },
+      url: { type: "string", default: process.env.STEWARD_URL ?? "http://127.0.0.1:8080" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  const tree = { dir: values.dir, git: values.git, branch: values.branch, subdir: values.subdir };
+  if (values.help || !command) {
+    process.stdout.write(USAGE);
+    return command ? 0 : 64;
+  }
+  switch (command) {
+    case "run": {
+      const { runCommand } = await import("./run.js");
+      return runCommand({ config: values.config });
+    }
+    case "plan": {
+      const { planCommand } = await import("./plan.js");
+      return planCommand({ ...tree, json: values.json });
+    }
+    case "validate": {
+      const { validateCommand } = await import("./validate.js");
+      return validateCommand({ ...tree, parse: values.parse });
+    }
+    case "status": {
+      const { statusCommand } = await import("./status.js");
+      return statusCommand({ url: values.url, json: values.json });
+    }
+    default:
+      process.stderr.write(`steward: unknown command ${command}\n${USAGE}`);
+      return 64;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`steward: ${err instanceof InvalidInputError ? err.describe() : (err as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);

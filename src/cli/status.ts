@@ -1,0 +1,40 @@
+import axios from "axios";
+
+/** The parts of `/api/status` the status command prints. */
+interface StatusDoc {
+  instance: string;
+  leader: { self: boolean; id?: string };
+  revision: {
+    good?: { revision: string; origin: string };
+    refused?: { revision: string; issues: Array<{ file?: string; line?: number; field?: string; message: string }> };
+  };
+  jobs: Array<{ key: string; state?: string; ready: string; reason?: string; message?: string; error?: string }>;
+}
+
+/**
+ * `steward status`: what a running daemon says about every job, from its
+ * `/api/status`. Exit 0 when every job is in sync, 3 when any is not, 1 when
+ * the daemon cannot be reached.
+ */
+export async function statusCommand(args: { url: string; json?: boolean }, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  let doc: StatusDoc;
+  try {
+    doc = (await axios.get<StatusDoc>(`${args.url.replace(/\/$/, "")}/api/status`, { timeout: 5_000 })).data;
+  } catch (err) {
+    out.write(`cannot reach Steward at ${args.url}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (args.json) {
+    out.write(`${JSON.stringify(doc, null, 2)}\n`);
+  } else {
+    out.write(`instance ${doc.instance} (${doc.leader.self ? "leader" : `standby; leader: ${doc.leader.id ?? "none"}`})\n`);
+    out.write(`desired state in force: ${doc.revision.good ? `${doc.revision.good.revision.slice(0, 12)} (${doc.revision.good.origin})` : "none yet"}\n`);
+    if (doc.revision.refused) {
+      out.write(`REFUSED revision ${doc.revision.refused.revision.slice(0, 12)}:\n`);
+      for (const i of doc.revision.refused.issues) out.write(`  ${i.file ?? ""}${i.line ? `:${i.line}` : ""}: ${i.field ? `${i.field}: ` : ""}${i.message}\n`);
+    }
+    const w = Math.max(10, ...doc.jobs.map((j) => j.key.length));
+    for (const j of doc.jobs) out.write(`${j.key.padEnd(w)}  ${(j.state ?? "-").padEnd(11)}  ${j.reason ?? ""}${j.error ? `  error: ${j.error}` : ""}\n`);
+  }
+  return doc.jobs.every((j) => j.state === "in_sync") && !doc.revision.refused ? 0 : 3;
+}

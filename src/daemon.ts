@@ -1,0 +1,216 @@
+import { createHash } from "node:crypto";
+import path from "node:path";
+import { createLogger, type Logger } from "./log.js";
+import { createMetrics, initMetrics, type StewardMetrics } from "./metrics.js";
+import type { StewardConfig } from "./config/schema.js";
+import { readSecret } from "./config/load.js";
+import type { TreeSnapshot } from "./model/types.js";
+import { snapshotFromDirectory } from "./model/snapshot-dir.js";
+import { ConsulClient } from "./sources/consul.js";
+import { ConsulKvTreeSource } from "./sources/consul-kv-tree.js";
+import { ControlsSource, syncNowRequested } from "./sources/controls.js";
+import { GitSource } from "./sources/git.js";
+import { TreePoller } from "./sources/tree-poller.js";
+import { ConsulKvWriter, SyncStateStore } from "./actuators/consul-kv.js";
+import { LeaderElector } from "./reconciler/core/leader.js";
+import { SyncLoop } from "./reconciler/sync/loop.js";
+import { NomadClients, envTokens } from "./reconciler/sync/clients.js";
+import { syncStateOf } from "./reconciler/sync/loop.js";
+import { findCondition } from "./reconciler/core/status.js";
+import { startServer, type StewardServer } from "./server/http.js";
+
+/** How often a directory source is re-read (it has no webhook): a local tree for demos and development. */
+const DIRECTORY_POLL_MS = 2_000;
+
+/** Overrides for tests and the demo: time, logging, Nomad HTTP retry pacing. */
+export interface DaemonOverrides {
+  logger?: Logger;
+  metrics?: StewardMetrics;
+  leader?: { ttlMs?: number; lockDelayMs?: number; stepDownMarginMs?: number; waitMs?: number };
+  watchWaitMs?: number;
+}
+
+/**
+ * Steward's main job: one instance of the daemon. Every instance watches
+ * (so a standby's caches are warm); the one holding the Consul lock acts.
+ */
+export class Daemon {
+  readonly logger: Logger;
+  readonly metrics: StewardMetrics;
+  readonly sync: SyncLoop;
+  readonly consul: ConsulClient;
+  readonly elector: LeaderElector;
+  private readonly controls: ControlsSource;
+  private poller: TreePoller | undefined;
+  private kvTree: ConsulKvTreeSource | undefined;
+  private server: StewardServer | undefined;
+  private startedAt = Date.now();
+
+  constructor(
+    readonly config: StewardConfig & { instanceId: string },
+    private readonly overrides: DaemonOverrides = {},
+  ) {
+    this.logger = overrides.logger ?? createLogger({ base: { instance: config.instanceId } });
+    this.metrics = overrides.metrics ?? createMetrics();
+    initMetrics(this.metrics, { actionKinds: { sync: ["register", "stop", "noop"] } });
+    const consulToken = config.consul.token && "env" in config.consul.token ? config.consul.token.env : undefined;
+    this.consul = new ConsulClient({
+      address: config.consul.address,
+      token: () => (consulToken ? process.env[consulToken] : undefined),
+      metrics: this.metrics,
+      logger: this.logger,
+    });
+    const prefix = config.statePrefix.replace(/\/+$/, "");
+    const writer = new ConsulKvWriter(this.consul, { controlPrefix: `${prefix}/control/` });
+    this.sync = new SyncLoop({
+      clients: new NomadClients({ tokens: envTokens, logger: this.logger, metrics: this.metrics }),
+      store: new SyncStateStore(this.consul, writer, { prefix: `${prefix}/state/sync/`, logger: this.logger }),
+      logger: this.logger.child({ loop: "sync" }),
+      metrics: this.metrics,
+      ...(overrides.watchWaitMs !== undefined ? { watchWaitMs: overrides.watchWaitMs } : {}),
+    });
+    this.controls = new ControlsSource({ consul: this.consul, prefix: `${prefix}/control/`, logger: this.logger, metrics: this.metrics });
+    this.elector = new LeaderElector({
+      consul: this.consul,
+      instanceId: config.instanceId,
+      address: `http://${config.http.listen}`,
+      key: `${prefix}/leader`,
+      logger: this.logger,
+      metrics: this.metrics,
+      ...overrides.leader,
+    });
+  }
+
+  /** The HTTP address, once started. */
+  get url(): string | undefined {
+    return this.server?.url;
+  }
+
+  async start(): Promise<void> {
+    this.startedAt = Date.now();
+    const webhookSecret = await readSecret(this.config.webhookSecret);
+    this.server = await startServer(this.config.http.listen, {
+      registry: this.metrics.registry,
+      logger: this.logger,
+      healthy: () => true,
+      ready: () => this.readiness(),
+      status: () => this.status(),
+      webhookSecret,
+      onGitHook: () => this.poller?.trigger(),
+    });
+    this.controls.onChange((next, prev) => {
+      this.sync.cache.paused = { all: next.paused.all, services: new Set(next.paused.services) };
+      this.sync.cache.pruneOverride = new Set(next.pruneOverride);
+      if (next.unknown.length) this.logger.warn({ keys: next.unknown }, "controls: unknown keys ignored");
+      if (syncNowRequested(prev, next) || prev === undefined || prev.paused.all !== next.paused.all) this.sync.wakeAll();
+    });
+    this.controls.start();
+    this.startSource();
+    this.elector.onChange((leading) => {
+      void (leading ? this.sync.lead() : this.sync.standBy()).catch((err: unknown) =>
+        this.logger.error({ err: (err as Error).message }, leading ? "could not start leading" : "could not stand by"),
+      );
+    });
+    this.elector.start();
+    this.logger.info({ listen: this.server.url, source: this.sourceName() }, "steward started");
+  }
+
+  async stop(): Promise<void> {
+    await this.elector.stop();
+    await this.poller?.stop();
+    await this.kvTree?.stop();
+    await this.controls.stop();
+    await this.sync.stop();
+    await this.server?.close();
+  }
+
+  private startSource(): void {
+    const src = this.config.source;
+    const accept = (s: TreeSnapshot): Promise<"accepted" | "refused" | "pending"> => this.sync.acceptSnapshot(s);
+    if ("consul" in src) {
+      this.kvTree = new ConsulKvTreeSource({ consul: this.consul, prefix: src.consul.prefix, onSnapshot: async (s) => void (await accept(s)), logger: this.logger, metrics: this.metrics });
+      this.kvTree.start();
+      return;
+    }
+    if ("git" in src) {
+      const git = new GitSource({
+        url: src.git.url,
+        branch: src.git.branch,
+        subdir: src.git.subdir,
+        cacheDir: path.join(this.dataDir(), "git"),
+      });
+      this.poller = new TreePoller({ name: "git", read: () => git.snapshot(), onSnapshot: accept, intervalMs: src.git.fetchIntervalMs, logger: this.logger, metrics: this.metrics });
+    } else {
+      const dir = path.resolve(src.directory.path);
+      let seq = 0;
+      let last = "";
+      this.poller = new TreePoller({
+        name: "directory",
+        // A directory has no commits: its revision is a content hash, so an unchanged tree is not offered again.
+        read: async () => {
+          const snap = await snapshotFromDirectory(dir, "pending", `dir:${dir}`);
+          const hash = contentHash(snap);
+          if (hash !== last) {
+            last = hash;
+            seq++;
+          }
+          return { ...snap, revision: `dir-${seq}-${hash.slice(0, 12)}` };
+        },
+        onSnapshot: accept,
+        intervalMs: DIRECTORY_POLL_MS,
+        logger: this.logger,
+        metrics: this.metrics,
+      });
+    }
+    this.poller.start();
+  }
+
+  private sourceName(): string {
+    const src = this.config.source;
+    return "git" in src ? `git:${src.git.url}` : "consul" in src ? `consul:${src.consul.prefix}` : `dir:${src.directory.path}`;
+  }
+
+  private dataDir(): string {
+    return this.config.dataDir ?? path.resolve(".cache", "steward", this.config.instanceId);
+  }
+
+  /** Ready when the desired state is loaded, every watched cluster was read, and the controls were read. */
+  readiness(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (!this.sync.revision.good) reasons.push(this.sync.revision.refused ? "the desired state is invalid and no earlier revision is in force" : "the desired state has not been read yet");
+    else if (!this.sync.synced) reasons.push("not every environment's Nomad jobs have been read yet");
+    if (!this.controls.synced) reasons.push("the controls in Consul KV have not been read yet");
+    if (this.poller?.lastError) reasons.push(`desired-state source: ${this.poller.lastError}`);
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  /** The `/api/status` document: who leads, the revision in force (and a refused one), and every job's state and reason. */
+  status(): unknown {
+    const leader = this.elector.currentLeader();
+    return {
+      instance: this.config.instanceId,
+      startedAt: new Date(this.startedAt).toISOString(),
+      leader: { self: this.elector.isLeader, ...(leader ? { id: leader.instanceId, address: leader.address } : {}) },
+      revision: this.sync.revision,
+      controls: { paused: this.sync.cache.paused.all, pausedServices: [...this.sync.cache.paused.services] },
+      jobs: this.sync.statuses().map((s) => {
+        const ready = findCondition(s, "Ready");
+        return {
+          key: s.key,
+          state: syncStateOf(s),
+          ready: ready?.status ?? "Unknown",
+          reason: s.lastAction?.reason ?? ready?.reason,
+          message: s.lastAction?.message ?? ready?.message,
+          ...(s.lastError && ready?.status !== "True" ? { error: s.lastError.message } : {}),
+          lastReconcileTime: s.lastReconcileTime,
+        };
+      }),
+    };
+  }
+}
+
+function contentHash(snap: TreeSnapshot): string {
+  const h = createHash("sha256");
+  for (const [file, buf] of [...snap.files.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) h.update(file).update("\0").update(buf).update("\0");
+  return h.digest("hex");
+}

@@ -1,0 +1,122 @@
+import test from "ava";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import axios from "axios";
+import { startSim, type Sim } from "../sim/index.js";
+import { Daemon } from "../src/daemon.js";
+import { createLogger } from "../src/log.js";
+import { createMetrics } from "../src/metrics.js";
+import { hubSignature } from "../src/sources/git-webhook.js";
+import { eventually } from "./helpers/eventually.js";
+import { GitRepo } from "./helpers/git-repo.js";
+import { REPO_ROOT, imageOf, readJob, stewardYaml } from "./helpers/sync-fixture.js";
+
+const SECRET = "hook-secret";
+const ONE = `sha256:${"1".repeat(64)}`;
+
+interface World {
+  sim: Sim;
+  repo: GitRepo;
+  dirs: string[];
+  daemons: Daemon[];
+}
+
+async function world(): Promise<World> {
+  const sim = await startSim({ healthyAfterMs: 200 });
+  const repo = await GitRepo.create();
+  await repo.copyIn(path.join(REPO_ROOT, "desired-state"), "desired-state");
+  await repo.write("desired-state/steward.yaml", stewardYaml(sim));
+  repo.commit("initial");
+  return { sim, repo, dirs: [], daemons: [] };
+}
+
+async function daemon(w: World, id: string): Promise<Daemon> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), `steward-${id}-`));
+  w.dirs.push(dataDir);
+  process.env.STEWARD_TEST_HOOK_SECRET = SECRET;
+  const d = new Daemon(
+    {
+      source: { git: { url: w.repo.dir, branch: "main", subdir: "desired-state", fetchIntervalMs: 60_000 } },
+      consul: { address: w.sim.urls.consul },
+      statePrefix: "steward",
+      http: { listen: "127.0.0.1:0" },
+      webhookSecret: { env: "STEWARD_TEST_HOOK_SECRET" },
+      instanceId: id,
+      dataDir,
+    },
+    {
+      logger: createLogger({ level: process.env.STEWARD_TEST_LOG ?? "silent", base: { instance: id } }),
+      metrics: createMetrics({ defaultMetrics: false }),
+      leader: { ttlMs: 10_000, lockDelayMs: 500, waitMs: 5_000 },
+      watchWaitMs: 5_000,
+    },
+  );
+  await d.start();
+  w.daemons.push(d);
+  return d;
+}
+
+async function teardown(w: World): Promise<void> {
+  await Promise.all(w.daemons.map((d) => d.stop().catch(() => undefined)));
+  await w.sim.close();
+  await w.repo.destroy();
+  await Promise.all(w.dirs.map((d) => rm(d, { recursive: true, force: true })));
+}
+
+test.serial("two_instances_one_leader_and_a_graceful_handover", async (t) => {
+  const w = await world();
+  t.teardown(() => teardown(w));
+  const a = await daemon(w, "a");
+  const b = await daemon(w, "b");
+  await eventually(() => [a, b].filter((d) => d.elector.isLeader).length === 1, { timeoutMs: 10_000 });
+  const leader = a.elector.isLeader ? a : b;
+  const standby = leader === a ? b : a;
+  await eventually(async () => readJob(axios.create({ baseURL: w.sim.urls.nomad.prod, validateStatus: () => true }), "web"), { timeoutMs: 10_000 });
+  const status = (await axios.get(`${leader.url}/api/status`)).data;
+  t.true(status.leader.self);
+  t.is((await axios.get(`${standby.url}/api/status`)).data.leader.id, leader.config.instanceId, "the standby knows who leads");
+  await eventually(async () => (await axios.get(`${standby.url}/readyz`, { validateStatus: () => true })).status === 200, { timeoutMs: 10_000 });
+
+  // Sample both instances while the leader hands over: never two leaders at once.
+  let both = false;
+  const sampler = setInterval(() => {
+    if (a.elector.isLeader && b.elector.isLeader) both = true;
+  }, 2);
+  const started = Date.now();
+  await leader.stop();
+  await eventually(() => standby.elector.isLeader, { timeoutMs: 10_000 });
+  clearInterval(sampler);
+  t.false(both, "two instances led at the same time");
+  t.true(Date.now() - started < 5_000, "a graceful handover takes about the lock-delay");
+
+  // The new leader acts: a commit reaches Nomad.
+  const svc = path.join(w.repo.dir, "desired-state/services/web/service.yaml");
+  const text = (await import("node:fs/promises")).readFile(svc, "utf8");
+  await w.repo.write("desired-state/services/web/service.yaml", (await text).replace(/sha256:0{64}/, ONE));
+  const body = Buffer.from(JSON.stringify({ ref: "refs/heads/main" }));
+  w.repo.commit("web: new image");
+  const hook = await axios.post(`${standby.url}/hooks/git`, body, { headers: { "Content-Type": "application/json", "X-Hub-Signature-256": hubSignature(SECRET, body) } });
+  t.is(hook.status, 202);
+  const nomad = axios.create({ baseURL: w.sim.urls.nomad.qa, validateStatus: () => true });
+  await eventually(async () => imageOf(await readJob(nomad, "web")) === `127.0.0.1:5000/web@${ONE}`, { timeoutMs: 10_000 });
+});
+
+test.serial("forged_webhook_is_rejected_and_changes_nothing", async (t) => {
+  const w = await world();
+  t.teardown(() => teardown(w));
+  const d = await daemon(w, "solo");
+  await eventually(() => d.elector.isLeader && d.sync.revision.good !== undefined, { timeoutMs: 10_000 });
+  const before = d.sync.revision.good?.revision;
+  w.repo.commit("a new commit nobody announced");
+  const body = Buffer.from("{}");
+  const forged = await axios.post(`${d.url}/hooks/git`, body, { headers: { "X-Hub-Signature-256": hubSignature("wrong", body) }, validateStatus: () => true });
+  t.is(forged.status, 401);
+  const missing = await axios.post(`${d.url}/hooks/git`, body, { validateStatus: () => true });
+  t.is(missing.status, 401);
+  await new Promise((r) => setTimeout(r, 300));
+  t.is(d.sync.revision.good?.revision, before, "no fetch happened");
+  const metrics = (await axios.get(`${d.url}/metrics`)).data as string;
+  t.regex(metrics, /steward_leader 1/);
+  t.regex(metrics, /steward_sync_jobs\{env="qa",state="in_sync"\} \d/);
+});
