@@ -194,7 +194,7 @@ export class LeaderElector {
     const log = this.o.logger;
     if (info !== undefined || this.watch.data?.session === id) {
       await this.o.consul
-        .kvPut(this.key, JSON.stringify(info ?? {}), { release: id })
+        .kvPut(this.key, info ? JSON.stringify(info) : (this.watch.data?.value ?? ""), { release: id })
         .catch((err: unknown) => log?.warn({ err, key: this.key }, "leader: release failed; the lock frees when the session ends"));
     }
     await this.o.consul.sessionDestroy(id).catch((err: unknown) => log?.warn({ err }, "leader: session destroy failed; it ends at its TTL"));
