@@ -41,6 +41,7 @@ export class Daemon {
   readonly consul: ConsulClient;
   readonly elector: LeaderElector;
   private readonly controls: ControlsSource;
+  private readonly writer: ConsulKvWriter;
   private poller: TreePoller | undefined;
   private kvTree: ConsulKvTreeSource | undefined;
   private server: StewardServer | undefined;
@@ -62,6 +63,7 @@ export class Daemon {
     });
     const prefix = config.statePrefix.replace(/\/+$/, "");
     const writer = new ConsulKvWriter(this.consul, { controlPrefix: `${prefix}/control/` });
+    this.writer = writer;
     this.sync = new SyncLoop({
       clients: new NomadClients({ tokens: envTokens, logger: this.logger, metrics: this.metrics }),
       store: new SyncStateStore(this.consul, writer, { prefix: `${prefix}/state/sync/`, logger: this.logger }),
@@ -96,12 +98,13 @@ export class Daemon {
       ready: () => this.readiness(),
       status: () => this.status(),
       webhookSecret,
-      onGitHook: () => this.poller?.trigger(),
+      onGitHook: () => this.onGitHook(),
     });
     this.controls.onChange((next, prev) => {
       this.sync.cache.paused = { all: next.paused.all, services: new Set(next.paused.services) };
       this.sync.cache.pruneOverride = new Set(next.pruneOverride);
       if (next.unknown.length) this.logger.warn({ keys: next.unknown }, "controls: unknown keys ignored");
+      if (prev !== undefined && syncNowRequested(prev, next)) this.poller?.trigger();
       if (syncNowRequested(prev, next) || prev === undefined || prev.paused.all !== next.paused.all) this.sync.wakeAll();
     });
     this.controls.start();
@@ -122,6 +125,20 @@ export class Daemon {
     await this.controls.stop();
     await this.sync.stop();
     await this.server?.close();
+  }
+
+  /**
+   * A webhook may reach any instance (a load balancer picks one), but only the
+   * leader acts: the hook fetches here, and a standby also flips the
+   * `sync-now` control so the leader, which watches the controls, fetches too.
+   */
+  private onGitHook(): void {
+    this.poller?.trigger();
+    if (!this.elector.isLeader) {
+      void this.writer.putControl({ kind: "sync-now" }, { by: this.config.instanceId, reason: "git webhook" }).catch((err: unknown) =>
+        this.logger.warn({ err: (err as Error).message }, "could not pass the webhook on to the leader"),
+      );
+    }
   }
 
   private startSource(): void {

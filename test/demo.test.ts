@@ -1,0 +1,20 @@
+import test from "ava";
+import { execFile } from "node:child_process";
+import { REPO_ROOT } from "./helpers/sync-fixture.js";
+
+// The README's main command is `npm run demo`; this runs its story to the end
+// (`--once`) the way a newcomer would, and checks what it says it showed.
+test("demo_story_runs_to_the_end", async (t) => {
+  const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile("npx", ["tsx", "demo/main.ts", "--once"], { cwd: REPO_ROOT, timeout: 120_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+  t.is(code, 0, stderr);
+  t.regex(stdout, /prod\/web registered: image 127\.0\.0\.1:5000\/web@sha256:/);
+  t.regex(stdout, /prod\/web now runs 4 instances; prod\/api untouched \(JobModifyIndex (\d+) -> \1\)/);
+  t.regex(stdout, /qa\/web is back on .*@sha256:.* \(DriftHealed/);
+  t.regex(stdout, /refused: services\/api\/service\.yaml:\d+: sync: unknown key "drfit"/);
+  t.regex(stdout, /steward-[ab] leads after \d+ ms/);
+  t.regex(stdout, /the new leader applied it: prod\/web count 4 -> 2/);
+});
