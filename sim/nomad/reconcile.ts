@@ -55,7 +55,7 @@ export interface ReconcilePlan {
  * replace (lost, migrating, failed) and whether a deployment starts. A small
  * model of Nomad's scheduler/reconciler, service/batch and system flavours.
  */
-export function reconcile(core: NomadCore, namespace: string, jobID: string, job: Job | undefined): ReconcilePlan {
+export function reconcile(core: NomadCore, namespace: string, jobID: string, job: Job | undefined, evalID = ""): ReconcilePlan {
   const store = core.store;
   const allocs = [...store.allocsByJob(namespace, jobID)];
   const plan: ReconcilePlan = { job, groups: [], deployment: undefined, createDeployment: false, cancel: [] };
@@ -87,7 +87,7 @@ export function reconcile(core: NomadCore, namespace: string, jobID: string, job
     } else if (job.Type === "system" || job.Type === "sysbatch") {
       reconcileSystem(core, job, group, list, gp);
     } else {
-      reconcileGroup(core, job, group, list, gp, current);
+      reconcileGroup(core, job, group, list, gp, current, evalID);
     }
     plan.groups.push(gp);
   }
@@ -114,7 +114,7 @@ function nodeOf(core: NomadCore, a: AllocRec): NodeRec | undefined {
   return core.store.nodes.get(a.NodeID);
 }
 
-function reconcileGroup(core: NomadCore, job: Job, group: TaskGroup, list: AllocRec[], gp: GroupPlan, d: DeploymentRec | undefined): void {
+function reconcileGroup(core: NomadCore, job: Job, group: TaskGroup, list: AllocRec[], gp: GroupPlan, d: DeploymentRec | undefined, evalID: string): void {
   const now = core.nowMs();
   const held: AllocRec[] = []; // occupy a slot without running as the current version
   const live: AllocRec[] = [];
@@ -138,7 +138,7 @@ function reconcileGroup(core: NomadCore, job: Job, group: TaskGroup, list: Alloc
       if (when === "never") {
         held.push(a);
         usedNames.add(a.Name);
-      } else if (when <= now || a.DesiredTransition.ForceReschedule) {
+      } else if (when <= now || a.DesiredTransition.ForceReschedule || (evalID !== "" && a.FollowupEvalID === evalID)) {
         gp.stop.push({ alloc: a, desc: DESC.rescheduled });
         replacements.push({ group, name: a.Name, prev: a, canary: false, reschedule: true, kind: "replace" });
         usedNames.add(a.Name);

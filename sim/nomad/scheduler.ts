@@ -143,7 +143,7 @@ export class Scheduler {
     const store = this.core.store;
     const rec = store.job(ev.Namespace, ev.JobID);
     const job = rec?.current;
-    const plan = reconcile(this.core, ev.Namespace, ev.JobID, job);
+    const plan = reconcile(this.core, ev.Namespace, ev.JobID, job, ev.ID);
     const usage = new PlanUsage();
     const deployment = plan.createDeployment && job ? this.newDeployment(job, plan) : plan.deployment;
     const outcome = this.placeAll(plan, ev, usage, deployment);
@@ -186,7 +186,7 @@ export class Scheduler {
       const old = this.blocked.get(key);
       if (old) {
         old.Status = "canceled";
-        old.StatusDescription = "evaluation is outdated";
+        old.StatusDescription = `existing blocked evaluation exists for job "${ev.JobID}"`;
         old.ModifyIndex = idx;
         this.blocked.delete(key);
       }
@@ -366,7 +366,7 @@ export class Scheduler {
     const byTime = new Map<number, AllocRec[]>();
     for (const g of plan.groups) {
       for (const [a, when] of g.later) {
-        if (a.FollowupEvalID) continue;
+        if (a.FollowupEvalID && this.core.store.evals.get(a.FollowupEvalID)?.Status === "pending") continue;
         const list = byTime.get(when);
         if (list) list.push(a);
         else byTime.set(when, [a]);
