@@ -10,6 +10,18 @@ import { stringify } from "yaml";
 /** The real registry binary, from Debian's `docker-registry` package. */
 export const DOCKER_REGISTRY_BIN = process.env.DOCKER_REGISTRY_BIN ?? "/usr/bin/docker-registry";
 
+/** Throws a clear error when the Debian package is not installed (CI installs it; tests fail, not skip). */
+export function assertDockerRegistryInstalled(): void {
+  try {
+    accessSync(DOCKER_REGISTRY_BIN, constants.X_OK);
+  } catch {
+    throw new Error(
+      `the real registry is not installed: ${DOCKER_REGISTRY_BIN} is missing. Install the Debian package ` +
+        "(apt-get install docker-registry, or npm run setup); CI installs it.",
+    );
+  }
+}
+
 /** What to put in the generated config.yml. */
 export interface DockerRegistryOptions {
   /** `storage.delete.enabled`. @default false */
@@ -49,14 +61,7 @@ export interface DockerRegistry {
  * tests that need it fail rather than skip.
  */
 export async function startDockerRegistry(opts: DockerRegistryOptions = {}): Promise<DockerRegistry> {
-  try {
-    accessSync(DOCKER_REGISTRY_BIN, constants.X_OK);
-  } catch {
-    throw new Error(
-      `the real registry is not installed: ${DOCKER_REGISTRY_BIN} is missing. Install the Debian package ` +
-        "(apt-get install docker-registry, or npm run setup); CI installs it.",
-    );
-  }
+  assertDockerRegistryInstalled();
   const dir = await mkdtemp(path.join(os.tmpdir(), "steward-docker-registry-"));
   const port = await freePort();
   const config = {

@@ -12,7 +12,7 @@ import { seededRandom } from "../../sim/core/faults.js";
 import { serve, type SimServer } from "../../sim/core/http.js";
 import { RegistryServer, type RegistryAuth } from "../../sim/registry/index.js";
 import { eventually } from "../helpers/eventually.js";
-import { pushBlob, pushManifest, sha256Digest, startDockerRegistry, type DockerRegistry } from "../helpers/docker-registry.js";
+import { assertDockerRegistryInstalled, pushBlob, pushManifest, sha256Digest, startDockerRegistry, type DockerRegistry } from "../helpers/docker-registry.js";
 
 const OCI = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
@@ -53,7 +53,7 @@ interface Received {
 const received: Received[] = [];
 let hook: http.Server;
 let hookUrl = "";
-const pairs: Pair[] = [];
+const cleanups: (() => Promise<void>)[] = [];
 
 async function startPair(name: string, sim: { auth?: RegistryAuth }, real: Parameters<typeof startDockerRegistry>[0]): Promise<Pair> {
   const clock = new Clock(1);
@@ -70,9 +70,13 @@ async function startPair(name: string, sim: { auth?: RegistryAuth }, real: Param
   );
   const simServer = await serve({ name: "registry", router: registry.router });
   registry.setBaseUrl(simServer.url);
-  const pair = { name, real: await startDockerRegistry({ deleteEnabled: true, ...real }), simServer, sim: registry };
-  pairs.push(pair);
-  return pair;
+  cleanups.push(async () => {
+    registry.close();
+    await simServer.close();
+  });
+  const realRegistry = await startDockerRegistry({ deleteEnabled: true, ...real });
+  cleanups.push(() => realRegistry.stop());
+  return { name, real: realRegistry, simServer, sim: registry };
 }
 
 // --- content pushed to both --------------------------------------------------
@@ -223,6 +227,7 @@ function uploadUrl(o: Observed): string {
 let anon: Pair;
 
 test.before(async () => {
+  assertDockerRegistryInstalled();
   hook = http.createServer((req, res) => {
     let data = "";
     req.on("data", (c: Buffer) => (data += c.toString()));
@@ -232,6 +237,7 @@ test.before(async () => {
     });
   });
   await new Promise<void>((resolve) => hook.listen(0, "127.0.0.1", resolve));
+  hook.unref(); // a failed start must not leave the worker waiting on it
   hookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}`;
   anon = await startPair("anonymous", {}, {
     notifications: [
@@ -243,11 +249,7 @@ test.before(async () => {
 });
 
 test.after.always(async () => {
-  for (const p of pairs) {
-    p.sim.close();
-    await p.simServer.close();
-    await p.real.stop();
-  }
+  for (const cleanup of cleanups) await cleanup();
   await new Promise<void>((resolve) => (hook ? hook.close(() => resolve()) : resolve()));
 });
 
@@ -350,6 +352,9 @@ test.serial("manifest PUT: verification and its errors", async (t) => {
     layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: `sha256:${"2".repeat(64)}`, size: 4 }],
   });
   const indexMissing = json({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI, digest: `sha256:${"3".repeat(64)}`, size: 5 }] });
+  // An index entry may be a plain blob of the repository: 2.8's manifest
+  // store falls back to blob links.
+  const indexOfBlob = json({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI, digest: sha256Digest(layer1), size: layer1.length }] });
   const v1 = json({ schemaVersion: 1, mediaType: OCI, config: desc("application/vnd.oci.image.config.v1+json", config), layers: [] });
   const put = (path: string, type: string | undefined, body: Buffer, extra: Partial<Req> = {}): Req => ({
     method: "PUT",
@@ -362,6 +367,7 @@ test.serial("manifest PUT: verification and its errors", async (t) => {
     put("/v2/team/app/manifests/x1", OCI, missing),
     put("/v2/brand/new/manifests/x1", OCI, missing),
     put("/v2/team/app/manifests/x2", OCI_INDEX, indexMissing),
+    put("/v2/team/app/manifests/x11", OCI_INDEX, indexOfBlob),
     put("/v2/team/app/manifests/x3", undefined, oci1),
     put("/v2/team/app/manifests/x4", DOCKER, oci1),
     put("/v2/team/app/manifests/x5", "application/json", oci1),
