@@ -148,9 +148,15 @@ export class LeaderElector {
     });
   }
 
-  /** True while this instance holds the lock and its session is certainly alive. */
+  /**
+   * True while this instance holds the lock and its session is certainly
+   * alive. Reading it past the step-down deadline steps down at once (the
+   * listeners hear false), so a late timer cannot stretch leadership and a
+   * renewal answered late cannot bring it back unheard.
+   */
   get isLeader(): boolean {
-    return this.leading !== undefined && this.clock.now() < this.validUntil - this.marginMs;
+    if (this.leading !== undefined && this.clock.now() >= this.validUntil - this.marginMs) this.onDeadline();
+    return this.leading !== undefined;
   }
 
   /**
