@@ -72,7 +72,7 @@ test.serial("two_instances_one_leader_and_a_graceful_handover", async (t) => {
   await eventually(() => [a, b].filter((d) => d.elector.isLeader).length === 1, { timeoutMs: 10_000 });
   const leader = a.elector.isLeader ? a : b;
   const standby = leader === a ? b : a;
-  await eventually(async () => readJob(axios.create({ baseURL: w.sim.urls.nomad.prod, validateStatus: () => true }), "web"), { timeoutMs: 10_000 });
+  await eventually(async () => readJob(axios.create({ baseURL: w.sim.urls.nomad.prod ?? "", validateStatus: () => true }), "web"), { timeoutMs: 10_000 });
   const status = (await axios.get(`${leader.url}/api/status`)).data;
   t.true(status.leader.self);
   t.is((await axios.get(`${standby.url}/api/status`)).data.leader.id, leader.config.instanceId, "the standby knows who leads");
@@ -98,7 +98,7 @@ test.serial("two_instances_one_leader_and_a_graceful_handover", async (t) => {
   w.repo.commit("web: new image");
   const hook = await axios.post(`${standby.url}/hooks/git`, body, { headers: { "Content-Type": "application/json", "X-Hub-Signature-256": hubSignature(SECRET, body) } });
   t.is(hook.status, 202);
-  const nomad = axios.create({ baseURL: w.sim.urls.nomad.qa, validateStatus: () => true });
+  const nomad = axios.create({ baseURL: w.sim.urls.nomad.qa ?? "", validateStatus: () => true });
   await eventually(async () => imageOf(await readJob(nomad, "web")) === `127.0.0.1:5000/web@${ONE}`, { timeoutMs: 10_000 });
 });
 
