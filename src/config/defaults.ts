@@ -89,8 +89,6 @@ export const DEFAULT_POOL_COOLDOWN_MS = 2 * 60_000;
 
 // ── Consul (sources/consul.ts, consul-kv-tree.ts, controls.ts; actuators/consul-kv.ts) ──
 
-/** Consul agent address when none is configured: the local agent's default HTTP port, as every Consul tool assumes. */
-export const CONSUL_ADDRESS = "http://127.0.0.1:8500";
 /** KV prefix of a desired-state tree kept in Consul (DESIGN's layout): beside Steward's other keys, one ACL rule covers them all. */
 export const CONSUL_DESIRED_STATE_PREFIX = "steward/desired-state/";
 /** KV prefix of the runtime switches (`pause`, `pause/<service>`, `sync-now`, `prune-override/<env>`): one recursive watch sees them all. */

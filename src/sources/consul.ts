@@ -3,7 +3,7 @@ import type { IncomingMessage } from "node:http";
 import Consul from "consul";
 import pRetry, { AbortError } from "p-retry";
 import {
-  CONSUL_ADDRESS,
+  DEFAULT_CONSUL_ADDRESS,
   HTTP_BLOCKING_MARGIN_MS,
   HTTP_RETRY_AFTER_CAP_MS,
   HTTP_RETRY_ATTEMPTS,
@@ -22,7 +22,7 @@ import { HttpStatusError, parseRetryAfter, timeoutFor, type HttpRetryPolicy } fr
 /** Options of a `ConsulClient`: one per Consul agent address. */
 export interface ConsulClientOptions {
   // ── where ──
-  /** The agent's HTTP address, without `/v1`. @default CONSUL_ADDRESS (http://127.0.0.1:8500) */
+  /** The agent's HTTP address, without `/v1`. @default DEFAULT_CONSUL_ADDRESS (http://127.0.0.1:8500) */
   address?: string;
   /**
    * The ACL token, asked for on every call so a rotated token is picked up;
@@ -204,7 +204,7 @@ export class ConsulClient {
   /** @throws RangeError naming the option when a count or duration is out of range */
   constructor(options: ConsulClientOptions = {}) {
     this.o = options;
-    this.address = (options.address ?? CONSUL_ADDRESS).replace(/\/+$/, "");
+    this.address = (options.address ?? DEFAULT_CONSUL_ADDRESS).replace(/\/+$/, "");
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? systemRandom;
     this.delay = options.delay ?? ((ms, signal) => sleep(this.clock, ms, signal));
