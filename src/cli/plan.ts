@@ -32,13 +32,25 @@ export async function planCommand(args: TreeArgs & { json?: boolean }, out: Node
       out.write(`${JSON.stringify({ revision: snapshot.revision, actions: actions.map(({ env, jobId, kind, reason, message }) => ({ env, jobId, kind, reason, message })) }, null, 2)}\n`);
     } else {
       out.write(`Desired state ${snapshot.origin} @ ${snapshot.revision.slice(0, 12)}\n`);
-      for (const a of actions) out.write(`${symbol(a)} ${a.env}/${a.jobId}  ${a.kind === "noop" ? "" : `${a.kind}  `}[${a.reason}] ${a.message}\n`);
+      for (const a of actions) {
+        out.write(`${symbol(a)} ${a.env}/${a.jobId}  ${a.kind === "noop" ? "" : `${a.kind}  `}[${a.reason}] ${a.message}\n`);
+        for (const line of await diffLines(loop, a)) out.write(`      ${line}\n`);
+      }
       out.write(changes.length ? `\n${changes.length} change(s) to make.\n` : "\nNothing to do: every job is as desired.\n");
     }
     return changes.length ? 2 : 0;
   } finally {
     await loop.stop();
   }
+}
+
+/** For a register of a job that exists, Nomad's own plan diff: which fields would change (`steward plan` only; the loop never needs it). */
+async function diffLines(loop: SyncLoop, a: SyncAction): Promise<string[]> {
+  if (a.kind !== "register" || a.reason === "JobMissing") return [];
+  const env = loop.cache.revision?.state.environments.find((e) => e.name === a.env);
+  if (!env) return [];
+  const diff = await loop.clients.get(env).reader.planJob(a.spec as never);
+  return diff.fields.length ? diff.fields.map((f) => `~ ${f}`) : [`(Nomad reports diff type ${diff.type})`];
 }
 
 function symbol(a: SyncAction): string {

@@ -72,6 +72,11 @@ export class SyncLoop {
   private readonly now: () => number;
   private readonly jobStates = new Map<string, SyncState>();
 
+  /** The Nomad clients per environment (read-only use outside the loop: `steward plan`). */
+  get clients(): NomadClients {
+    return this.o.clients;
+  }
+
   constructor(private readonly o: SyncLoopOptions) {
     this.now = o.now ?? Date.now;
     this.intake = new RevisionIntake((env) => o.clients.get(env).reader, o.resolveImage ?? pinnedImage);
