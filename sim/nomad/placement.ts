@@ -131,6 +131,18 @@ export function selectNode(core: NomadCore, ask: PlacementAsk, usage: PlanUsage)
   return { ok: true, node: best.node, metrics: m };
 }
 
+/**
+ * Whether a node still suits a job version's group, ignoring resources: what
+ * an in-place update re-checks on the allocation's node before keeping it.
+ */
+export function nodeStillFits(job: Job, group: TaskGroup, node: NodeRec): boolean {
+  if (!datacenterMatches(job.Datacenters, node.Datacenter)) return false;
+  if (job.NodePool !== "all" && node.NodePool !== job.NodePool) return false;
+  if (!group.Tasks.every((t) => node.Attributes[`driver.${t.Driver}`] === "1")) return false;
+  const constraints = [...(job.Constraints ?? []), ...(group.Constraints ?? []), ...group.Tasks.flatMap((t) => t.Constraints ?? [])];
+  return constraints.every((c) => checkConstraint(c, node, job.Region));
+}
+
 /** Sums the resources of the allocations running on a node, with the plan's changes. */
 export function nodeUsed(core: NomadCore, nodeID: string, usage: PlanUsage): { cpu: number; mem: number; disk: number; ports: Set<number> } {
   const used = { cpu: 0, mem: 0, disk: 0, ports: new Set<number>() };

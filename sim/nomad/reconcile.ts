@@ -1,5 +1,6 @@
 import { DESC, allocName, findGroup, nameIndex, needsDestructiveUpdate } from "./alloc-util.js";
 import type { NomadCore } from "./core.js";
+import { nodeStillFits } from "./placement.js";
 import type { AllocRec, DeploymentRec, Job, NodeRec, ReschedulePolicy, TaskGroup } from "./types.js";
 import { allocTerminal, clientTerminal, deploymentActive } from "./types.js";
 
@@ -179,7 +180,7 @@ function reconcileGroup(core: NomadCore, job: Job, group: TaskGroup, list: Alloc
   const outdated: AllocRec[] = [];
   for (const a of live) {
     if (a.job.Version === job.Version && a.job.CreateIndex === job.CreateIndex) upToDate.push(a);
-    else if (a.job.CreateIndex === job.CreateIndex && !needsDestructiveUpdate(a, job)) {
+    else if (a.job.CreateIndex === job.CreateIndex && !needsDestructiveUpdate(a, job) && nodeStillFits(job, group, nodeOf(core, a) as NodeRec)) {
       gp.inplace.push(a);
       upToDate.push(a);
     } else outdated.push(a);
@@ -307,7 +308,7 @@ function reconcileSystem(core: NomadCore, job: Job, group: TaskGroup, list: Allo
       continue;
     }
     if (existing.job.Version === job.Version && existing.job.CreateIndex === job.CreateIndex) gp.ignore++;
-    else if (existing.job.CreateIndex === job.CreateIndex && !needsDestructiveUpdate(existing, job)) gp.inplace.push(existing);
+    else if (existing.job.CreateIndex === job.CreateIndex && !needsDestructiveUpdate(existing, job) && nodeStillFits(job, group, node)) gp.inplace.push(existing);
     else if (node.Status === "ready") {
       gp.stop.push({ alloc: existing, desc: DESC.updating });
       gp.place.push({ group, name: existing.Name, prev: existing, canary: false, reschedule: false, nodeID, kind: "destructive" });
