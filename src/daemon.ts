@@ -105,7 +105,8 @@ export class Daemon {
       this.sync.cache.pruneOverride = new Set(next.pruneOverride);
       if (next.unknown.length) this.logger.warn({ keys: next.unknown }, "controls: unknown keys ignored");
       if (prev !== undefined && syncNowRequested(prev, next)) this.poller?.trigger();
-      if (syncNowRequested(prev, next) || prev === undefined || prev.paused.all !== next.paused.all) this.sync.wakeAll();
+      const pauseChanged = prev === undefined || prev.paused.all !== next.paused.all || !sameSet(prev.paused.services, next.paused.services);
+      if (syncNowRequested(prev, next) || pauseChanged) this.sync.wakeAll();
     });
     this.controls.start();
     this.startSource();
@@ -224,6 +225,10 @@ export class Daemon {
       }),
     };
   }
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  return a.size === b.size && [...a].every((x) => b.has(x));
 }
 
 function contentHash(snap: TreeSnapshot): string {

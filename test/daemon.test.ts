@@ -120,3 +120,33 @@ test.serial("forged_webhook_is_rejected_and_changes_nothing", async (t) => {
   t.regex(metrics, /steward_leader 1/);
   t.regex(metrics, /steward_sync_jobs\{env="qa",state="in_sync"\} \d/);
 });
+
+test.serial("pause_from_the_cli_holds_changes_and_resume_applies_them", async (t) => {
+  const w = await world();
+  t.teardown(() => teardown(w));
+  const d = await daemon(w, "solo");
+  const qa = axios.create({ baseURL: w.sim.urls.nomad.qa ?? "", validateStatus: () => true });
+  await eventually(async () => readJob(qa, "web"), { timeoutMs: 10_000 });
+  const { controlCommand } = await import("../src/cli/controls.js");
+  process.env.CONSUL_HTTP_ADDR = w.sim.urls.consul;
+  t.teardown(() => {
+    delete process.env.CONSUL_HTTP_ADDR;
+  });
+  const sink = { write: () => true } as unknown as NodeJS.WritableStream;
+  t.is(await controlCommand("pause", { service: "web", reason: "incident 42" }, sink), 0);
+  await eventually(() => d.sync.cache.paused.services.has("web"), { timeoutMs: 5_000 });
+
+  const svc = path.join(w.repo.dir, "desired-state/services/web/service.yaml");
+  const fs = await import("node:fs/promises");
+  await w.repo.write("desired-state/services/web/service.yaml", (await fs.readFile(svc, "utf8")).replace(/sha256:0{64}/, ONE));
+  w.repo.commit("web: new image while paused");
+  const body = Buffer.from("{}");
+  await axios.post(`${d.url}/hooks/git`, body, { headers: { "X-Hub-Signature-256": hubSignature(SECRET, body) } });
+  await eventually(() => d.sync.statuses().find((s) => s.key === "qa/web")?.lastAction?.reason === "Paused", { timeoutMs: 10_000 });
+  t.not(imageOf(await readJob(qa, "web")), `127.0.0.1:5000/web@${ONE}`, "a paused service is not changed");
+  const status = (await axios.get(`${d.url}/api/status`)).data;
+  t.deepEqual(status.controls.pausedServices, ["web"]);
+
+  t.is(await controlCommand("resume", { service: "web" }, sink), 0);
+  await eventually(async () => imageOf(await readJob(qa, "web")) === `127.0.0.1:5000/web@${ONE}`, { timeoutMs: 10_000 });
+});

@@ -4,6 +4,7 @@
  *   steward plan      [--dir DIR | --git URL] [--json]      what sync would do now (exit 2: changes)
  *   steward validate  [--dir DIR | --git URL] [--parse]     check a desired-state tree (exit 1: invalid)
  *   steward status    [--url URL] [--json]                  ask a running daemon
+ *   steward pause|resume [SERVICE], steward sync-now         runtime switches in Consul KV
  */
 import { parseArgs } from "node:util";
 import { InvalidInputError } from "../model/errors.js";
@@ -13,12 +14,16 @@ const USAGE = `usage: steward <run|plan|validate|status> [options]
   plan      [--dir DIR | --git URL [--branch B]] [--json]   the actions sync would take now; exit 2 when there are changes
   validate  [--dir DIR | --git URL [--branch B]] [--parse]  check a desired-state tree; --parse also asks each environment's Nomad
   status    [--url URL] [--json]                      the status of a running daemon (default http://127.0.0.1:8080)
+  pause     [SERVICE] [--reason TEXT] [--config FILE]   stop syncing everything, or one service (a Consul KV switch)
+  resume    [SERVICE] [--config FILE]                 undo pause
+  sync-now  [--config FILE]                           ask the leader for a full pass now
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
+    allowPositionals: true,
     options: {
       config: { type: "string" },
       dir: { type: "string" },
@@ -28,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
       json: { type: "boolean", default: false },
       parse: { type: "boolean", default: false },
       url: { type: "string", default: process.env.STEWARD_URL ?? "http://127.0.0.1:8080" },
+      reason: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -53,6 +59,12 @@ async function main(argv: string[]): Promise<number> {
     case "status": {
       const { statusCommand } = await import("./status.js");
       return statusCommand({ url: values.url, json: values.json });
+    }
+    case "pause":
+    case "resume":
+    case "sync-now": {
+      const { controlCommand } = await import("./controls.js");
+      return controlCommand(command, { config: values.config, service: positionals[0], reason: values.reason });
     }
     default:
       process.stderr.write(`steward: unknown command ${command}\n${USAGE}`);
