@@ -150,3 +150,43 @@ test.serial("pause_from_the_cli_holds_changes_and_resume_applies_them", async (t
   t.is(await controlCommand("resume", { service: "web" }, sink), 0);
   await eventually(async () => imageOf(await readJob(qa, "web")) === `127.0.0.1:5000/web@${ONE}`, { timeoutMs: 10_000 });
 });
+
+test.serial("desired_state_from_a_consul_kv_prefix_and_metrics_pass_promtool", async (t) => {
+  const sim = await startSim({ healthyAfterMs: 200 });
+  const dataDir = await mkdtemp(path.join(tmpdir(), "steward-kv-"));
+  const { ConsulClient } = await import("../src/sources/consul.js");
+  const consul = new ConsulClient({ address: sim.urls.consul });
+  const fs = await import("node:fs/promises");
+  const tree = path.join(REPO_ROOT, "desired-state");
+  for (const file of (await fs.readdir(tree, { recursive: true, withFileTypes: true })).filter((e) => e.isFile())) {
+    const rel = path.relative(tree, path.join(file.parentPath, file.name));
+    const text = rel === "steward.yaml" ? stewardYaml(sim) : await fs.readFile(path.join(tree, rel), "utf8");
+    await consul.kvPut(`config/desired-state/${rel}`, text);
+  }
+  const d = new Daemon(
+    { source: { consul: { prefix: "config/desired-state/" } }, consul: { address: sim.urls.consul }, statePrefix: "steward", http: { listen: "127.0.0.1:0" }, instanceId: "kv", dataDir },
+    { logger: createLogger({ level: process.env.STEWARD_TEST_LOG ?? "silent" }), metrics: createMetrics({ defaultMetrics: false }), leader: { ttlMs: 10_000, lockDelayMs: 500, waitMs: 5_000 }, watchWaitMs: 5_000 },
+  );
+  await d.start();
+  t.teardown(async () => {
+    await d.stop();
+    await sim.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  const prod = axios.create({ baseURL: sim.urls.nomad.prod ?? "", validateStatus: () => true });
+  await eventually(async () => readJob(prod, "api"), { timeoutMs: 10_000 });
+  t.regex(d.sync.revision.good?.revision ?? "", /^consul:\d+$/);
+
+  // A change under the prefix is a new revision, picked up by the blocking query.
+  const web = await fs.readFile(path.join(tree, "services/web/service.yaml"), "utf8");
+  await consul.kvPut("config/desired-state/services/web/service.yaml", web.replace(/sha256:0{64}/, ONE));
+  await eventually(async () => imageOf(await readJob(prod, "web")) === `127.0.0.1:5000/web@${ONE}`, { timeoutMs: 10_000 });
+
+  const { spawnSync } = await import("node:child_process");
+  const exposition = (await axios.get(`${d.url}/metrics`)).data as string;
+  const check = spawnSync("promtool", ["check", "metrics"], { input: exposition, encoding: "utf8" });
+  t.falsy(check.error, "promtool must be installed (bash scripts/setup.sh)");
+  t.is(check.status, 0, `${check.stdout}${check.stderr}`);
+  t.regex(exposition, /steward_desired_state_info\{revision="consul:\d+"\} 1/);
+  t.regex(exposition, /steward_api_requests_total\{target="nomad",code="200"\} \d+/);
+});
