@@ -4,6 +4,7 @@ import type { StewardMetrics } from "../../metrics.js";
 import { NomadReader, nomadHttpClient } from "../../sources/nomad.js";
 import { NomadActuator } from "../../actuators/nomad.js";
 import type { HttpClientOptions } from "../../sources/http-client.js";
+import type { VaultSource } from "../../sources/vault.js";
 
 /**
  * Turns a token source into a function that returns the current token.
@@ -16,6 +17,22 @@ export const envTokens: TokenResolver = (source) => {
   if (source.kind === "env") return () => process.env[source.name];
   return () => undefined;
 };
+
+/**
+ * Tokens from Vault KV v2 (`{ kind: "vault", path, key }`, path as
+ * `secret/data/steward/nomad-qa`), read from the cache `vault` keeps fresh:
+ * resolving a source asks `vault` for the secret (read at once if new), and
+ * the returned function gives the cached value per request, undefined until
+ * the first read (the call then goes without a token and Nomad's 403 is
+ * retried with backoff). Other kinds resolve as `envTokens` does.
+ */
+export function vaultTokens(vault: Pick<VaultSource, "want" | "get">): TokenResolver {
+  return (source, env) => {
+    if (source.kind !== "vault") return envTokens(source, env);
+    vault.want(source.path, source.key);
+    return () => vault.get(source.path, source.key);
+  };
+}
 
 /** The reader and the writer of one environment's Nomad. */
 export interface NomadPair {

@@ -298,6 +298,7 @@ export class SyncLoop {
   private patchStub(key: SyncKey, patch: Partial<NomadJobStub>): void {
     const envJobs = this.cache.actual.get(key.env) ?? new Map<string, NomadJobStub>();
     this.cache.actual.set(key.env, envJobs);
+    this.cache.touch(key.env);
     const old = envJobs.get(key.jobId);
     envJobs.set(key.jobId, { ID: key.jobId, Name: key.jobId, Type: "service", Status: "pending", Stop: false, Version: 0, JobModifyIndex: 0, ModifyIndex: 0, ...old, ...patch });
   }
@@ -339,6 +340,7 @@ export class SyncLoop {
     const before = this.cache.actual.get(env) ?? new Map<string, NomadJobStub>();
     const after = new Map(jobs.map((j) => [j.ID, j]));
     this.cache.actual.set(env, after);
+    this.cache.touch(env);
     const desired = this.cache.revision?.jobs.get(env);
     // Jobs Steward neither wants nor manages are none of its business: no key, no status.
     const ours = (id: string, j: NomadJobStub | undefined): boolean => desired?.has(id) === true || j?.Meta?.["steward.managed-by"] === "steward";

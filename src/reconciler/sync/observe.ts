@@ -37,6 +37,37 @@ export class SyncCache {
   /** Environments whose prune guard an operator lifted for the next pass. */
   pruneOverride = new Set<string>();
 
+  private readonly pruneCountsCache = new Map<string, { revision: RenderedRevision | undefined; version: number; managed: number; candidates: number }>();
+  private readonly versions = new Map<string, number>();
+
+  /** Marks an environment's jobs list as changed (a new list, or a stub patched after a write). */
+  touch(env: string): void {
+    this.versions.set(env, (this.versions.get(env) ?? 0) + 1);
+  }
+
+  /**
+   * Managed, running jobs in an environment, and how many of them the
+   * revision no longer wants. Memoized per (revision, jobs list) so a full
+   * pass over N jobs costs O(N), not O(N²).
+   */
+  pruneCounts(env: string): { managed: number; candidates: number } {
+    const stubs = this.actual.get(env);
+    const version = this.versions.get(env) ?? 0;
+    const hit = this.pruneCountsCache.get(env);
+    if (hit && hit.revision === this.revision && hit.version === version) return hit;
+    const desiredIds = this.revision?.jobs.get(env);
+    let managed = 0;
+    let candidates = 0;
+    for (const s of stubs?.values() ?? []) {
+      if (s.Stop || s.Meta?.["steward.managed-by"] !== "steward") continue;
+      managed++;
+      if (!desiredIds?.has(s.ID)) candidates++;
+    }
+    const entry = { revision: this.revision, version, managed, candidates };
+    this.pruneCountsCache.set(env, entry);
+    return entry;
+  }
+
   /** Every key that needs a look: desired jobs, and managed or same-named jobs in Nomad. */
   keys(): SyncKey[] {
     const seen = new Set<string>();
@@ -73,8 +104,7 @@ export function observeSync(cache: SyncCache, key: SyncKey): { snapshot: SyncSna
   const actual = stub ? toActual(stub, full && full.JobModifyIndex === stub.JobModifyIndex ? full : undefined) : undefined;
   const applied = cache.applied.get(k);
   const drift = cache.drift.get(k);
-  const envStubs = [...(cache.actual.get(key.env)?.values() ?? [])].filter((s) => !s.Stop && isManaged(toActual(s)));
-  const desiredIds = cache.revision?.jobs.get(key.env);
+  const counts = cache.pruneCounts(key.env);
   const snapshot: SyncSnapshot = {
     env: key.env,
     jobId: key.jobId,
@@ -84,8 +114,8 @@ export function observeSync(cache: SyncCache, key: SyncKey): { snapshot: SyncSna
     ...(drift ? { drift } : {}),
     prune: {
       ...(cache.absentSince.has(k) ? { absentSince: cache.absentSince.get(k) as number } : {}),
-      managedInEnv: envStubs.length,
-      candidatesInEnv: envStubs.filter((s) => !desiredIds?.has(s.ID)).length,
+      managedInEnv: counts.managed,
+      candidatesInEnv: counts.candidates,
       override: cache.pruneOverride.has(key.env),
     },
     defaults: cache.revision?.state.syncDefaults ?? NO_PRUNE,
