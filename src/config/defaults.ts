@@ -127,3 +127,16 @@ export const DEFAULT_GIT_BRANCH = "main";
 export const DEFAULT_GIT_SUBDIR = "desired-state";
 /** Safety-net fetch period (30 s) when no webhook arrives; the webhook is the fast path. */
 export const DEFAULT_GIT_FETCH_INTERVAL_MS = 30_000;
+
+// ── Registry (sources/registry.ts, model/tag-policy.ts) ──
+
+/** Tag pattern of the build-number policy when none is given: CI tags each build `build-<n>`, as the seed workflow does. */
+export const DEFAULT_BUILD_NUMBER_PATTERN = "^build-(\\d+)$";
+/** Lifetime assumed for a registry token that states none (60 s, the Docker token spec's default for a missing `expires_in`). */
+export const REGISTRY_TOKEN_DEFAULT_TTL_S = 60;
+/** A cached registry token is dropped this long before it expires (10 s): a call started just before expiry does not reach the registry with a dead token. */
+export const REGISTRY_TOKEN_EXPIRY_MARGIN_MS = 10_000;
+/** Most tag-list pages followed through `Link` in one listing (100): a registry whose `Link` loops cannot keep a pass busy forever. */
+export const REGISTRY_MAX_TAG_PAGES = 100;
+/** Largest manifest read when a registry omits `Docker-Content-Digest` (4 MiB, distribution's own manifest size limit). */
+export const REGISTRY_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
