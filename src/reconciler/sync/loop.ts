@@ -108,6 +108,7 @@ export class SyncLoop {
     try {
       const rendered = await this.intake.accept(snapshot);
       this.cache.revision = rendered;
+      for (const [env, jobs] of rendered.jobs) for (const [id, job] of jobs) this.cache.lastPolicy.set(`${env}/${id}`, job.policy);
       this.revision.good = { revision: snapshot.revision, origin: snapshot.origin, at };
       delete this.revision.pending;
       if (this.revision.refused?.revision === snapshot.revision) delete this.revision.refused;

@@ -29,6 +29,8 @@ export class SyncCache {
   readonly applied = new Map<string, AppliedRecord>();
   /** `env/job` → when it was first seen absent from the desired state. */
   readonly absentSince = new Map<string, number>();
+  /** `env/job` → the sync policy of the job's service in the latest revision that held it. */
+  readonly lastPolicy = new Map<string, SyncPolicy>();
   /** `env/job` → the last drift comparison. */
   readonly drift = new Map<string, DriftCheck>();
   /** `env/job` → full job read for its group counts, at a JobModifyIndex. */
@@ -119,6 +121,7 @@ export function observeSync(cache: SyncCache, key: SyncKey): { snapshot: SyncSna
       override: cache.pruneOverride.has(key.env),
     },
     defaults: cache.revision?.state.syncDefaults ?? NO_PRUNE,
+    ...(cache.lastPolicy.has(k) ? { lastPolicy: cache.lastPolicy.get(k) as SyncPolicy } : {}),
     paused: cache.paused.all || (desired !== undefined && cache.paused.services.has(desired.service)),
   };
   const movedOutside = applied !== undefined && stub !== undefined && applied.jobModifyIndex !== stub.JobModifyIndex;

@@ -76,6 +76,8 @@ export interface SyncSnapshot {
   prune: PruneContext;
   /** Policy for jobs no longer in the desired state (steward.yaml's `sync`). */
   defaults: SyncPolicy;
+  /** The policy the job's service had in the latest revision that still held it (this leader's memory). */
+  lastPolicy?: SyncPolicy;
   paused: boolean;
 }
 
@@ -140,7 +142,7 @@ function planAbsent(s: SyncSnapshot, now: number): SyncPlan {
   const a = s.actual;
   if (!a || a.stopped) return one(noop(s, "AlreadyAbsent"));
   if (!isManaged(a)) return one(noop(s, "NotManaged"));
-  if (!pruneAllowed(a, s.defaults)) return one(noop(s, "PruneDisabled"));
+  if (!pruneAllowed(a, s.defaults, s.lastPolicy)) return one(noop(s, "PruneDisabled"));
   const since = s.prune.absentSince ?? now;
   const left = since + s.defaults.pruneGracePeriodMs - now;
   if (left > 0) {
@@ -164,10 +166,13 @@ export function changedOutsideSteward(applied: AppliedRecord | undefined, a: Act
 }
 
 /**
- * Whether the job may be pruned: the prune flag its service had when Steward
- * registered it (the service's own file is gone by now), else the defaults.
+ * Whether the job may be pruned, its service's own file being gone: the flag
+ * the service had in the latest revision that held it, else the flag recorded
+ * in the job's Meta when Steward registered it (what a new leader knows),
+ * else steward.yaml's default.
  */
-export function pruneAllowed(a: ActualJob, defaults: SyncPolicy): boolean {
+export function pruneAllowed(a: ActualJob, defaults: SyncPolicy, last?: SyncPolicy): boolean {
+  if (last) return last.prune;
   const recorded = a.meta[META.prune];
   return recorded === undefined ? defaults.prune : recorded === "true";
 }

@@ -98,3 +98,43 @@ test("an_idle_pass_makes_no_plan_or_write_calls", async (t) => {
   const calls = f.sim.log.find({}).filter((e) => e.server.startsWith("nomad:") && !(e.method === "GET" && e.path === "/v1/jobs"));
   t.deepEqual(calls.map((e) => `${e.method} ${e.path}`), [], "only the jobs-list long polls");
 });
+
+test("a_removed_service_is_pruned_only_with_prune_on_after_the_grace_period", async (t) => {
+  const f = await syncFixture();
+  t.teardown(() => f.close());
+  // api opts in to prune (its flag travels with the job's Meta); web keeps the default (off).
+  const { readFile } = await import("node:fs/promises");
+  const apiYaml = `${f.repo.dir}/desired-state/services/api/service.yaml`;
+  await f.repo.write("desired-state/services/api/service.yaml", (await readFile(apiYaml, "utf8")).replace(/^ {2}drift: report.*$/m, "  drift: report\n  prune: true"));
+  t.is(await f.commit("api may be pruned").then(() => f.loop.revision.refused), undefined);
+  await f.repo.remove("desired-state/services/api");
+  await f.commit("remove api");
+  await eventually(async () => (await readJob(f.nomad.qa!, "api"))?.Stop === true, { timeoutMs: 10_000 });
+  await eventually(async () => (await readJob(f.nomad.prod!, "api"))?.Stop === true, { timeoutMs: 10_000 });
+  t.is((await readJob(f.nomad.qa!, "web"))?.Stop, false);
+  const stops = await f.metrics.registry.getSingleMetricAsString("steward_actions_total");
+  t.regex(stops, /steward_actions_total\{loop="sync",kind="stop",result="changed"\} 2/, "one stop per environment, no more");
+
+  // web's prune flag is off: removing it stops nothing and says so.
+  await f.repo.remove("desired-state/services/web");
+  await f.commit("remove web");
+  await eventually(() => f.loop.statuses().find((s) => s.key === "qa/web")?.lastAction?.reason === "PruneDisabled", { timeoutMs: 10_000 });
+  t.is((await readJob(f.nomad.qa!, "web"))?.Stop, false);
+});
+
+test("the_prune_guard_refuses_to_empty_an_environment", async (t) => {
+  const f = await syncFixture();
+  t.teardown(() => f.close());
+  const { readFile } = await import("node:fs/promises");
+  const yaml = await readFile(`${f.repo.dir}/desired-state/steward.yaml`, "utf8");
+  await f.repo.write("desired-state/steward.yaml", yaml.replace("prune: false", "prune: true"));
+  await f.commit("prune on");
+  t.is(f.loop.revision.refused, undefined);
+  // A commit that loses both services (2 of 2 managed jobs, above the 50% limit).
+  await f.repo.remove("desired-state/services");
+  await f.commit("oops: every service gone");
+  await eventually(() => f.loop.statuses().filter((s) => s.key.startsWith("qa/")).every((s) => s.lastAction?.reason === "PruneGuardTripped"), { timeoutMs: 10_000 });
+  t.is((await readJob(f.nomad.qa!, "web"))?.Stop, false);
+  t.is((await readJob(f.nomad.qa!, "api"))?.Stop, false);
+  t.regex(f.loop.statuses().find((s) => s.key === "qa/web")?.lastAction?.message ?? "", /2 of 2 managed jobs/);
+});

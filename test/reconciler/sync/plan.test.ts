@@ -143,6 +143,11 @@ const rows: Row[] = [
     want: [{ kind: "noop", reason: "PruneDisabled" }],
   },
   {
+    name: "latest_policy_wins_over_the_flag_recorded_at_registration",
+    given: aSyncSnapshot({ actual: anActualJob({ prune: false }), lastPolicy: aPolicy({ prune: true }), prune: { absentSince: NOW - 900_000, managedInEnv: 10, candidatesInEnv: 1, override: false } }),
+    want: [{ kind: "stop", reason: "Pruned" }],
+  },
+  {
     name: "prune_guard_trips_above_share",
     given: aSyncSnapshot({ actual: anActualJob({ prune: true }), prune: { absentSince: NOW - 900_000, managedInEnv: 10, candidatesInEnv: 3, override: false } }),
     want: [{ kind: "noop", reason: "PruneGuardTripped" }],
