@@ -128,6 +128,25 @@ export const DEFAULT_GIT_SUBDIR = "desired-state";
 /** Safety-net fetch period (30 s) when no webhook arrives; the webhook is the fast path. */
 export const DEFAULT_GIT_FETCH_INTERVAL_MS = 30_000;
 
+// ── Vault (sources/vault.ts, config.vault) ──
+
+/** Vault's own default address (`VAULT_ADDR` unset): a local agent or server on its standard port. */
+export const DEFAULT_VAULT_ADDRESS = "http://127.0.0.1:8200";
+/** KV v2 mount that relative secret paths live under: `secret/`, as `vault server -dev` mounts it. */
+export const DEFAULT_VAULT_KV_MOUNT = "secret";
+/** Mount of the AppRole auth method: `vault auth enable approle` mounts it at `approle/`. */
+export const DEFAULT_VAULT_APPROLE_MOUNT = "approle";
+/** How often every secret Steward uses is read again (5 min, Vault Agent's static-secret render interval): a token rotated in Vault reaches Steward well before the old one is revoked. */
+export const VAULT_SECRET_REFRESH_MS = 5 * 60_000;
+/** Share of the refresh period used as jitter (±10 %): replicas do not read Vault in lockstep. */
+export const VAULT_REFRESH_JITTER_FRACTION = 0.1;
+/** Share of its TTL after which Steward renews its own token (about 2/3, like Vault's lifetime watcher): a failed renewal still leaves a third of the TTL to retry in. */
+export const VAULT_TOKEN_RENEW_FRACTION = 2 / 3;
+/** First delay after a failed Vault call (login, renewal, read); doubled per failure, never shorter than this. */
+export const VAULT_RETRY_BASE_MS = 1_000;
+/** Longest delay between failed Vault calls (1 min): a Vault back from a restart or a seal is used again within a minute. */
+export const VAULT_RETRY_CAP_MS = 60_000;
+
 // ── Registry (sources/registry.ts, model/tag-policy.ts) ──
 
 /** Tag pattern of the build-number policy when none is given: CI tags each build `build-<n>`, as the seed workflow does. */
@@ -140,3 +159,20 @@ export const REGISTRY_TOKEN_EXPIRY_MARGIN_MS = 10_000;
 export const REGISTRY_MAX_TAG_PAGES = 100;
 /** Largest manifest read when a registry omits `Docker-Content-Digest` (4 MiB, distribution's own manifest size limit). */
 export const REGISTRY_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+// ── Promotion (reconciler/promotion/, actuators/journal.ts, service.yaml `promotion`) ──
+
+/** Consul KV prefix of the promotion journal, one key per `<service>/<digest>`, as DESIGN.md lays out. */
+export const CONSUL_PROMOTION_JOURNAL_PREFIX = "steward/journal/promotion/";
+/** History lines kept per journal record (50): a whole promotion through a few stages and gates, with room for re-issues, in a few KiB. */
+export const JOURNAL_HISTORY_LIMIT = 50;
+/** Finished records (promoted or superseded) kept per service (20): enough history for status and rollbacks; failed ones are always kept, since they bar the digest. */
+export const JOURNAL_FINISHED_RECORDS_KEPT = 20;
+/** Oldest snapshot the promotion planner acts on (30 s): older caches may hide a failed deployment or a newer candidate. */
+export const PROMOTION_MAX_SNAPSHOT_AGE_MS = 30_000;
+/** Re-check period while a registration, deployment or gate is pending (5 s): events usually come first; this is the safety net. */
+export const PROMOTION_RECHECK_MS = 5_000;
+/** Default timeout of a verify, http or prometheus gate (10 min): long enough for a test suite, short enough that a hung check fails the digest the same day. */
+export const DEFAULT_GATE_TIMEOUT_MS = 10 * 60_000;
+/** Status an http gate expects by default: plain success. */
+export const DEFAULT_HTTP_GATE_STATUS = 200;

@@ -6,11 +6,37 @@ import {
   DEFAULT_GIT_SUBDIR,
   DEFAULT_LISTEN,
   DEFAULT_STATE_PREFIX,
+  DEFAULT_VAULT_ADDRESS,
+  DEFAULT_VAULT_APPROLE_MOUNT,
+  DEFAULT_VAULT_KV_MOUNT,
 } from "./defaults.js";
 
 const tokenFrom = z.union([
   z.strictObject({ env: z.string().min(1) }),
   z.strictObject({ file: z.string().min(1) }),
+]);
+
+/**
+ * A secret in Vault's KV v2 engine: `path` is the API path
+ * (`secret/data/steward/consul`) or a path under `vault.kvMount`
+ * (`steward/consul`), `key` the field inside the secret.
+ */
+const vaultRef = z.strictObject({ vault: z.strictObject({ path: z.string().min(1), key: z.string().min(1) }) });
+
+/**
+ * How Steward logs in to Vault: a token as given (from the environment or a
+ * file Nomad's template renders), or AppRole (role id and secret id, the
+ * method mounted at `mount`).
+ */
+const vaultAuth = z.union([
+  z.strictObject({ token: tokenFrom }),
+  z.strictObject({
+    approle: z.strictObject({
+      roleId: tokenFrom,
+      secretId: tokenFrom,
+      mount: z.string().min(1).default(DEFAULT_VAULT_APPROLE_MOUNT),
+    }),
+  }),
 ]);
 
 /**
@@ -37,7 +63,8 @@ export const configSchema = z.strictObject({
   consul: z
     .strictObject({
       address: z.url().default(DEFAULT_CONSUL_ADDRESS),
-      token: tokenFrom.optional(),
+      /** Steward's Consul ACL token: from the environment, a file, or Vault (needs the `vault` section). */
+      token: z.union([tokenFrom, vaultRef]).optional(),
     })
     .default({ address: DEFAULT_CONSUL_ADDRESS }),
   /** Consul KV prefix for Steward's leader lock, controls, journal and records. */
@@ -49,7 +76,27 @@ export const configSchema = z.strictObject({
   instanceId: z.string().min(1).optional(),
   /** Directory Steward may write to (its git mirror). @default .cache/steward under the working directory */
   dataDir: z.string().min(1).optional(),
+  /**
+   * Vault, where Steward reads its own credentials (Nomad tokens named
+   * `vault:` in steward.yaml, the Consul token). Off when absent.
+   */
+  vault: z
+    .strictObject({
+      address: z.url().default(DEFAULT_VAULT_ADDRESS),
+      auth: vaultAuth,
+      /** KV v2 mount that relative secret paths are read under. @default DEFAULT_VAULT_KV_MOUNT ("secret") */
+      kvMount: z.string().min(1).default(DEFAULT_VAULT_KV_MOUNT),
+    })
+    .optional(),
+}).superRefine((c, ctx) => {
+  if (c.consul.token && "vault" in c.consul.token && !c.vault) {
+    ctx.addIssue({ code: "custom", path: ["consul", "token", "vault"], message: "a Consul token from Vault needs the vault section" });
+  }
 });
 
 export type StewardConfig = z.output<typeof configSchema>;
 export type SecretRef = z.output<typeof tokenFrom>;
+/** Steward's Vault connection, when configured. */
+export type VaultConfig = NonNullable<StewardConfig["vault"]>;
+/** A secret in Vault KV v2 named by the config. */
+export type VaultSecretRef = z.output<typeof vaultRef>["vault"];
