@@ -1,23 +1,19 @@
 import { EventEmitter } from "node:events";
 import type { IncomingMessage } from "node:http";
 import Consul from "consul";
-import pRetry, { AbortError } from "p-retry";
 import {
   DEFAULT_CONSUL_ADDRESS,
   HTTP_BLOCKING_MARGIN_MS,
-  HTTP_RETRY_AFTER_CAP_MS,
-  HTTP_RETRY_ATTEMPTS,
-  HTTP_RETRY_BASE_MS,
-  HTTP_RETRY_CAP_MS,
   HTTP_TIMEOUT_MS,
   WATCH_BLOCKING_WAIT_MS,
 } from "../config/defaults.js";
 import { addSecret, type Logger } from "../log.js";
 import type { StewardMetrics } from "../metrics.js";
 import type { ErrorContext } from "../model/errors.js";
-import { checkOption, fullJitterBackoff, sleep, systemClock, systemRandom, type Clock, type Random } from "../reconciler/core/clock.js";
+import { checkOption, sleep, systemClock, systemRandom, type Clock, type Random } from "../reconciler/core/clock.js";
 import { InvalidInputError, TransientError } from "../reconciler/core/outcome.js";
-import { HttpStatusError, parseRetryAfter, timeoutFor, type HttpRetryPolicy } from "./http-client.js";
+import { HttpStatusError, parseRetryAfter, timeoutFor } from "./http-client.js";
+import { compileRetryPolicy, withRetries, type HttpRetryPolicy } from "./call-retry.js";
 
 /** Options of a `ConsulClient`: one per Consul agent address. */
 export interface ConsulClientOptions {
@@ -210,14 +206,7 @@ export class ConsulClient {
     this.delay = options.delay ?? ((ms, signal) => sleep(this.clock, ms, signal));
     this.timeoutMs = checkOption("timeoutMs", options.timeoutMs ?? HTTP_TIMEOUT_MS, 1);
     this.blockingMarginMs = checkOption("blockingMarginMs", options.blockingMarginMs ?? HTTP_BLOCKING_MARGIN_MS);
-    const r = options.retry ?? {};
-    const baseMs = checkOption("retry.baseMs", r.baseMs ?? HTTP_RETRY_BASE_MS);
-    this.policy = {
-      attempts: checkOption("retry.attempts", r.attempts ?? HTTP_RETRY_ATTEMPTS, 1),
-      baseMs,
-      capMs: checkOption("retry.capMs", r.capMs ?? HTTP_RETRY_CAP_MS, baseMs),
-      retryAfterCapMs: checkOption("retry.retryAfterCapMs", r.retryAfterCapMs ?? HTTP_RETRY_AFTER_CAP_MS),
-    };
+    this.policy = compileRetryPolicy(options.retry);
     this.client = new Consul({ baseUrl: `${this.address}/v1` } as ConstructorParameters<typeof Consul>[0]);
   }
 
@@ -374,32 +363,15 @@ export class ConsulClient {
   }
 
   private async run(call: Call): Promise<WithResponse> {
-    if (!call.retry || this.policy.attempts === 1) return this.attempt(call);
-    return pRetry(
-      async () => {
-        try {
-          return await this.attempt(call);
-        } catch (err) {
-          throw err instanceof TransientError ? err : new AbortError(err as Error);
-        }
-      },
-      {
-        retries: this.policy.attempts - 1,
-        minTimeout: 0,
-        maxTimeout: 0,
-        shouldRetry: ({ error, attemptNumber }) => this.waitBeforeRetry(call, error, attemptNumber),
-        ...(call.signal ? { signal: call.signal } : {}),
-      },
-    );
-  }
-
-  private async waitBeforeRetry(call: Call, error: Error, attemptNumber: number): Promise<boolean> {
-    const retryAfter = error instanceof TransientError ? error.retryAfterMs : undefined;
-    if (retryAfter !== undefined && retryAfter > this.policy.retryAfterCapMs) return false;
-    const ms = retryAfter ?? fullJitterBackoff(attemptNumber - 1, this.policy.baseMs, this.policy.capMs, this.random);
-    this.o.logger?.debug({ target: "consul", endpoint: `${call.method} ${call.path}`, attempt: attemptNumber, retry_in_ms: ms, error: error.message }, "consul: retrying");
-    await this.delay(ms, call.signal);
-    return true;
+    if (!call.retry) return this.attempt(call);
+    return withRetries(() => this.attempt(call), {
+      policy: this.policy,
+      random: this.random,
+      delay: this.delay,
+      signal: call.signal,
+      onRetry: ({ attempt, waitMs, error }) =>
+        this.o.logger?.debug({ target: "consul", endpoint: `${call.method} ${call.path}`, attempt, retry_in_ms: waitMs, error: error.message }, "consul: retrying"),
+    });
   }
 
   private async attempt(call: Call): Promise<WithResponse> {

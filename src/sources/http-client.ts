@@ -1,30 +1,13 @@
 import axios, { isAxiosError, type AxiosInstance, type AxiosResponse } from "axios";
-import pRetry, { AbortError } from "p-retry";
-import {
-  HTTP_BLOCKING_MARGIN_MS,
-  HTTP_RETRY_AFTER_CAP_MS,
-  HTTP_RETRY_ATTEMPTS,
-  HTTP_RETRY_BASE_MS,
-  HTTP_RETRY_CAP_MS,
-  HTTP_TIMEOUT_MS,
-} from "../config/defaults.js";
+import { HTTP_BLOCKING_MARGIN_MS, HTTP_TIMEOUT_MS } from "../config/defaults.js";
+import { compileRetryPolicy, withRetries, type HttpRetryPolicy } from "./call-retry.js";
 import { addSecret, SECRET_HEADERS, type Logger } from "../log.js";
 import type { StewardMetrics } from "../metrics.js";
 import type { ErrorContext } from "../model/errors.js";
-import { checkOption, fullJitterBackoff, sleep, systemClock, systemRandom, type Clock, type Random } from "../reconciler/core/clock.js";
+import { checkOption, sleep, systemClock, systemRandom, type Clock, type Random } from "../reconciler/core/clock.js";
 import { ConflictError, InvalidInputError, TransientError } from "../reconciler/core/outcome.js";
 
-/** Retries of one call (layer 1 of three; STYLE 4.4). Durations in milliseconds. */
-export interface HttpRetryPolicy {
-  /** Attempts in all, the first included. @default HTTP_RETRY_ATTEMPTS (4) */
-  attempts: number;
-  /** First delay between attempts; doubled per attempt, full jitter. @default HTTP_RETRY_BASE_MS (200) */
-  baseMs: number;
-  /** Longest delay between attempts. @default HTTP_RETRY_CAP_MS (5 s) */
-  capMs: number;
-  /** Longest Retry-After waited inside the call; longer ones end the call with a TransientError carrying it. @default HTTP_RETRY_AFTER_CAP_MS (30 s) */
-  retryAfterCapMs: number;
-}
+export type { HttpRetryPolicy };
 
 /** Options of an `HttpClient`: one per target API and address. */
 export interface HttpClientOptions {
@@ -193,14 +176,7 @@ export class HttpClient {
     this.delay = options.delay ?? ((ms, signal) => sleep(this.clock, ms, signal));
     this.timeoutMs = checkOption("timeoutMs", options.timeoutMs ?? HTTP_TIMEOUT_MS, 1);
     this.blockingMarginMs = checkOption("blockingMarginMs", options.blockingMarginMs ?? HTTP_BLOCKING_MARGIN_MS);
-    const r = options.retry ?? {};
-    const baseMs = checkOption("retry.baseMs", r.baseMs ?? HTTP_RETRY_BASE_MS);
-    this.policy = {
-      attempts: checkOption("retry.attempts", r.attempts ?? HTTP_RETRY_ATTEMPTS, 1),
-      baseMs,
-      capMs: checkOption("retry.capMs", r.capMs ?? HTTP_RETRY_CAP_MS, baseMs),
-      retryAfterCapMs: checkOption("retry.retryAfterCapMs", r.retryAfterCapMs ?? HTTP_RETRY_AFTER_CAP_MS),
-    };
+    this.policy = compileRetryPolicy(options.retry);
     // Statuses are classified here, not by axios, so every answer reaches the classifier.
     this.http = axios.create({ baseURL: options.baseURL, validateStatus: () => true, maxRedirects: 0 });
   }
@@ -208,38 +184,18 @@ export class HttpClient {
   /** Makes the call, with retries when `req.retry` allows. See the class doc for what it throws. */
   async request<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
     const retry = req.retry ?? IDEMPOTENT.has(req.method);
-    if (!retry || this.policy.attempts === 1) return this.attempt<T>(req);
-    return pRetry(
-      async () => {
-        try {
-          return await this.attempt<T>(req);
-        } catch (err) {
-          // Only transient errors are worth another attempt; anything else ends the call as it is.
-          throw err instanceof TransientError ? err : new AbortError(err as Error);
-        }
-      },
-      {
-        retries: this.policy.attempts - 1,
-        // p-retry's own timer is off: the delay is ours, so Retry-After and the injected delay decide.
-        minTimeout: 0,
-        maxTimeout: 0,
-        shouldRetry: ({ error, attemptNumber }) => this.waitBeforeRetry(req, error, attemptNumber),
-        ...(req.signal ? { signal: req.signal } : {}),
-      },
-    );
-  }
-
-  /** Waits before the next attempt; false when the call should end now (a Retry-After beyond the cap). */
-  private async waitBeforeRetry(req: HttpRequest, error: Error, attemptNumber: number): Promise<boolean> {
-    const retryAfter = error instanceof TransientError ? error.retryAfterMs : undefined;
-    if (retryAfter !== undefined && retryAfter > this.policy.retryAfterCapMs) return false;
-    const ms = retryAfter ?? fullJitterBackoff(attemptNumber - 1, this.policy.baseMs, this.policy.capMs, this.random);
-    this.o.logger?.debug(
-      { target: this.o.target, endpoint: `${req.method} ${req.path}`, attempt: attemptNumber, retry_in_ms: ms, error: error.message },
-      "http: retrying",
-    );
-    await this.delay(ms, req.signal);
-    return true;
+    if (!retry) return this.attempt<T>(req);
+    return withRetries(() => this.attempt<T>(req), {
+      policy: this.policy,
+      random: this.random,
+      delay: this.delay,
+      signal: req.signal,
+      onRetry: ({ attempt, waitMs, error }) =>
+        this.o.logger?.debug(
+          { target: this.o.target, endpoint: `${req.method} ${req.path}`, attempt, retry_in_ms: waitMs, error: error.message },
+          "http: retrying",
+        ),
+    });
   }
 
   private headers(req: HttpRequest): Record<string, string> {
