@@ -176,3 +176,5 @@ export const PROMOTION_RECHECK_MS = 5_000;
 export const DEFAULT_GATE_TIMEOUT_MS = 10 * 60_000;
 /** Status an http gate expects by default: plain success. */
 export const DEFAULT_HTTP_GATE_STATUS = 200;
+/** Wait before a key whose registry login was refused (401/403) is retried (1 min): credentials rotated in Vault are picked up soon, a wrong password does not hammer the registry. */
+export const REGISTRY_AUTH_RETRY_AFTER_MS = 60_000;
