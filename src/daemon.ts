@@ -14,7 +14,8 @@ import { TreePoller } from "./sources/tree-poller.js";
 import { ConsulKvWriter, SyncStateStore } from "./actuators/consul-kv.js";
 import { LeaderElector } from "./reconciler/core/leader.js";
 import { SyncLoop } from "./reconciler/sync/loop.js";
-import { NomadClients, envTokens } from "./reconciler/sync/clients.js";
+import { NomadClients, envTokens, vaultTokens } from "./reconciler/sync/clients.js";
+import { VaultSource, vaultAuthFromConfig } from "./sources/vault.js";
 import { syncStateOf } from "./reconciler/sync/loop.js";
 import { findCondition } from "./reconciler/core/status.js";
 import { startServer, type StewardServer } from "./server/http.js";
@@ -40,6 +41,8 @@ export class Daemon {
   readonly sync: SyncLoop;
   readonly consul: ConsulClient;
   readonly elector: LeaderElector;
+  /** Steward's credentials from Vault, when `config.vault` is set. */
+  readonly vault: VaultSource | undefined;
   private readonly controls: ControlsSource;
   private readonly writer: ConsulKvWriter;
   private poller: TreePoller | undefined;
@@ -54,10 +57,12 @@ export class Daemon {
     this.logger = overrides.logger ?? createLogger({ base: { instance: config.instanceId } });
     this.metrics = overrides.metrics ?? createMetrics();
     initMetrics(this.metrics, { actionKinds: { sync: ["register", "stop", "noop"] } });
-    const consulToken = config.consul.token && "env" in config.consul.token ? config.consul.token.env : undefined;
+    this.vault = config.vault
+      ? new VaultSource({ address: config.vault.address, auth: vaultAuthFromConfig(config.vault.auth), kvMount: config.vault.kvMount, logger: this.logger, metrics: this.metrics })
+      : undefined;
     this.consul = new ConsulClient({
       address: config.consul.address,
-      token: () => (consulToken ? process.env[consulToken] : undefined),
+      token: consulToken(config.consul.token, this.vault),
       metrics: this.metrics,
       logger: this.logger,
     });
@@ -65,7 +70,7 @@ export class Daemon {
     const writer = new ConsulKvWriter(this.consul, { controlPrefix: `${prefix}/control/` });
     this.writer = writer;
     this.sync = new SyncLoop({
-      clients: new NomadClients({ tokens: envTokens, logger: this.logger, metrics: this.metrics }),
+      clients: new NomadClients({ tokens: this.vault ? vaultTokens(this.vault) : envTokens, logger: this.logger, metrics: this.metrics }),
       store: new SyncStateStore(this.consul, writer, { prefix: `${prefix}/state/sync/`, logger: this.logger }),
       logger: this.logger.child({ loop: "sync" }),
       metrics: this.metrics,
@@ -100,6 +105,11 @@ export class Daemon {
       webhookSecret,
       onGitHook: () => this.onGitHook(),
     });
+    if (this.vault) {
+      // The Consul token may be in Vault, and every loop needs its credentials: nothing starts before the first read.
+      this.vault.start();
+      await this.vault.whenReady();
+    }
     this.controls.onChange((next, prev) => {
       this.sync.cache.paused = { all: next.paused.all, services: new Set(next.paused.services) };
       this.sync.cache.pruneOverride = new Set(next.pruneOverride);
@@ -125,6 +135,7 @@ export class Daemon {
     await this.kvTree?.stop();
     await this.controls.stop();
     await this.sync.stop();
+    await this.vault?.stop();
     await this.server?.close();
   }
 
@@ -199,6 +210,7 @@ export class Daemon {
     else if (!this.sync.synced) reasons.push("not every environment's Nomad jobs have been read yet");
     if (!this.controls.synced) reasons.push("the controls in Consul KV have not been read yet");
     if (this.poller?.lastError) reasons.push(`desired-state source: ${this.poller.lastError}`);
+    if (this.vault && !this.vault.ready) reasons.push(`Steward's credentials have not been read from Vault yet${this.vault.problems().map((p) => `; ${p.path}: ${p.message}`).join("")}`);
     return { ready: reasons.length === 0, reasons };
   }
 
@@ -229,6 +241,17 @@ export class Daemon {
 
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   return a.size === b.size && [...a].every((x) => b.has(x));
+}
+
+/** The Consul token per call: from Vault (asked for now, so the first read includes it) or the environment. */
+function consulToken(ref: StewardConfig["consul"]["token"], vault: VaultSource | undefined): () => string | undefined {
+  if (ref && "vault" in ref) {
+    const { path: secret, key } = ref.vault;
+    vault?.want(secret, key);
+    return () => vault?.get(secret, key);
+  }
+  const name = ref && "env" in ref ? ref.env : undefined;
+  return () => (name ? process.env[name] : undefined);
 }
 
 function contentHash(snap: TreeSnapshot): string {

@@ -1,6 +1,6 @@
 // Steward's own credentials from Vault, read with the real node-vault client against sim's Vault.
 import test from "ava";
-import { writeFile, mkdtemp, rm } from "node:fs/promises";
+import { cp, writeFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -10,9 +10,12 @@ import { FaultInjector, seededRandom } from "../../sim/core/faults.js";
 import { serve, type SimServer } from "../../sim/core/http.js";
 import { RequestLog } from "../../sim/core/request-log.js";
 import { World } from "../../sim/core/world.js";
+import { startSim } from "../../sim/index.js";
 import { startNomadHarness } from "../../sim/nomad/harness.js";
 import { VaultServer } from "../../sim/vault/index.js";
 import { configSchema } from "../../src/config/schema.js";
+import { Daemon } from "../../src/daemon.js";
+import { createMetrics } from "../../src/metrics.js";
 import { createLogger } from "../../src/log.js";
 import type { EnvironmentSpec } from "../../src/model/types.js";
 import { NomadClients, envTokens, vaultTokens } from "../../src/reconciler/sync/clients.js";
@@ -20,6 +23,7 @@ import { HttpStatusError } from "../../src/sources/http-client.js";
 import { VaultSource, kvDataPath, vaultAuthFromConfig, type VaultAuth, type VaultSourceOptions } from "../../src/sources/vault.js";
 import { FakeClock } from "../helpers/clock.js";
 import { eventually } from "../helpers/eventually.js";
+import { REPO_ROOT } from "../helpers/sync-fixture.js";
 
 const ROOT = "root-token-for-tests";
 const QA_PATH = "secret/data/steward/nomad-qa";
@@ -396,4 +400,43 @@ test("no secret value, token or secret id ever reaches the log, through login, r
   for (const secret of [QA_TOKEN, "c0ffee00-1234-4abc-9def-00112233aabb", secretId]) t.false(text.includes(secret));
   t.notRegex(text, /hvs\./, "no Vault token");
   t.false(text.includes("[REDACTED]"), "nothing even had to be scrubbed: values are never handed to the logger");
+});
+
+// ── the daemon ──
+
+test("a daemon with a vault section takes its Consul token and its Nomad tokens from Vault", async (t) => {
+  const nomadToken = "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d";
+  const consulToken = "1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9";
+  const sim = await startSim({ healthyAfterMs: 200, nomadToken, consulToken });
+  t.teardown(() => sim.close());
+  sim.vault.setPolicy("steward", { "secret/data/steward/*": ["read"] });
+  sim.vault.putSecret("secret", "steward/nomad", { token: nomadToken });
+  sim.vault.putSecret("secret", "steward/consul", { token: consulToken });
+  const { roleId, secretId } = sim.vault.createAppRole("steward", { policies: ["steward"], tokenTtlS: 3600 });
+  const dir = await mkdtemp(path.join(tmpdir(), "steward-vault-daemon-"));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await cp(path.join(REPO_ROOT, "desired-state"), dir, { recursive: true });
+  const token = "      token: { vault: { path: secret/data/steward/nomad, key: token } }";
+  await writeFile(
+    path.join(dir, "steward.yaml"),
+    ["environments:", "  - name: qa", "    nomad:", `      address: ${sim.urls.nomad.qa}`, token, "  - name: prod", "    nomad:", `      address: ${sim.urls.nomad.prod}`, token].join("\n"),
+  );
+  process.env.STEWARD_TEST_VAULT_ROLE_ID = roleId;
+  process.env.STEWARD_TEST_VAULT_SECRET_ID = secretId;
+  const config = configSchema.parse({
+    source: { directory: { path: dir } },
+    consul: { address: sim.urls.consul, token: { vault: { path: "steward/consul", key: "token" } } },
+    http: { listen: "127.0.0.1:0" },
+    vault: { address: sim.urls.vault, auth: { approle: { roleId: { env: "STEWARD_TEST_VAULT_ROLE_ID" }, secretId: { env: "STEWARD_TEST_VAULT_SECRET_ID" } } } },
+    dataDir: dir,
+  });
+  const log = capture();
+  const daemon = new Daemon({ ...config, instanceId: "vault-test" }, { logger: log.logger, metrics: createMetrics({ defaultMetrics: false }), watchWaitMs: 5_000 });
+  t.teardown(() => daemon.stop());
+  await daemon.start();
+  await eventually(() => daemon.elector.isLeader, { timeoutMs: 10_000 });
+  const qa = async (): Promise<number> => (await fetch(`${sim.urls.nomad.qa}/v1/job/web`, { headers: { "X-Nomad-Token": nomadToken } })).status;
+  await eventually(async () => (await qa()) === 200, { timeoutMs: 15_000 });
+  t.true(daemon.vault?.ready);
+  t.false(log.text().includes(nomadToken) || log.text().includes(consulToken), "the tokens never reach the log");
 });
