@@ -30,6 +30,56 @@ export interface EnvironmentSpec {
     namespace: string;
     token: TokenSource;
   };
+  /**
+   * Weekly UTC windows in which nothing is promoted into this environment
+   * (rollbacks still happen). Absent or empty: never frozen.
+   */
+  freeze?: FreezeWindow[];
+}
+
+/**
+ * A weekly window in UTC, as minutes since Monday 00:00 UTC (0..10079).
+ * `fromMinute > toMinute` wraps over the week's end (Fri 18:00 → Mon 08:00).
+ * The window holds `from` and excludes `to`.
+ */
+export interface FreezeWindow {
+  fromMinute: number;
+  toMinute: number;
+  /** As written (`Fri 18:00 - Mon 08:00`), for messages. */
+  text: string;
+}
+
+/**
+ * Which registry tags are candidates for promotion (service.yaml's
+ * `image.policy`). Defined here until src/model/tag-policy.ts provides the
+ * registry side's own type; the shapes are the same.
+ */
+export type ImagePolicy =
+  | { kind: "buildNumber"; /** A regex with one capture group holding the number. */ pattern: string }
+  | { kind: "semver"; /** An npm-style range: `^1.2.0`, `>=2 <3`. */ range: string }
+  | { kind: "digest"; digest: string };
+
+/**
+ * One gate a digest must pass in a stage before it is promoted to the next
+ * one, checked in declared order after the stage's Nomad deployment
+ * succeeded (the implicit first gate). Durations in ms.
+ */
+export type GateSpec =
+  /** A Nomad batch job (a job file beside service.yaml, or the ID of a registered job) run in the stage; passes when it exits 0. */
+  | { kind: "verify"; job: string; timeoutMs: number }
+  /** Passes once `url` answers `expectStatus`; fails when it has not by `timeoutMs`. */
+  | { kind: "http"; url: string; expectStatus: number; timeoutMs: number }
+  /** Passes after `durationMs` with no failed allocation of the job in the stage; fails at the first failed one. */
+  | { kind: "soak"; durationMs: number }
+  /** Passes when `query` has stayed below `below` for `forMs`; fails when that has not happened by `timeoutMs`. */
+  | { kind: "prometheus"; query: string; below: number; forMs: number; timeoutMs: number }
+  /** Passes when an approval for this service and digest exists (`steward approve`, the API, or a KV key). Never times out. */
+  | { kind: "manual" };
+
+/** A service's promotion policy: the gates of each stage (environment) it runs in. */
+export interface PromotionPolicy {
+  /** Stage name → gates in order; a stage not listed has only the implicit deployment gate. */
+  gates: Record<string, GateSpec[]>;
 }
 
 export interface SyncPolicy {
@@ -72,10 +122,14 @@ export interface ServiceSpec {
     repository: string;
     /** `sha256:…` to run before any promotion happened, if set. */
     digest?: string;
+    /** Which tags are promotion candidates; absent: the service is not promoted, only synced. */
+    policy?: ImagePolicy;
   };
   /** Environments this service runs in (a subset of the declared ones), with their variables. */
   environments: Record<string, ServiceEnvironment>;
   sync: SyncPolicy;
+  /** The gates per stage; absent: only the implicit deployment gate everywhere. */
+  promotion?: PromotionPolicy;
 }
 
 export interface PoolSpec {
