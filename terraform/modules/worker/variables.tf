@@ -8,6 +8,7 @@ variable "workers" {
     instance_type = optional(string)
     node_class    = optional(string)
     meta          = optional(map(string), {})
+    subnet_id     = optional(string)
   }))
 
   validation {
@@ -61,13 +62,56 @@ variable "instance_type" {
 }
 
 variable "subnet_id" {
-  description = "The subnet the workers are launched in."
+  description = "The subnet the workers are launched in, unless a worker sets its own subnet_id."
   type        = string
 }
 
 variable "user_data" {
-  description = "cloud-init user data that configures and starts the Nomad client and Consul agent (it may read the instance's tags)."
+  description = "cloud-init user data for every worker, when the module does not render it (agents = null). It may read the instance's tags."
   type        = string
+  default     = null
+}
+
+variable "agents" {
+  description = "The cluster's agent settings (see modules/cloud-init, variable agents): when set, each worker gets its own cloud-init, which configures the Consul and Nomad clients with the same node pool, class and meta as its tags; user_data is then ignored."
+  type = object({
+    region            = optional(string, "global")
+    server_addresses  = list(string)
+    consul_gossip_key = optional(string)
+    nomad_gossip_key  = optional(string)
+    acls              = optional(bool, true)
+    vault_address     = optional(string)
+    vault_ca_cert     = optional(string)
+    install           = optional(bool, true)
+    consul_version    = optional(string, "1.20.2")
+    nomad_version     = optional(string, "1.9.5")
+    vault_version     = optional(string, "1.18.3")
+  })
+  default = null
+}
+
+variable "host_volumes" {
+  description = "Nomad host volumes of every worker, name => directory (needs agents), e.g. { registry = \"/opt/registry/data\" }."
+  type        = map(string)
+  default     = {}
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the workers (empty: the subnet's VPC default group)."
+  type        = list(string)
+  default     = []
+}
+
+variable "iam_instance_profile" {
+  description = "Instance profile of the workers (null: none)."
+  type        = string
+  default     = null
+}
+
+variable "key_name" {
+  description = "EC2 key pair for SSH (null: none; prefer SSM Session Manager)."
+  type        = string
+  default     = null
 }
 
 variable "tags" {

@@ -1,0 +1,22 @@
+output "instances" {
+  description = "Each Vault server's instance, by name: id, private IP, private DNS name, node name."
+  value = {
+    for k, i in aws_instance.vault : k => {
+      id          = i.id
+      private_ip  = i.private_ip
+      private_dns = i.private_dns
+      node_name   = i.tags["Name"]
+    }
+  }
+}
+
+output "api_addresses" {
+  description = "Each Vault server's API address (https://<private ip>:8200), by name; known at plan time for servers with a fixed private_ip."
+  value       = { for k, i in aws_instance.vault : k => "https://${i.private_ip}:8200" }
+}
+
+output "cloud_init" {
+  description = "The user data each instance boots with, by node name (sensitive: it may hold gossip keys)."
+  sensitive   = true
+  value       = { for k, n in module.node : n.tags["Name"] => n.user_data }
+}
