@@ -1,0 +1,19 @@
+# Steward's Nomad ACL policy: the capabilities of the endpoints Steward's code
+# calls, and nothing else (test/deploy/policies.test.ts derives the endpoints
+# from src/ and checks this file against them, both ways).
+#
+#   GET  /v1/jobs                 list-jobs   the jobs list with Meta (blocking query)
+#   GET  /v1/job/:id              read-job    one job (drift checks, stop's check-and-set)
+#   POST /v1/jobs/parse           parse-job   each job file, by the environment's own parser
+#   POST /v1/job/:id/plan         submit-job  what a register would change
+#   PUT  /v1/jobs                 submit-job  register (EnforceIndex)
+#   DELETE /v1/job/:id            submit-job  stop (prune)
+#
+# One token per environment's cluster, each with this policy; add a namespace
+# block for every namespace steward.yaml names.
+#
+#   nomad acl policy apply -description "Steward" steward deploy/policies/nomad/steward.hcl
+#   nomad acl token create -name steward -policy steward
+namespace "default" {
+  capabilities = ["list-jobs", "read-job", "parse-job", "submit-job"]
+}
