@@ -2,7 +2,7 @@ import type { Router, SimReply, SimRequest } from "../core/http.js";
 import type { NomadCore } from "./core.js";
 import { ERR, NomadError } from "./errors.js";
 import { refreshJob } from "./job-status.js";
-import { blockingQuery, found, guarded, missing, page, parseQuery, written, type QueryOpts } from "./query.js";
+import { blockingQuery, found, guarded, listQuery, missing, page, parseQuery, written, type QueryOpts } from "./query.js";
 import { subjectOf } from "./scheduler.js";
 import { allocStub, allocView, evalStub } from "./views.js";
 
@@ -16,14 +16,11 @@ export function addAllocEvalRoutes(core: NomadCore, r: Router): void {
   const inNs = (q: QueryOpts, namespace: string): boolean => q.namespace === "*" || q.namespace === namespace;
 
   r.add("GET", "/v1/allocations", read((req, q) =>
-    blockingQuery(core, req, q, () => ({
-      index: core.store.tableIdx("allocs"),
-      result: () => {
-        const allocs = [...core.store.allocs.values()].filter((a) => inNs(q, a.Namespace) && a.ID.startsWith(q.prefix));
-        const p = page(allocs, q, (a) => `${a.CreateIndex}.${a.ID}`, allocStub);
-        return { ok: true, body: p.items, ...(p.next ? { headers: { "X-Nomad-NextToken": p.next } } : {}) };
-      },
-    })),
+    listQuery(core, req, q, () => core.store.tableIdx("allocs"), () => {
+      const allocs = [...core.store.allocs.values()].filter((a) => inNs(q, a.Namespace) && a.ID.startsWith(q.prefix));
+      const p = page(allocs, q, (a) => `${a.CreateIndex}.${a.ID}`, allocStub);
+      return { ok: true, body: p.items, ...(p.next ? { headers: { "X-Nomad-NextToken": p.next } } : {}) };
+    }),
   ));
   r.add("GET", "/v1/allocation/:id", read((req, q) =>
     blockingQuery(core, req, q, () => {
@@ -44,14 +41,11 @@ export function addAllocEvalRoutes(core: NomadCore, r: Router): void {
   }));
 
   r.add("GET", "/v1/evaluations", read((req, q) =>
-    blockingQuery(core, req, q, () => ({
-      index: core.store.tableIdx("evals"),
-      result: () => {
-        const evals = [...core.store.evals.values()].filter((e) => inNs(q, e.Namespace) && e.ID.startsWith(q.prefix));
-        const p = page(evals, q, (e) => `${e.CreateIndex}.${e.ID}`, (e) => e);
-        return { ok: true, body: p.items, ...(p.next ? { headers: { "X-Nomad-NextToken": p.next } } : {}) };
-      },
-    })),
+    listQuery(core, req, q, () => core.store.tableIdx("evals"), () => {
+      const evals = [...core.store.evals.values()].filter((e) => inNs(q, e.Namespace) && e.ID.startsWith(q.prefix));
+      const p = page(evals, q, (e) => `${e.CreateIndex}.${e.ID}`, (e) => e);
+      return { ok: true, body: p.items, ...(p.next ? { headers: { "X-Nomad-NextToken": p.next } } : {}) };
+    }),
   ));
   r.add("GET", "/v1/evaluation/:id/allocations", read((req, q) =>
     blockingQuery(core, req, q, () => {

@@ -3,6 +3,7 @@ import type { SimContext } from "../core/context.js";
 import type { SimTimer } from "../core/clock.js";
 import type { JobParser } from "./parse/index.js";
 import { NomadStore } from "./store.js";
+import { ListCache } from "./query.js";
 import type { Job, Task } from "./types.js";
 import type { Scheduler } from "./scheduler.js";
 import type { ClientSim } from "./client.js";
@@ -66,6 +67,7 @@ export class Timers {
 export class NomadCore {
   readonly store = new NomadStore();
   readonly timers: Timers;
+  readonly listCache = new ListCache();
   /** Digests (`sha256:...`) whose tasks never become healthy. */
   readonly unhealthyImages = new Set<string>();
   /** `${jobID}@${version}` pairs whose allocations never become healthy. */

@@ -1,7 +1,7 @@
 import type { Router, SimReply, SimRequest } from "../core/http.js";
 import type { NomadCore } from "./core.js";
 import { ERR, NomadError } from "./errors.js";
-import { blockingQuery, decodeBody, found, guarded, missing, page, parseQuery, written, type QueryOpts } from "./query.js";
+import { blockingQuery, decodeBody, found, guarded, listQuery, missing, page, parseQuery, written, type QueryOpts } from "./query.js";
 import type { DeploymentRec } from "./types.js";
 import { allocStub } from "./views.js";
 
@@ -19,14 +19,11 @@ export function addDeploymentRoutes(core: NomadCore, r: Router): void {
   };
 
   r.add("GET", "/v1/deployments", read((req, q) =>
-    blockingQuery(core, req, q, () => ({
-      index: core.store.tableIdx("deployment"),
-      result: () => {
-        const deps = [...core.store.deployments.values()].filter((d) => (q.namespace === "*" || d.Namespace === q.namespace) && d.ID.startsWith(q.prefix));
-        const p = page(deps, q, (d) => (q.prefix ? d.ID : `${d.CreateIndex}.${d.ID}`), (d) => d);
-        return { ok: true, body: p.items, ...(p.next ? { headers: { "X-Nomad-NextToken": p.next } } : {}) };
-      },
-    })),
+    listQuery(core, req, q, () => core.store.tableIdx("deployment"), () => {
+      const deps = [...core.store.deployments.values()].filter((d) => (q.namespace === "*" || d.Namespace === q.namespace) && d.ID.startsWith(q.prefix));
+      const p = page(deps, q, (d) => (q.prefix ? d.ID : `${d.CreateIndex}.${d.ID}`), (d) => d);
+      return { ok: true, body: p.items, ...(p.next ? { headers: { "X-Nomad-NextToken": p.next } } : {}) };
+    }),
   ));
   r.add("GET", "/v1/deployment/allocations/:id", read((req, q) =>
     blockingQuery(core, req, q, () => {

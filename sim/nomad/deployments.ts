@@ -33,10 +33,15 @@ export class DeploymentWatcher {
 
   constructor(private readonly core: NomadCore) {}
 
-  /** Starts watching a deployment's progress deadline. */
+  /**
+   * Called after each evaluation of the deployment's job: arms the progress
+   * deadline once, and completes a deployment whose allocations are all
+   * healthy already (the last one may have turned healthy while it was paused).
+   */
   watch(d: DeploymentRec): void {
-    if (!deploymentActive(d) || this.deadlines.has(d.ID)) return;
-    this.armDeadline(d);
+    if (!deploymentActive(d)) return;
+    if (!this.deadlines.has(d.ID)) this.armDeadline(d);
+    if (d.Status === "running" && !requiresPromotion(d) && this.complete(d)) this.succeed(d);
   }
 
   forget(d: DeploymentRec): void {

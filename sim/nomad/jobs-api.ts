@@ -6,7 +6,7 @@ import { deregisterJob, registerJob, revertJob, setStability, type RegisterReply
 import { refreshJob } from "./job-status.js";
 import { isObject } from "./json.js";
 import { annotateUpdates, diffJobs } from "./plan-diff.js";
-import { blockingQuery, decodeBody, found, guarded, missing, page, parseQuery, written, type QueryOpts, type ReadResult } from "./query.js";
+import { blockingQuery, decodeBody, found, guarded, listQuery, missing, page, parseQuery, written, type QueryOpts, type ReadResult } from "./query.js";
 import { subjectOf } from "./scheduler.js";
 import type { Job, JsonObject } from "./types.js";
 import { allocTerminal } from "./types.js";
@@ -46,15 +46,12 @@ function ns(req: SimRequest): string {
 
 function listJobs(core: NomadCore, req: SimRequest, q: QueryOpts): Promise<SimReply> {
   const meta = parseBool(req, "meta") ?? false;
-  return blockingQuery(core, req, q, () => ({
-    index: core.store.tableIdx("jobs", "job_summary"),
-    result: (): ReadResult => {
-      const all = q.namespace === "*";
-      const recs = [...core.store.jobs.values()].filter((r) => (all || r.current.Namespace === q.namespace) && r.current.ID.startsWith(q.prefix));
-      const p = page(recs, q, (r) => (all ? `${r.current.Namespace}.${r.current.ID}` : r.current.ID), (r) => jobStub(core, r, meta));
-      return { ok: true, body: p.items, ...(p.next ? { headers: { "X-Nomad-NextToken": p.next } } : {}) };
-    },
-  }));
+  return listQuery(core, req, q, () => core.store.tableIdx("jobs", "job_summary"), (): ReadResult => {
+    const all = q.namespace === "*";
+    const recs = [...core.store.jobs.values()].filter((r) => (all || r.current.Namespace === q.namespace) && r.current.ID.startsWith(q.prefix));
+    const p = page(recs, q, (r) => (all ? `${r.current.Namespace}.${r.current.ID}` : r.current.ID), (r) => jobStub(core, r, meta));
+    return { ok: true, body: p.items, ...(p.next ? { headers: { "X-Nomad-NextToken": p.next } } : {}) };
+  });
 }
 
 function readJob(core: NomadCore, req: SimRequest, q: QueryOpts): Promise<SimReply> {

@@ -2,7 +2,7 @@ import type { Router, SimReply, SimRequest } from "../core/http.js";
 import type { NomadCore } from "./core.js";
 import { ERR, NomadError } from "./errors.js";
 import { isObject } from "./json.js";
-import { blockingQuery, decodeBody, found, guarded, missing, page, parseQuery, written, type QueryOpts } from "./query.js";
+import { blockingQuery, decodeBody, found, guarded, listQuery, missing, page, parseQuery, written, type QueryOpts } from "./query.js";
 import { allocView, nodeStub, nodeView } from "./views.js";
 
 /** Registers the /v1/nodes and /v1/node/:id routes. */
@@ -13,14 +13,11 @@ export function addNodeRoutes(core: NomadCore, r: Router): void {
       return "status" in q ? q : h(req, q);
     });
   r.add("GET", "/v1/nodes", read((req, q) =>
-    blockingQuery(core, req, q, () => ({
-      index: core.store.tableIdx("nodes"),
-      result: () => {
-        const nodes = [...core.store.nodes.values()].filter((n) => n.ID.startsWith(q.prefix));
-        const p = page(nodes, q, (n) => n.ID, nodeStub);
-        return { ok: true, body: p.items, ...(p.next ? { headers: { "X-Nomad-NextToken": p.next } } : {}) };
-      },
-    })),
+    listQuery(core, req, q, () => core.store.tableIdx("nodes"), () => {
+      const nodes = [...core.store.nodes.values()].filter((n) => n.ID.startsWith(q.prefix));
+      const p = page(nodes, q, (n) => n.ID, nodeStub);
+      return { ok: true, body: p.items, ...(p.next ? { headers: { "X-Nomad-NextToken": p.next } } : {}) };
+    }),
   ));
   r.add("GET", "/v1/node/:id/allocations", read((req, q) =>
     blockingQuery(core, req, q, () => {

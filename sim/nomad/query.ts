@@ -1,4 +1,4 @@
-import { blockingRead, parseGoDuration } from "../core/blocking.js";
+import { parseGoDuration, type IndexNotifier } from "../core/blocking.js";
 import type { SimReply, SimRequest } from "../core/http.js";
 import type { NomadCore } from "./core.js";
 import { ERR, NomadError, textError } from "./errors.js";
@@ -80,14 +80,89 @@ export function parseQuery(core: NomadCore, req: SimRequest): QueryOpts | SimRep
  * it returns the index and a thunk that builds the body only once.
  */
 export async function blockingQuery(core: NomadCore, req: SimRequest, q: QueryOpts, read: () => { index: number; result: () => ReadResult }): Promise<SimReply> {
-  const r = await blockingRead(core.store.notifier, q.index, q.waitMs, () => {
-    const x = read();
-    return { index: x.index, value: x.result };
-  }, req.signal);
+  const r = await waitForIndex(core.store.notifier, q.index, q.waitMs, read, req.signal);
   const headers = readHeaders(r.index);
-  const res = r.value();
+  const res = r.result();
   if (!res.ok) return textError(res.status, res.message, headers);
-  return { status: 200, headers: { ...headers, ...(res.headers ?? {}) }, body: res.body };
+  return { status: 200, headers: { ...headers, ...(res.headers ?? {}) }, body: res.body, ...(Buffer.isBuffer(res.body) ? { contentType: "application/json" } : {}) };
+}
+
+/**
+ * Recent list answers, by request (path and list options) and index: every
+ * watcher woken by the same write would otherwise rebuild and re-encode the
+ * same multi-megabyte list (10 000 jobs).
+ */
+export class ListCache {
+  private readonly entries = new Map<string, { index: number; result: ReadResult; bytes: number }>();
+  private bytes = 0;
+
+  constructor(
+    private readonly maxEntries = 8,
+    private readonly maxBytes = 32 * 1024 * 1024,
+  ) {}
+
+  get(key: string, index: number, build: () => ReadResult): ReadResult {
+    const hit = this.entries.get(key);
+    if (hit && hit.index === index) return hit.result;
+    const built = build();
+    const body = built.ok ? Buffer.from(JSON.stringify(built.body)) : undefined;
+    const result: ReadResult = built.ok && body ? { ...built, body } : built;
+    this.drop(key);
+    const size = body?.length ?? 0;
+    if (size <= this.maxBytes / 2) {
+      this.entries.set(key, { index, result, bytes: size });
+      this.bytes += size;
+    }
+    while (this.entries.size > this.maxEntries || this.bytes > this.maxBytes) this.drop(this.entries.keys().next().value as string);
+    return result;
+  }
+
+  private drop(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.bytes -= e.bytes;
+    this.entries.delete(key);
+  }
+}
+
+/** A blocking list read whose answer is shared by the readers of the same index. */
+export function listQuery(core: NomadCore, req: SimRequest, q: QueryOpts, index: () => number, build: () => ReadResult): Promise<SimReply> {
+  const params = new URLSearchParams(req.query);
+  params.delete("index");
+  params.delete("wait");
+  params.sort();
+  const key = `${req.path}?${params.toString()}`;
+  return blockingQuery(core, req, q, () => {
+    const idx = index();
+    return { index: idx, result: () => core.listCache.get(key, idx, build) };
+  });
+}
+
+/**
+ * blockingRead's loop, with one abort listener on the request for the whole
+ * wait: IndexNotifier.nextChange adds a listener to the signal it is given on
+ * every call, and a watcher woken by thousands of unrelated writes would pile
+ * them up on the request's signal. Each wait here gets its own signal.
+ */
+async function waitForIndex<R extends { index: number }>(notifier: IndexNotifier, minIndex: number, waitMs: number, read: () => R, signal: AbortSignal): Promise<R> {
+  let r = read();
+  if (minIndex <= 0) return r;
+  const deadline = Date.now() + waitMs;
+  let current: AbortController | undefined;
+  const onAbort = (): void => current?.abort();
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    while (r.index <= minIndex && !signal.aborted) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      current = new AbortController();
+      await notifier.nextChange(left, current.signal);
+      r = read();
+    }
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+  return r;
 }
 
 /** The 403 the agent answers when ACLs are on and the token does not match. */

@@ -148,7 +148,7 @@ export class Scheduler {
     const deployment = plan.createDeployment && job ? this.newDeployment(job, plan) : plan.deployment;
     const outcome = this.placeAll(plan, ev, usage, deployment);
 
-    const idx = store.write("allocs", "evals", "jobs", "job_summary", ...(plan.cancel.length || plan.createDeployment ? (["deployment"] as const) : []));
+    const idx = store.write("allocs", "evals", "jobs", "job_summary", ...(plan.cancel.length || deployment ? (["deployment"] as const) : []));
     const now = this.core.nowNs();
     for (const { d, desc } of plan.cancel) {
       d.Status = "cancelled";

@@ -24,7 +24,8 @@ function job(id: string, image: string, update: Obj = {}, count = 2, group: Obj 
 
 let h: H;
 test.before(async () => {
-  h = await startNomadHarness({ nodes: 3, healthyAfterMs: 2000 });
+  // 100 sim ms per real ms: deadlines of minutes stay far from the event loop's hiccups.
+  h = await startNomadHarness({ nodes: 3, healthyAfterMs: 2000, scale: 100 });
   await h.ready();
 });
 test.after.always(async () => h?.close());
@@ -53,7 +54,7 @@ function image(j: Obj): unknown {
 }
 
 test("a deployment whose allocations turn healthy succeeds and marks the job version stable", async (t) => {
-  await register(job("stable", IMG_A, { MinHealthyTime: 30e9 }));
+  await register(job("stable", IMG_A, { MinHealthyTime: 5e9 }));
   t.false(h.cluster.job("stable")?.Stable, "not stable before the allocations are healthy");
   const d = await deployment("stable", 0, "successful");
   t.is(d.StatusDescription, "Deployment completed successfully");
@@ -143,9 +144,9 @@ test("auto_promote promotes healthy canaries by itself", async (t) => {
 });
 
 test("a missed progress deadline fails the deployment; an allocation not healthy by healthy_deadline is unhealthy", async (t) => {
-  await register(job("stuck", IMG_A, { ProgressDeadline: 200e9, AutoRevert: true }, 1));
+  await register(job("stuck", IMG_A, { AutoRevert: true }, 1));
   await deployment("stuck", 0, "successful");
-  await register(job("stuck", IMG_A, { ProgressDeadline: 200e9, AutoRevert: true }, 1, { Constraints: [{ LTarget: "${attr.kernel.name}", RTarget: "windows", Operand: "=" }] }));
+  await register(job("stuck", IMG_A, { ProgressDeadline: 30e9, AutoRevert: true }, 1, { Constraints: [{ LTarget: "${attr.kernel.name}", RTarget: "windows", Operand: "=" }] }));
   const failed = await deployment("stuck", 1, "failed");
   t.is(failed.StatusDescription, "Failed due to progress deadline - rolling back to job version 0");
 
@@ -159,15 +160,15 @@ test("a missed progress deadline fails the deployment; an allocation not healthy
 test("a paused deployment stops rolling until it is resumed", async (t) => {
   await register(job("pausable", IMG_A, { MinHealthyTime: 5e9 }, 3));
   await deployment("pausable", 0, "successful");
-  // 60 s of min_healthy_time per allocation keeps the rolling update going for a while.
-  await register(job("pausable", IMG_B, { MinHealthyTime: 60e9 }, 3));
+  // 6 s of min_healthy_time per allocation keeps the rolling update going for a while.
+  await register(job("pausable", IMG_B, { MinHealthyTime: 6e9 }, 3));
   const d = await deployment("pausable", 1, "running");
   const paused = await h.call("POST", `/v1/deployment/pause/${String(d.ID)}`, { body: { DeploymentID: d.ID, Pause: true } });
   t.is(paused.status, 200, paused.text);
   const p = (await h.call("GET", `/v1/deployment/${String(d.ID)}`)).body as Obj;
   t.like(p, { Status: "paused", StatusDescription: "Deployment is paused" });
   const placedWhenPaused = ((p.TaskGroups as Obj).web as Obj).PlacedAllocs as number;
-  await new Promise((r) => setTimeout(r, 150)); // 150 s of sim time: more than two min_healthy_time periods
+  await new Promise((r) => setTimeout(r, 150)); // 15 s of sim time: more than two min_healthy_time periods
   t.is(((((await h.call("GET", `/v1/deployment/${String(d.ID)}`)).body as Obj).TaskGroups as Obj).web as Obj).PlacedAllocs, placedWhenPaused, "nothing new placed while paused");
   const resumed = await h.call("POST", `/v1/deployment/pause/${String(d.ID)}`, { body: { DeploymentID: d.ID, Pause: false } });
   t.is(resumed.status, 200);
