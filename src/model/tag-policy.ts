@@ -114,18 +114,54 @@ export const tagPolicySchema = z.discriminatedUnion(
 /** The input a user writes for `image.policy` (defaults not yet applied). */
 export type TagPolicyInput = z.input<typeof tagPolicySchema>;
 
-/** A ranked eligible tag: `rank` compares newer-is-greater. */
-interface Ranked extends TaggedDigest {
+/** A tag the policy accepts, and what it was ranked by (the build number or version). */
+export interface RankedTag {
+  tag: string;
   order: string;
-  compare: (other: Ranked) => number;
 }
 
 /**
- * Every tag the policy accepts, newest first (ties broken by tag name so the
- * answer never depends on the registry's listing order, which 2.8 does not
- * sort). Tags that are not valid Docker tags, or whose digest is not a
- * `sha256:` digest, are ignored. For a `digest` policy: the pinned digest
- * once, under the first of its tags by name (undefined when none points to it).
+ * The tags a `buildNumber` or `semver` policy accepts, newest first (ties
+ * broken by tag name, so the answer never depends on the registry's listing
+ * order, which 2.8 does not sort); tags that are not valid Docker tags are
+ * ignored. Needs no digests: the loop resolves only the first few (a HEAD
+ * each) instead of every tag. A `digest` policy ranks no tags.
+ * @throws Error when the policy itself is invalid (validate with `tagPolicySchema` first)
+ */
+export function rankTags(policy: TagPolicy, tags: readonly string[]): RankedTag[] {
+  const usable = tags.filter((t) => TAG.test(t));
+  const ranked: Array<RankedTag & { compare: (other: RankedTag) => number }> = [];
+  if (policy.type === "digest") return [];
+  if (policy.type === "buildNumber") {
+    const problem = buildNumberPatternProblem(policy.pattern);
+    if (problem) throw new Error(`buildNumber pattern ${JSON.stringify(policy.pattern)} ${problem}`);
+    const re = new RegExp(policy.pattern);
+    for (const tag of usable) {
+      const n = re.exec(tag)?.[1];
+      if (n === undefined || !/^\d+$/.test(n)) continue;
+      // BigInt: build numbers are compared as numbers of any length, never as text.
+      const value = BigInt(n);
+      ranked.push({ tag, order: value.toString(), compare: (o) => cmpBig(value, BigInt(o.order)) });
+    }
+  } else {
+    const opts = { includePrerelease: policy.includePrerelease };
+    for (const tag of usable) {
+      const v = semver.parse(tag);
+      // Strict: a prerelease needs includePrerelease even when the range names one (npm would let `>=1.3.0-rc.0` admit it).
+      if (!v || (v.prerelease.length > 0 && !policy.includePrerelease)) continue;
+      if (!semver.satisfies(v, policy.range, opts)) continue;
+      ranked.push({ tag, order: v.version, compare: (o) => semver.compare(v, o.order) });
+    }
+  }
+  ranked.sort((a, b) => b.compare(a) || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+  return ranked.map(({ tag, order }) => ({ tag, order }));
+}
+
+/**
+ * Every tag the policy accepts with its digest, newest first (see
+ * `rankTags`); a tag listed twice keeps its last digest; tags whose digest is not a `sha256:` digest are ignored. For
+ * a `digest` policy: the pinned digest once, under the first of its tags by
+ * name (undefined when none points to it).
  * @throws Error when the policy itself is invalid (validate with `tagPolicySchema` first)
  */
 export function rankCandidates(policy: TagPolicy, tags: readonly TaggedDigest[]): Candidate[] {
@@ -134,30 +170,12 @@ export function rankCandidates(policy: TagPolicy, tags: readonly TaggedDigest[])
     const names = usable.filter((t) => t.digest === policy.digest).map((t) => t.tag).sort();
     return [{ tag: names[0], digest: policy.digest, order: policy.digest }];
   }
-  const ranked: Ranked[] = [];
-  if (policy.type === "buildNumber") {
-    const problem = buildNumberPatternProblem(policy.pattern);
-    if (problem) throw new Error(`buildNumber pattern ${JSON.stringify(policy.pattern)} ${problem}`);
-    const re = new RegExp(policy.pattern);
-    for (const t of usable) {
-      const n = re.exec(t.tag)?.[1];
-      if (n === undefined || !/^\d+$/.test(n)) continue;
-      // BigInt: build numbers are compared as numbers of any length, never as text.
-      const value = BigInt(n);
-      ranked.push({ ...t, order: value.toString(), compare: (o) => cmpBig(value, BigInt(o.order)) });
-    }
-  } else {
-    const opts = { includePrerelease: policy.includePrerelease };
-    for (const t of usable) {
-      const v = semver.parse(t.tag);
-      // Strict: a prerelease needs includePrerelease even when the range names one (npm would let `>=1.3.0-rc.0` admit it).
-      if (!v || (v.prerelease.length > 0 && !policy.includePrerelease)) continue;
-      if (!semver.satisfies(v, policy.range, opts)) continue;
-      ranked.push({ ...t, order: v.version, compare: (o) => semver.compare(v, o.order) });
-    }
-  }
-  ranked.sort((a, b) => b.compare(a) || (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
-  return ranked.map(({ tag, digest, order }) => ({ tag, digest, order }));
+  // One digest per tag (a tag points to one manifest; a repeated entry keeps the last).
+  const digestOf = new Map(usable.map((t) => [t.tag, t.digest]));
+  return rankTags(policy, [...digestOf.keys()]).flatMap((r) => {
+    const digest = digestOf.get(r.tag);
+    return digest ? [{ tag: r.tag, digest, order: r.order }] : [];
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import test from "ava";
-import { pickCandidate, rankCandidates, tagPolicySchema, type TagPolicy, type TaggedDigest } from "../../src/model/tag-policy.js";
+import { pickCandidate, rankCandidates, rankTags, tagPolicySchema, type TagPolicy, type TaggedDigest } from "../../src/model/tag-policy.js";
 
 const d = (n: number): string => `sha256:${n.toString(16).padStart(64, "0")}`;
 const BUILD: TagPolicy = { type: "buildNumber", pattern: "^build-(\\d+)$" };
@@ -88,5 +88,20 @@ for (const row of schemaRows) {
       t.false(r.success);
       t.regex(r.error?.issues.map((i) => i.message).join("; ") ?? "", row.error!);
     }
+  });
+}
+
+const rankRows: Array<{ name: string; policy: TagPolicy; tags: string[]; want: string[] }> = [
+  { name: "build_numbers_newest_first_without_digests", policy: BUILD, tags: ["build-9", "latest", "build-10", "build-1"], want: ["build-10", "build-9", "build-1"] },
+  { name: "semver_newest_first_within_range", policy: semverPolicy("^1.0.0"), tags: ["1.0.0", "2.0.0", "1.10.0", "1.2.0"], want: ["1.10.0", "1.2.0", "1.0.0"] },
+  { name: "digest_policy_ranks_no_tags", policy: { type: "digest", digest: d(1) }, tags: ["build-1"], want: [] },
+];
+
+for (const row of rankRows) {
+  test(`rankTags ${row.name}`, (t) => {
+    t.deepEqual(
+      rankTags(row.policy, row.tags).map((r) => r.tag),
+      row.want,
+    );
   });
 }
