@@ -5,7 +5,7 @@ variable "region" {
 }
 
 variable "max_retries" {
-  description = "Attempts per AWS API call (the AWS SDK counts the first one too). Small, so that a throttled apply fails within a minute and Steward's own backoff and apply budget take over; the provider's default (25) retries for over an hour."
+  description = "Attempts per AWS API call (the AWS SDK counts the first one too). Small, so that a throttled apply fails after a few seconds of retries and Steward's own backoff and apply budget take over; the provider's default (25) keeps one apply retrying for over an hour."
   type        = number
   default     = 3
 
@@ -81,13 +81,13 @@ variable "existing_network" {
 }
 
 variable "admin_cidrs" {
-  description = "Addresses allowed to SSH and the Consul, Nomad and Vault APIs (create_network = true)."
+  description = "Addresses allowed to SSH, the Consul, Nomad and Vault APIs and the registry: operators and CI (create_network = true)."
   type        = list(string)
   default     = []
 }
 
 variable "ingress_cidrs" {
-  description = "Addresses allowed to Fabio (9999) and the registry (5000) (create_network = true)."
+  description = "Addresses allowed to Fabio, the HTTP entry of the services (9999) (create_network = true)."
   type        = list(string)
   default     = ["0.0.0.0/0"]
 }

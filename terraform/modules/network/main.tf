@@ -81,8 +81,8 @@ resource "aws_vpc_security_group_ingress_rule" "intra_cluster" {
 }
 
 locals {
-  admin_ports   = { ssh = 22, consul = 8500, nomad = 4646, vault = 8200 }
-  ingress_ports = { fabio = 9999, registry = 5000 }
+  admin_ports   = { ssh = 22, consul = 8500, nomad = 4646, vault = 8200, registry = 5000 }
+  ingress_ports = { fabio = 9999 }
   admin_rules = var.create ? merge([
     for cidr in var.admin_cidrs : { for name, port in local.admin_ports : "${name} ${cidr}" => { port = port, cidr = cidr } }
   ]...) : {}

@@ -45,13 +45,13 @@ variable "existing" {
 }
 
 variable "admin_cidrs" {
-  description = "Addresses that may reach SSH and the Consul (8500), Nomad (4646) and Vault (8200) APIs from outside the cluster (create = true)."
+  description = "Addresses that may reach SSH, the Consul (8500), Nomad (4646) and Vault (8200) APIs and the registry (5000) from outside the cluster: operators and CI (create = true)."
   type        = list(string)
   default     = []
 }
 
 variable "ingress_cidrs" {
-  description = "Addresses that may reach Fabio, the cluster's HTTP entry (9999), and the registry (5000) (create = true)."
+  description = "Addresses that may reach Fabio, the cluster's HTTP entry (9999) (create = true)."
   type        = list(string)
   default     = []
 }
