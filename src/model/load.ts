@@ -165,17 +165,20 @@ async function loadService(name: string, ctx: Shared & { layout: TreeLayout }): 
   const listed = parsed.data.environments;
   const envs = Object.fromEntries(envNames.map((n): [string, ServiceEnvironment] => [n, { variables: listed?.[n]?.variables ?? {} }]));
   checkVariables(parsed.data, envs, jobFile.facts, yaml, jobFile.path, issues);
+  checkGateStages(parsed.data, envNames, yaml, issues);
   if (issues.length > before || !ctx.steward.file) return loaded;
-  const { repository, digest } = parsed.data.image;
+  const { repository, digest, policy } = parsed.data.image;
+  const { promotion } = parsed.data;
   const spec: ServiceSpec = {
     name,
     file,
     jobFile: jobFile.path,
     jobHcl: ctx.texts.get(jobFile.path) ?? "",
     ...(jobFile.facts.jobId !== undefined && { jobId: jobFile.facts.jobId }),
-    image: { repository, ...(digest !== undefined && { digest }) },
+    image: { repository, ...(digest !== undefined && { digest }), ...(policy !== undefined && { policy }) },
     environments: envs,
     sync: mergeSync(ctx.steward.file.sync, parsed.data.sync),
+    ...(promotion !== undefined && { promotion }),
   };
   return { ...loaded, spec };
 }
@@ -271,6 +274,14 @@ function checkVariables(
       const path = ["environments", env, "variables"];
       issues.push(located(yaml.file, yaml.lineOf(path), formatFieldPath(path), `must set "${name}": ${jobFile} declares it without a default`));
     }
+  }
+}
+
+/** Gates may only be declared for environments the service runs in: a gate on a stage it skips would never run. */
+function checkGateStages(data: ServiceFile, envNames: readonly string[], yaml: YamlFile, issues: ValidationIssue[]): void {
+  for (const stage of Object.keys(data.promotion?.gates ?? {}).filter((n) => !envNames.includes(n))) {
+    const path = ["promotion", "gates", stage];
+    issues.push(located(yaml.file, yaml.lineOf(path), formatFieldPath(path), `"${stage}" is not an environment this service runs in (${envNames.join(", ")})`));
   }
 }
 

@@ -1,6 +1,9 @@
 import { z } from "zod";
-import { envName, strict } from "./schema-common.js";
+import { DEFAULT_GATE_TIMEOUT_MS, DEFAULT_HTTP_GATE_STATUS } from "../config/defaults.js";
+import { durationMs, envName, strict } from "./schema-common.js";
 import { syncOverrideSchema } from "./schema-steward.js";
+import { tagPolicySchema } from "./tag-policy.js";
+import type { GateSpec, PromotionPolicy } from "./types.js";
 
 /**
  * An image repository without tag or digest, as the Docker reference grammar
@@ -51,10 +54,52 @@ export const serviceFileSchema = strict({
           : "must be an image repository such as 127.0.0.1:5000/web",
     }),
     digest: z.string().regex(IMAGE_DIGEST, { error: "must be sha256: followed by 64 lowercase hex digits" }).optional(),
+    policy: tagPolicySchema.optional(),
   }),
   environments: z.record(envName, serviceEnvironmentSchema).optional(),
   sync: syncOverrideSchema.optional(),
+  promotion: z.lazy(() => promotionSchema).optional(),
 });
+
+const GATE_KINDS = ["verify", "http", "soak", "prometheus", "manual"] as const;
+
+/**
+ * One gate: a mapping with exactly one of the gate kinds as its key
+ * (`- verify: { job: tests.nomad.hcl }`, `- manual: true`). The deployment
+ * gate is implicit and comes first.
+ */
+const gateSchema = strict({
+  verify: strict({ job: z.string().min(1), timeout: durationMs.default(DEFAULT_GATE_TIMEOUT_MS) }).optional(),
+  http: strict({
+    url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+    expectStatus: z.int().min(100, { error: "must be an HTTP status (100..599)" }).max(599, { error: "must be an HTTP status (100..599)" }).default(DEFAULT_HTTP_GATE_STATUS),
+    timeout: durationMs.default(DEFAULT_GATE_TIMEOUT_MS),
+  }).optional(),
+  soak: strict({ duration: durationMs }).optional(),
+  prometheus: strict({ query: z.string().min(1), below: z.number(), for: durationMs, timeout: durationMs.default(DEFAULT_GATE_TIMEOUT_MS) }).optional(),
+  manual: z.literal(true, { error: "must be true (a manual approval gate)" }).optional(),
+})
+  .refine((g) => GATE_KINDS.filter((k) => g[k] !== undefined).length === 1, {
+    error: `must have exactly one of ${GATE_KINDS.join(", ")}`,
+    // An unknown key already has its own message ("did you mean verify?"); a second one would only repeat it.
+    when: (payload) => payload.issues.length === 0,
+  })
+  .transform((g): GateSpec => {
+    if (g.verify) return { kind: "verify", job: g.verify.job, timeoutMs: g.verify.timeout };
+    if (g.http) return { kind: "http", url: g.http.url, expectStatus: g.http.expectStatus, timeoutMs: g.http.timeout };
+    if (g.soak) return { kind: "soak", durationMs: g.soak.duration };
+    if (g.prometheus) return { kind: "prometheus", query: g.prometheus.query, below: g.prometheus.below, forMs: g.prometheus.for, timeoutMs: g.prometheus.timeout };
+    return { kind: "manual" };
+  });
+
+/**
+ * service.yaml's `promotion`: the gates of each stage, in order, that a
+ * digest must pass there before it enters the next stage. Stage names are
+ * checked against the service's environments by the loader.
+ */
+const promotionSchema = strict({
+  gates: z.record(envName, z.array(gateSchema, { error: "must be a list of gates" })).default({}),
+}).transform((p): PromotionPolicy => ({ gates: p.gates }));
 
 /** The validated content of a `service.yaml`, before defaults from steward.yaml are merged in. */
 export type ServiceFile = z.output<typeof serviceFileSchema>;

@@ -5,6 +5,8 @@
  * Durations are milliseconds.
  */
 
+import type { TagPolicy } from "./tag-policy.js";
+
 /** The files of one revision of the desired-state tree, as a source yields them. */
 export interface TreeSnapshot {
   /** Git commit SHA, or `consul:<ModifyIndex>` for a Consul KV tree. */
@@ -48,16 +50,6 @@ export interface FreezeWindow {
   /** As written (`Fri 18:00 - Mon 08:00`), for messages. */
   text: string;
 }
-
-/**
- * Which registry tags are candidates for promotion (service.yaml's
- * `image.policy`). Defined here until src/model/tag-policy.ts provides the
- * registry side's own type; the shapes are the same.
- */
-export type ImagePolicy =
-  | { kind: "buildNumber"; /** A regex with one capture group holding the number. */ pattern: string }
-  | { kind: "semver"; /** An npm-style range: `^1.2.0`, `>=2 <3`. */ range: string }
-  | { kind: "digest"; digest: string };
 
 /**
  * One gate a digest must pass in a stage before it is promoted to the next
@@ -123,7 +115,7 @@ export interface ServiceSpec {
     /** `sha256:…` to run before any promotion happened, if set. */
     digest?: string;
     /** Which tags are promotion candidates; absent: the service is not promoted, only synced. */
-    policy?: ImagePolicy;
+    policy?: TagPolicy;
   };
   /** Environments this service runs in (a subset of the declared ones), with their variables. */
   environments: Record<string, ServiceEnvironment>;

@@ -55,7 +55,7 @@ test("advance creates a record with cas 0 at steward/journal/promotion/<service>
   const store = new PromotionJournalStore(f.consul, f.writer);
   const created = await store.advance(fresh(), 0);
   t.is(stored(f, `steward/journal/promotion/web/${D1}`)?.status, "active");
-  t.is(created.modifyIndex, f.sim.kvEntry(`steward/journal/promotion/web/${D1}`)?.ModifyIndex);
+  t.is(created.modifyIndex, f.sim.kvEntry(`steward/journal/promotion/web/${D1}`)?.ModifyIndex ?? -1);
 
   const next = await store.advance(enter(created.record), created.modifyIndex);
   t.is(stored(f, store.keyOf("web", D1))?.stages[0]?.status, "entering");

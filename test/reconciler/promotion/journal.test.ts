@@ -14,10 +14,10 @@ import { NOW } from "../../helpers/builders.js";
 const D1 = `sha256:${"1".repeat(64)}`;
 const D2 = `sha256:${"2".repeat(64)}`;
 const MANUAL: GateSpec = { kind: "manual" };
-type Ev = Omit<JournalEvent, "message">;
+type Ev = JournalEvent extends infer E ? (E extends JournalEvent ? Omit<E, "message"> : never) : never;
 
 function after(events: Ev[], digest = D1, start = NOW): PromotionRecord {
-  return events.reduce((r, e, i) => transition(r, { ...e, message: "m" } as JournalEvent, start + i), newRecord({ service: "web", digest, stages: ["qa", "prod"] }, start - 1));
+  return events.reduce((r, e, i) => transition(r, { ...e, message: "m" }, start + i), newRecord({ service: "web", digest, stages: ["qa", "prod"] }, start - 1));
 }
 
 const enterQa: Ev = { type: "enter", stage: "qa", reason: "StageEntered" };
@@ -64,9 +64,9 @@ for (const row of rows) {
     const from = after(row.from);
     const frozen = structuredClone(from);
     if (row.want === "refused") {
-      t.throws(() => transition(from, { ...row.event, message: "m" } as JournalEvent, NOW + 100), { instanceOf: JournalTransitionError });
+      t.throws(() => transition(from, { ...row.event, message: "m" }, NOW + 100), { instanceOf: JournalTransitionError });
     } else {
-      const next = transition(from, { ...row.event, message: "m" } as JournalEvent, NOW + 100);
+      const next = transition(from, { ...row.event, message: "m" }, NOW + 100);
       t.deepEqual({ status: next.status, stages: next.stages.map((s) => s.status) }, row.want);
       t.is(next.step?.kind, row.event.type, "the step begun last is recorded");
       t.is(next.updatedAt, NOW + 100);
@@ -84,7 +84,7 @@ test("attempts_count_each_issue_of_a_step", (t) => {
 
 test("history_is_bounded_and_keeps_the_newest", (t) => {
   let r = newRecord({ service: "web", digest: D1, stages: ["qa"] }, NOW);
-  r = transition(r, { ...enterQa, message: "first" } as JournalEvent, NOW, 3);
+  r = transition(r, { ...enterQa, message: "first" }, NOW, 3);
   for (let i = 0; i < 5; i++) r = transition(r, { type: "enter", stage: "qa", reason: "RegisterReissued", message: `again ${i}` }, NOW + i, 3);
   t.deepEqual(r.history.map((h) => h.message), ["again 2", "again 3", "again 4"]);
   t.deepEqual(r.history.map((h) => h.reason), ["RegisterReissued", "RegisterReissued", "RegisterReissued"]);

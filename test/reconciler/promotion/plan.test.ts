@@ -12,6 +12,7 @@ const PINNED = `sha256:${"0".repeat(64)}`;
 const REPO = "127.0.0.1:5000/web";
 const img = (d: string): string => `${REPO}@${d}`;
 const MIN = 60_000;
+type Ev = JournalEvent extends infer E ? (E extends JournalEvent ? Omit<E, "message"> : never) : never;
 
 const VERIFY: GateSpec = { kind: "verify", job: "web-tests.nomad.hcl", timeoutMs: 30 * MIN };
 const HTTP: GateSpec = { kind: "http", url: "http://web.qa/health", expectStatus: 200, timeoutMs: 30 * MIN };
@@ -20,22 +21,22 @@ const PROM: GateSpec = { kind: "prometheus", query: "error_ratio", below: 0.01, 
 const MANUAL: GateSpec = { kind: "manual" };
 
 /** A record of `digest` after `events`, each a minute apart, ending 10 minutes before NOW. */
-function recordAfter(digest: string, events: Array<Omit<JournalEvent, "message">>): PromotionRecord {
+function recordAfter(digest: string, events: Array<Ev>): PromotionRecord {
   let r = newRecord({ service: "web", digest, tag: "build-1", stages: ["qa", "prod"] }, NOW - 60 * MIN);
   events.forEach((e, i) => {
-    r = transition(r, { ...e, message: "test" } as JournalEvent, NOW - (9 + events.length - i) * MIN);
+    r = transition(r, { ...e, message: "test" }, NOW - (9 + events.length - i) * MIN);
   });
   return r;
 }
 
-const enterQa: Omit<JournalEvent, "message"> = { type: "enter", stage: "qa", reason: "StageEntered" };
-const qaDeploying = [enterQa, { type: "deploymentStarted", stage: "qa", jobVersion: 3 }] as Array<Omit<JournalEvent, "message">>;
-const qaGating = (gates: GateSpec[]): Array<Omit<JournalEvent, "message">> => [...qaDeploying, { type: "deploymentSucceeded", stage: "qa", gates, jobVersion: 3 }];
-const qaPassed = [...qaGating([]), { type: "stagePassed", stage: "qa" }] as Array<Omit<JournalEvent, "message">>;
-const prodEntered = [...qaPassed, { type: "enter", stage: "prod", reason: "Promoted" }] as Array<Omit<JournalEvent, "message">>;
-const prodPassed = [...prodEntered, { type: "deploymentSucceeded", stage: "prod", gates: [], jobVersion: 7 }, { type: "stagePassed", stage: "prod" }] as Array<Omit<JournalEvent, "message">>;
+const enterQa: Ev = { type: "enter", stage: "qa", reason: "StageEntered" };
+const qaDeploying = [enterQa, { type: "deploymentStarted", stage: "qa", jobVersion: 3 }] as Array<Ev>;
+const qaGating = (gates: GateSpec[]): Array<Ev> => [...qaDeploying, { type: "deploymentSucceeded", stage: "qa", gates, jobVersion: 3 }];
+const qaPassed = [...qaGating([]), { type: "stagePassed", stage: "qa" }] as Array<Ev>;
+const prodEntered = [...qaPassed, { type: "enter", stage: "prod", reason: "Promoted" }] as Array<Ev>;
+const prodPassed = [...prodEntered, { type: "deploymentSucceeded", stage: "prod", gates: [], jobVersion: 7 }, { type: "stagePassed", stage: "prod" }] as Array<Ev>;
 /** Gate 0 of qa started, NOW - 10 min (the last event). */
-const gateRunning = (gate: GateSpec): Array<Omit<JournalEvent, "message">> => [...qaGating([gate]), { type: "gateStarted", stage: "qa", gate: 0 }];
+const gateRunning = (gate: GateSpec): Array<Ev> => [...qaGating([gate]), { type: "gateStarted", stage: "qa", gate: 0 }];
 
 function obs(over: Partial<StageObservation> = {}): StageObservation {
   return { job: { images: [img(D1)], version: 3, autoRevert: false }, deployments: [{ jobVersion: 3, status: "running" }], allocFailures: [], gates: {}, ...over };
