@@ -120,12 +120,14 @@ test("a_hung_launch_with_apply_loses_the_answer_not_the_instance", async (t) => 
   const hung = await fetch(`${e.srv.url}/`, {
     method: "POST",
     body: new URLSearchParams({ Action: "RunInstances", Version: "2016-11-15", ...runParams({ Name: "w" }, { ClientToken: "tok-h" }) }),
-    signal: AbortSignal.timeout(200),
+    // Long enough for the request to reach the server on a loaded machine; the answer never comes.
+    signal: AbortSignal.timeout(1_500),
   }).then(
     () => "answered",
     (err: unknown) => (err as { name?: string }).name,
   );
   t.is(hung, "TimeoutError");
+  await eventually(() => e.ec2.instances().length === 1, { timeoutMs: 5_000 });
   t.is(e.ec2.instances().length, 1, "the work was done");
   const retry = await call(e, "RunInstances", runParams({ Name: "w" }, { ClientToken: "tok-h" }));
   t.is(textAt(retry.xml, "instancesSet", "item", "instanceId"), e.ec2.instances()[0]?.instanceId, "the retry finds it by its token");
@@ -145,12 +147,15 @@ test("instance_lifecycle_follows_the_sim_clock_and_boots_then_removes_its_machin
   t.is(m?.state, "up");
   t.true(e.clock.now() - (e.ec2.instance(id)?.launchTime ?? 0) >= 60_000, "running no sooner than bootDelayMs of sim time");
 
+  // Real time while the instance shuts down, so a loaded machine cannot finish it between the two calls.
+  e.clock.setScale(1);
   const term = await call(e, "TerminateInstances", { "InstanceId.1": id });
   t.is(textAt(term.xml, "instancesSet", "item", "currentState", "name"), "shutting-down");
   t.is(e.world.get(m?.id ?? "")?.state, "down", "the node goes down as the OS shuts down");
   const again = await call(e, "TerminateInstances", { "InstanceId.1": id });
   t.is(textAt(again.xml, "instancesSet", "item", "previousState", "name"), "shutting-down", "terminating twice is harmless");
 
+  e.clock.setScale(100);
   await eventually(() => e.ec2.instance(id)?.state === "terminated", { timeoutMs: 3000 });
   t.is(e.world.get(m?.id ?? ""), undefined, "the machine is removed from the world");
   const d = await call(e, "DescribeInstances", { "InstanceId.1": id });
@@ -233,16 +238,16 @@ test("killInstanceUnderNode_terminates_behind_terraforms_back", async (t) => {
 });
 
 test("throttle_bucket_refills_at_its_rate_and_spares_sts", async (t) => {
-  const e = await env({ throttle: { ratePerSec: 1, burst: 3 } });
+  // The bucket starts full (3) and earns one token every 2 s: a 4th call can only pass 2 s after it was made.
+  const before = Date.now();
+  const e = await env({ throttle: { ratePerSec: 0.5, burst: 3 } });
   const statuses = [];
   for (let i = 0; i < 4; i++) statuses.push((await call(e, "DescribeVpcs")).status);
   t.deepEqual(statuses.slice(0, 3), [200, 200, 200], "the burst passes");
-  // Four calls on loopback take far less than the second one token needs.
-  t.is(statuses[3], 503);
+  t.is(statuses[3], 503, "four calls on loopback take far less than the 2 s a token needs");
   t.is((await call(e, "GetCallerIdentity")).status, 200, "STS is another service with its own limits");
-  const throttledAt = Date.now();
-  await eventually(async () => (await call(e, "DescribeVpcs")).status === 200, { timeoutMs: 3000, intervalMs: 100 });
-  t.true(Date.now() - throttledAt >= 300, "a token comes back at the bucket's rate, not at once");
+  await eventually(async () => (await call(e, "DescribeVpcs")).status === 200, { timeoutMs: 8_000, intervalMs: 100 });
+  t.true(Date.now() - before >= 2_000, "a token comes back at the bucket's rate, not at once");
 });
 
 test("injected_errors_fire_in_order_then_stop", async (t) => {

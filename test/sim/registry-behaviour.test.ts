@@ -330,7 +330,8 @@ test("basic auth: a challenge without credentials, the actor in events with them
 });
 
 test("bearer auth: challenge, token from the realm, retry, scope and expiry", async (t) => {
-  const reg = await start({ auth: { type: "bearer", username: "ci", password: "pw", expiresInS: 300 } }, 1000);
+  // At 100x the 300 s token lives 3 real seconds: room for the steps below on a loaded machine.
+  const reg = await start({ auth: { type: "bearer", username: "ci", password: "pw", expiresInS: 300 } }, 100);
   reg.registry.pushImage("team/app", "build-1");
   const challenged = await fetch(`${reg.url}/v2/team/app/tags/list`);
   t.is(challenged.status, 401);
@@ -356,8 +357,8 @@ test("bearer auth: challenge, token from the realm, retry, scope and expiry", as
   t.is(push.status, 401, "a pull token cannot push");
   t.is(push.headers.get("www-authenticate"), `Bearer realm="${reg.url}/token",service="sim-registry",scope="repository:team/app:pull,push",error="insufficient_scope"`);
 
-  // 300 sim seconds pass in 300 ms at scale 1000; then the token is refused.
-  await eventually(async () => (await fetch(`${reg.url}/v2/team/app/tags/list`, { headers: bearer })).status === 401, { timeoutMs: 3000 });
+  // 300 sim seconds pass in 3 s at scale 100; then the token is refused.
+  await eventually(async () => (await fetch(`${reg.url}/v2/team/app/tags/list`, { headers: bearer })).status === 401, { timeoutMs: 15_000, intervalMs: 100 });
   const expired = await fetch(`${reg.url}/v2/team/app/tags/list`, { headers: bearer });
   t.regex(expired.headers.get("www-authenticate")!, /,error="invalid_token"$/);
 });
