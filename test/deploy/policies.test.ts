@@ -76,7 +76,7 @@ function nomadNeeds(call: HttpCall): NomadNeed[] | undefined {
 
 /** The capabilities the policy grants in a namespace (exact names and `*` globs, the most specific block winning). */
 function nomadCapabilities(policy: Record<string, any>, namespace: string): Set<string> {
-  const blocks = Object.entries(policy.namespace ?? {}) as [string, any[]][];
+  const blocks = Object.entries<any[]>(policy.namespace ?? {});
   const match = blocks
     .filter(([name]) => name === namespace || (name.includes("*") && new RegExp(`^${name.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`).test(namespace)))
     .sort(([a], [b]) => (a === namespace ? -1 : b === namespace ? 1 : b.length - a.length))[0];
@@ -109,7 +109,7 @@ const CONSUL_ACL: [method: string, path: string, need: { kind: "key" | "session"
 function consulRule(policy: Record<string, any>, kind: string, name: string): { rule: string; access: string } | undefined {
   const exact = policy[kind]?.[name]?.[0];
   if (exact) return { rule: `${kind} "${name}"`, access: exact.policy };
-  const prefixes = Object.entries(policy[`${kind}_prefix`] ?? {}) as [string, any[]][];
+  const prefixes = Object.entries<any[]>(policy[`${kind}_prefix`] ?? {});
   const best = prefixes.filter(([p]) => name.startsWith(p)).sort(([a], [b]) => b.length - a.length)[0];
   return best ? { rule: `${kind}_prefix "${best[0]}"`, access: best[1][0]?.policy } : undefined;
 }
@@ -118,8 +118,8 @@ function consulRule(policy: Record<string, any>, kind: string, name: string): { 
 function consulRulesUnder(policy: Record<string, any>, prefix: string): { rule: string; access: string }[] {
   const own = consulRule(policy, "key", prefix);
   const under = [
-    ...(Object.entries(policy.key_prefix ?? {}) as [string, any[]][]).filter(([p]) => p.startsWith(prefix) && p !== prefix).map(([p, b]) => ({ rule: `key_prefix "${p}"`, access: b[0]?.policy })),
-    ...(Object.entries(policy.key ?? {}) as [string, any[]][]).filter(([p]) => p.startsWith(prefix) && p !== prefix).map(([p, b]) => ({ rule: `key "${p}"`, access: b[0]?.policy })),
+    ...Object.entries<any[]>(policy.key_prefix ?? {}).filter(([p]) => p.startsWith(prefix) && p !== prefix).map(([p, b]) => ({ rule: `key_prefix "${p}"`, access: b[0]?.policy })),
+    ...Object.entries<any[]>(policy.key ?? {}).filter(([p]) => p.startsWith(prefix) && p !== prefix).map(([p, b]) => ({ rule: `key "${p}"`, access: b[0]?.policy })),
   ];
   return [...(own ? [own] : []), ...under];
 }
@@ -241,7 +241,7 @@ test("consul_policy_grants_nothing_the_code_does_not_use", async (t) => {
         const top = Math.max(-1, ...used.map((u) => CONSUL_LEVEL[u.access] ?? 0));
         t.true(top >= (CONSUL_LEVEL[access] ?? 0), `${kind} "${name}" = ${access} is broader than any KV path the code uses under it`);
       } else if (kind === "session_prefix" || kind === "session") {
-        t.is(access, sessionNeed, `${kind} "${name}": the code needs session ${sessionNeed ?? "nothing"}`);
+        t.true(access === sessionNeed, `${kind} "${name}": the code needs session ${sessionNeed ?? "nothing"}`);
       } else {
         t.fail(`${kind} "${name}": Steward's code calls no endpoint that needs a ${kind} rule`);
       }
@@ -278,7 +278,7 @@ test("every_vault_role_has_a_policy_that_reads_exactly_its_templates_secrets", a
   t.deepEqual(files, [...uses.keys()].map((r) => `${r}.hcl`).sort(), "one Vault policy per role the jobs log in with");
   for (const [role, paths] of uses) {
     const policy = await hclToJson(path.join(POLICIES, "vault", `${role}.hcl`));
-    const rules = Object.entries(policy.path ?? {}) as [string, any[]][];
+    const rules = Object.entries<any[]>(policy.path ?? {});
     for (const p of paths) {
       const rule = rules.find(([pattern]) => vaultPathMatches(pattern, p));
       t.truthy(rule, `policy ${role} does not cover ${p}`);
