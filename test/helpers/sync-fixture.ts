@@ -58,7 +58,7 @@ export async function syncFixture(opts: SimOptions = {}, loopOpts: { lead?: bool
   const logger = createLogger({ level: process.env.STEWARD_TEST_LOG ?? "silent" });
   const store = new MemorySyncStateStore();
   const loop = new SyncLoop({
-    clients: new NomadClients({ tokens: envTokens, metrics, http: { retry: { baseMs: 20, capMs: 200 } } }),
+    clients: new NomadClients({ tokens: envTokens, metrics, http: { retry: { baseMs: 20, capMs: 200 }, timeoutMs: 1_000 } }),
     store,
     logger,
     metrics,

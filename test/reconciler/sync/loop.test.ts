@@ -75,10 +75,12 @@ test("nomad_faults_back_off_and_converge_without_duplicate_registrations", async
   t.teardown(() => f.close());
   const fault = f.sim.control.addFault({ target: "nomad:*", kind: "error", status: 500, method: "PUT", path: "/v1/jobs", rate: 1, count: 3 });
   const throttle = f.sim.control.addFault({ target: "nomad:*", kind: "throttle", path: "/v1/job", rate: 0.3, retryAfterS: 0 });
+  const hang = f.sim.control.addFault({ target: "nomad:qa", kind: "timeout", method: "PUT", path: "/v1/jobs", count: 2 });
   await f.loop.lead();
   for (const env of ["qa", "prod"]) for (const id of ["web", "api"]) await eventually(async () => readJob(f.nomad[env]!, id), { timeoutMs: 15_000 });
   f.sim.control.removeFault(throttle.id);
   t.true(fault.fired >= 3, "the injected 500s were hit");
+  t.is(hang.fired, 2, "the hung registrations were hit and timed out");
   await eventually(() => f.loop.statuses().length >= 4 && f.loop.statuses().every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 15_000 });
   for (const env of ["qa", "prod"]) {
     const registered = f.sim.log.find({ server: `nomad:${env}`, method: "PUT" }).filter((e) => e.path === "/v1/jobs" && e.status === 200);
@@ -137,4 +139,54 @@ test("the_prune_guard_refuses_to_empty_an_environment", async (t) => {
   t.is((await readJob(f.nomad.qa!, "web"))?.Stop, false);
   t.is((await readJob(f.nomad.qa!, "api"))?.Stop, false);
   t.regex(f.loop.statuses().find((s) => s.key === "qa/web")?.lastAction?.message ?? "", /2 of 2 managed jobs/);
+});
+
+const SCALED_JOB = `
+variable "image" {
+  type = string
+}
+
+job "scaled" {
+  datacenters = ["dc1"]
+  group "app" {
+    count = 2
+    scaling {
+      min = 1
+      max = 10
+    }
+    task "app" {
+      driver = "docker"
+      config {
+        image = var.image
+      }
+      env {
+        GREETING = "hello"
+      }
+    }
+  }
+}
+`;
+
+test("an_autoscaled_count_is_left_alone_and_kept_across_spec_changes", async (t) => {
+  const f = await syncFixture();
+  t.teardown(() => f.close());
+  await f.repo.write("desired-state/services/scaled/service.yaml", `image:\n  repository: 127.0.0.1:5000/scaled\n  digest: ${ZERO}\nenvironments:\n  qa: {}\n`);
+  await f.repo.write("desired-state/services/scaled/scaled.nomad.hcl", SCALED_JOB);
+  await f.commit("a service with a scaling block");
+  t.is(f.loop.revision.refused, undefined, JSON.stringify(f.loop.revision.refused?.issues));
+  const job = await eventually(async () => readJob(f.nomad.qa!, "scaled"), { timeoutMs: 10_000 });
+  await eventually(() => f.loop.statuses().find((s) => s.key === "qa/scaled")?.conditions[0]?.status === "True", { timeoutMs: 10_000 });
+
+  // The Autoscaler sets the count to 5 (as a register of the same job with another count).
+  job!.TaskGroups[0].Count = 5;
+  t.is((await f.nomad.qa!.put("/v1/jobs", { Job: job })).status, 200);
+  const scaledIndex = (await readJob(f.nomad.qa!, "scaled"))?.JobModifyIndex;
+  await eventually(() => f.loop.statuses().find((s) => s.key === "qa/scaled")?.lastAction?.reason === "InSync" && f.store.records.get("qa/scaled")?.jobModifyIndex === scaledIndex, { timeoutMs: 10_000 });
+  t.is((await readJob(f.nomad.qa!, "scaled"))?.TaskGroups[0].Count, 5, "Steward did not undo the Autoscaler");
+
+  // A real change of the job keeps the Autoscaler's count.
+  await f.repo.write("desired-state/services/scaled/scaled.nomad.hcl", SCALED_JOB.replace('"hello"', '"bonjour"'));
+  await f.commit("scaled: new greeting");
+  await eventually(async () => (await readJob(f.nomad.qa!, "scaled"))?.TaskGroups[0].Tasks[0].Env?.GREETING === "bonjour", { timeoutMs: 10_000 });
+  t.is((await readJob(f.nomad.qa!, "scaled"))?.TaskGroups[0].Count, 5);
 });
