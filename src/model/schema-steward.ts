@@ -8,7 +8,7 @@ import {
   DEFAULT_SYNC_DRIFT,
   DEFAULT_SYNC_PRUNE,
 } from "../config/defaults.js";
-import type { EnvironmentSpec, SyncPolicy, TokenSource } from "./types.js";
+import type { EnvironmentSpec, FreezeWindow, SyncPolicy, TokenSource } from "./types.js";
 import { durationMs, envName, share, strict } from "./schema-common.js";
 
 /** `http://host:port` or `https://…`; the trailing slash is dropped so clients can append `/v1/…`. */
@@ -37,6 +37,23 @@ const tokenSchema = strict({
   .refine((t) => (t.env === undefined) !== (t.vault === undefined), { error: "must set exactly one of env or vault" })
   .transform((t): TokenSource => (t.env !== undefined ? { kind: "env", name: t.env } : t.vault ? { kind: "vault", ...t.vault } : { kind: "none" }));
 
+const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+/** `Fri 18:00` (UTC) → minutes since Monday 00:00 UTC. */
+const weekTime = z.string().transform((text, ctx) => {
+  const m = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([01]\d|2[0-3]):([0-5]\d)$/.exec(text.trim());
+  if (!m) {
+    ctx.issues.push({ code: "custom", message: `must be a weekday and a UTC time such as "Fri 18:00" (Mon..Sun, 24-hour HH:MM)`, input: text });
+    return z.NEVER;
+  }
+  return WEEKDAYS.indexOf(m[1] ?? "") * 1440 + Number(m[2]) * 60 + Number(m[3]);
+});
+
+/** A weekly freeze window in UTC: nothing is promoted into the environment from `from` until `to`; it wraps over Sunday night. */
+const freezeWindowSchema = strict({ from: weekTime, to: weekTime })
+  .refine((w) => w.from !== w.to, { error: "from and to are the same time; the window would be empty" })
+  .transform((w): FreezeWindow => ({ fromMinute: w.from, toMinute: w.to, text: "" }));
+
 const environmentSchema = strict({
   name: envName,
   nomad: strict({
@@ -45,12 +62,20 @@ const environmentSchema = strict({
     namespace: z.string().min(1).default(DEFAULT_NOMAD_NAMESPACE),
     token: tokenSchema.optional(),
   }),
+  freeze: z.array(freezeWindowSchema, { error: "must be a list of { from, to } windows" }).optional(),
 }).transform(
   (e): EnvironmentSpec => ({
     name: e.name,
     nomad: { address: e.nomad.address, region: e.nomad.region, namespace: e.nomad.namespace, token: e.nomad.token ?? { kind: "none" } },
+    ...(e.freeze !== undefined && { freeze: e.freeze.map((w) => ({ ...w, text: `${weekText(w.fromMinute)} - ${weekText(w.toMinute)}` })) }),
   }),
 );
+
+function weekText(minute: number): string {
+  const day = WEEKDAYS[Math.floor(minute / 1440)] ?? "?";
+  const hm = minute % 1440;
+  return `${day} ${String(Math.floor(hm / 60)).padStart(2, "0")}:${String(hm % 60).padStart(2, "0")} UTC`;
+}
 
 const driftSchema = z.enum(["heal", "report"], { error: "must be heal or report" });
 

@@ -72,3 +72,19 @@ test("gates for a stage the service does not run in are refused", async (t) => {
   const issues = await issuesOf(`image:\n  repository: 127.0.0.1:5000/web\nenvironments:\n  qa:\npromotion:\n  gates:\n    prod:\n      - manual: true\n`);
   t.deepEqual(issues, [`services/web/service.yaml:7: promotion.gates.prod: "prod" is not an environment this service runs in (qa)`]);
 });
+
+test("steward.yaml freeze windows are weekly UTC ranges; a bad time names the field", async (t) => {
+  const withFreeze = (freeze: string): TreeSnapshot => {
+    const s = tree(`image:\n  repository: 127.0.0.1:5000/web\n`);
+    s.files.set("steward.yaml", Buffer.from(`${STEWARD}    freeze:\n${freeze}`));
+    return s;
+  };
+  const state = await loadDesiredState(withFreeze(`      - { from: "Fri 18:00", to: "Mon 08:00" }\n`));
+  t.deepEqual(state.environments[1]?.freeze, [{ fromMinute: 4 * 1440 + 18 * 60, toMinute: 8 * 60, text: "Fri 18:00 UTC - Mon 08:00 UTC" }]);
+  t.is(state.environments[0]?.freeze, undefined);
+  const err = await loadDesiredState(withFreeze(`      - { from: "Friday 18:00", to: "Mon 08:00" }\n`)).catch((e: unknown) => e);
+  t.true(err instanceof InvalidInputError);
+  t.deepEqual((err as InvalidInputError).issues.map(describeIssue), [
+    `steward.yaml:7: environments[1].freeze[0].from: must be a weekday and a UTC time such as "Fri 18:00" (Mon..Sun, 24-hour HH:MM)`,
+  ]);
+});
