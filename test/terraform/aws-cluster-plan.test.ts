@@ -171,6 +171,7 @@ test("servers_keep_fixed_private_ips_and_nodes_spread_over_subnets", async (t) =
     SERVER_IPS,
   );
   t.is(after('module.vault.aws_instance.vault["vault-1"]').private_ip, "10.0.1.20");
+  t.deepEqual(output(p.plan, "endpoints"), { nomad: "http://10.0.1.10:4646", consul: "http://10.0.1.10:8500", vault: "https://10.0.1.20:8200" });
   t.deepEqual(
     ["a", "b", "c"].map((k) => after(`module.workers.aws_instance.worker["${k}"]`).subnet_id),
     [VARS.existing_network.subnet_ids.a, VARS.existing_network.subnet_ids.b, VARS.existing_network.subnet_ids.a],
@@ -345,7 +346,7 @@ for (const name of NODE_NAMES) {
     } else {
       t.is(role, "vault");
       t.is(nomad, undefined, "Vault hosts run no Nomad agent");
-      t.like(vault, { cluster_name: "prod", ui: true });
+      t.like(vault, { cluster_name: "prod", ui: true, api_addr: "https://10.0.1.20:8200", cluster_addr: "https://10.0.1.20:8201" });
       const raft = (vault?.storage as Record<string, Hcl[]> | undefined)?.raft?.[0];
       t.like(raft, { node_id: name, path: "/opt/vault/data" });
       t.truthy(vault?.listener, "Vault listens on TLS");

@@ -62,7 +62,7 @@ output "endpoints" {
   value = {
     nomad  = "http://${local.agents.server_addresses[0]}:4646"
     consul = "http://${local.agents.server_addresses[0]}:8500"
-    vault  = "https://${values(var.vault_servers)[0].private_ip}:8200"
+    vault  = values(module.vault.api_addresses)[0]
   }
 }
 

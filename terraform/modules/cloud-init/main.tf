@@ -60,6 +60,7 @@ locals {
 
   vault_hcl = local.render && var.role == "vault" ? templatefile("${path.module}/templates/vault.hcl.tftpl", {
     cluster_name = var.cluster
+    address      = var.vault.address
     node_id      = coalesce(var.vault.node_id, var.node_name)
     peers        = var.vault.peers
     ca_file      = local.vault_ca

@@ -1,6 +1,11 @@
 output "user_data" {
   description = "The cloud-config document (#cloud-config YAML) that installs, configures and starts the node's agents; null when agents is null."
   value       = local.user_data
+
+  precondition {
+    condition     = var.role != "vault" || var.vault.address != null
+    error_message = "A Vault server needs vault.address (its fixed IP or DNS name): Raft and clients reach it there."
+  }
 }
 
 output "tags" {

@@ -122,12 +122,14 @@ variable "agents" {
 variable "vault" {
   description = <<-EOT
     Settings of a Vault server (role vault only):
+    address     the server's own stable address (its fixed private IP or DNS name): api_addr https://<address>:8200, cluster_addr https://<address>:8201;
     node_id     its Raft node id (defaults to node_name);
     peers       the other Vault servers' API addresses (https://10.0.1.21:8200), for Raft retry_join;
     kms_key_id  an AWS KMS key for auto-unseal (null: Shamir seal, unsealed by hand);
     kms_region  the KMS key's region.
   EOT
   type = object({
+    address    = optional(string)
     node_id    = optional(string)
     peers      = optional(list(string), [])
     kms_key_id = optional(string)

@@ -5,7 +5,7 @@
 # As for the Consul and Nomad servers, Terraform never rolls them on its own:
 # a new image or configuration takes effect when a server is replaced.
 locals {
-  api_addr = { for k, s in var.servers : k => s.private_ip != null ? "https://${s.private_ip}:8200" : null }
+  api_addr = { for k, s in var.servers : k => "https://${s.private_ip}:8200" }
 }
 
 module "node" {
@@ -19,8 +19,9 @@ module "node" {
   terraform_key = each.key
   agents        = var.agents
   vault = {
+    address = each.value.private_ip
     # Raft retry_join names the other servers; with one server there is none.
-    peers      = compact([for k, a in local.api_addr : k != each.key ? a : null])
+    peers      = [for k, a in local.api_addr : a if k != each.key]
     kms_key_id = var.kms_key_id
     kms_region = var.region
   }

@@ -11,8 +11,8 @@ output "instances" {
 }
 
 output "api_addresses" {
-  description = "Each Vault server's API address (https://<private ip>:8200), by name; known at plan time for servers with a fixed private_ip."
-  value       = { for k, i in aws_instance.vault : k => "https://${i.private_ip}:8200" }
+  description = "Each Vault server's API address (https://<fixed private ip>:8200), by name; known at plan time."
+  value       = local.api_addr
 }
 
 output "cloud_init" {

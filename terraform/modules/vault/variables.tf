@@ -2,11 +2,12 @@ variable "servers" {
   description = <<-EOT
     The Vault servers, by a stable name (1 for a small cluster, 3 or 5 for HA
     with integrated Raft storage). Each is module.<m>.aws_instance.vault["<name>"].
-    private_ip fixes the server's address, which its Raft peers join.
+    private_ip fixes the server's address: its api_addr, and what its Raft
+    peers join.
   EOT
   type = map(object({
     subnet_id     = string
-    private_ip    = optional(string)
+    private_ip    = string
     instance_type = optional(string)
   }))
 
