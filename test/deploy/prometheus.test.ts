@@ -79,7 +79,8 @@ test("prometheus_yml_scrapes_nomad_consul_and_steward_through_consul_sd", async 
     t.true(sd?.some((c) => (c.services as string[]).includes(service)), `${job} asks Consul for the ${service} service`);
   }
   // Debian's promtool cannot parse consul_sd_configs: check their keys against Prometheus's ConsulSDConfig here.
-  const blocks = [...(config.scrape_configs as any[]).flatMap((s) => s.consul_sd_configs ?? []), ...(config.alerting?.alertmanagers ?? []).flatMap((a: any) => a.consul_sd_configs ?? [])];
+  const blocks: Record<string, unknown>[] = [];
+  for (const s of [...(config.scrape_configs as any[]), ...((config.alerting?.alertmanagers ?? []) as any[])]) blocks.push(...((s.consul_sd_configs ?? []) as Record<string, unknown>[]));
   for (const b of blocks) t.deepEqual(Object.keys(b).filter((k) => !CONSUL_SD_KEYS.has(k)), [], "unknown consul_sd_config keys");
   // Steward's service tags in its job file are what the scrape job keeps.
   const keep = (jobs.steward.relabel_configs as any[]).find((r) => r.action === "keep");
