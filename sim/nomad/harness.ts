@@ -62,6 +62,8 @@ export async function startNomadHarness(opts: HarnessOptions = {}): Promise<Noma
       ...(opts.nodeReadyAfterMs !== undefined ? { nodeReadyAfterMs: opts.nodeReadyAfterMs } : {}),
       ...(opts.allocStartMs !== undefined ? { allocStartMs: opts.allocStartMs } : {}),
       ...(opts.batchRunMs !== undefined ? { batchRunMs: opts.batchRunMs } : {}),
+      // A fast clock would collect what a test is about to read: a day of sim time.
+      gcThresholdMs: opts.gcThresholdMs ?? 86_400_000,
     },
   );
   const server = await serve({ name: `nomad:${name}`, router: cluster.router });

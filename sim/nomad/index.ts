@@ -7,6 +7,7 @@ import { NomadCore } from "./core.js";
 import { DeploymentWatcher } from "./deployments.js";
 import { addDeploymentRoutes } from "./deployments-api.js";
 import { ERR, textError } from "./errors.js";
+import { GC_INTERVAL_MS, collectGarbage } from "./gc.js";
 import { addJobRoutes } from "./jobs-api.js";
 import { NodeManager } from "./nodes.js";
 import { addNodeRoutes } from "./nodes-api.js";
@@ -34,6 +35,8 @@ export interface NomadClusterOptions {
   allocStartMs?: number;
   /** Sim ms a batch task runs (task meta `sim_run_ms` overrides). @default 1000 */
   batchRunMs?: number;
+  /** Sim ms after which terminal evaluations, allocations and deployments are collected. @default 3600000 (eval_gc_threshold) */
+  gcThresholdMs?: number;
 }
 
 /** Counts for tests and benchmarks. */
@@ -93,6 +96,13 @@ export class NomadCluster {
     addNodeRoutes(core, this.router);
     addAllocEvalRoutes(core, this.router);
     addDeploymentRoutes(core, this.router);
+
+    const gcAfter = opts.gcThresholdMs ?? 3_600_000;
+    const gc = (): void => {
+      collectGarbage(core, gcAfter);
+      core.timers.after(GC_INTERVAL_MS, gc);
+    };
+    core.timers.after(GC_INTERVAL_MS, gc);
   }
 
   get name(): string {

@@ -20,7 +20,8 @@ export function computeJobStatus(core: NomadCore, job: Job): "pending" | "runnin
     if (e.Status === "pending" || e.Status === "blocked") return "pending";
     hasEval = true;
   }
-  return hasAlloc || hasEval ? "dead" : "pending";
+  // Garbage collection may have taken every evaluation and allocation of a finished job.
+  return hasAlloc || hasEval || job.Stop || job.Status === "dead" ? "dead" : "pending";
 }
 
 /**

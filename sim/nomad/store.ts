@@ -136,6 +136,11 @@ export class NomadStore {
     addTo(this.evalsByJobIdx, jobKey(e.Namespace, e.JobID), e);
   }
 
+  deleteEval(e: EvalRec): void {
+    if (!this.evals.delete(e.ID)) return;
+    this.evalsByJobIdx.get(jobKey(e.Namespace, e.JobID))?.delete(e);
+  }
+
   evalsByJob(namespace: string, jobID: string): Iterable<EvalRec> {
     return this.evalsByJobIdx.get(jobKey(namespace, jobID)) ?? EMPTY;
   }
@@ -149,6 +154,13 @@ export class NomadStore {
     const list = this.deploymentsByJobIdx.get(k);
     if (list) list.push(d);
     else this.deploymentsByJobIdx.set(k, [d]);
+  }
+
+  deleteDeployment(d: DeploymentRec): void {
+    if (!this.deployments.delete(d.ID)) return;
+    const list = this.deploymentsByJobIdx.get(jobKey(d.Namespace, d.JobID));
+    const i = list?.indexOf(d) ?? -1;
+    if (list && i >= 0) list.splice(i, 1);
   }
 
   /** The job's deployments, oldest first. */

@@ -198,3 +198,17 @@ test.serial("a disconnected client's allocations are unknown, replaced, and the 
   });
   t.is(((await h.call("GET", `/v1/node/${east}`)).body as Obj).Status, "ready");
 });
+
+test("garbage collection takes old terminal evaluations and allocations, keeps the job", async (t) => {
+  const g = await startNomadHarness({ nodes: 1, gcThresholdMs: 60_000 });
+  t.teardown(() => g.close());
+  await g.ready();
+  await register(g, job("once", { Count: 1 }, { Type: "batch" }));
+  await eventually(async () => ((await g.call("GET", "/v1/job/once")).body as Obj).Status === "dead");
+  t.is((await allocs(g, "once")).length, 1);
+  // The collector runs every 5 sim minutes (300 ms here) and takes what is older than a sim minute.
+  await eventually(async () => (await allocs(g, "once")).length === 0, { timeoutMs: 3000 });
+  t.deepEqual((await g.call("GET", "/v1/job/once/evaluations")).body, []);
+  const kept = (await g.call("GET", "/v1/job/once")).body as Obj;
+  t.is(kept.Status, "dead");
+});
