@@ -213,8 +213,14 @@ export class VaultSource {
     if (this.renewFraction >= 1) throw new RangeError(`renewFraction: must be below 1, got ${this.renewFraction}`);
     this.retryBaseMs = checkOption("retryBaseMs", o.retryBaseMs ?? VAULT_RETRY_BASE_MS, 1);
     this.retryCapMs = checkOption("retryCapMs", o.retryCapMs ?? VAULT_RETRY_CAP_MS, this.retryBaseMs);
-    // An empty token keeps node-vault from adopting VAULT_TOKEN from the environment behind the configured auth.
-    this.client = nodeVault({ apiVersion: "v1", endpoint: o.address, token: "", requestOptions: { timeout: this.timeoutMs } });
+    this.client = nodeVault({
+      apiVersion: "v1",
+      endpoint: o.address,
+      requestOptions: { timeout: this.timeoutMs },
+      // node-vault's `debug` output (DEBUG=node-vault) prints request bodies, the AppRole secret id among them, outside pino's scrubbing.
+      debug: () => undefined,
+    });
+    // node-vault adopts VAULT_TOKEN from the environment; only the configured auth may give Steward its token.
     this.client.token = "";
   }
 
@@ -316,6 +322,7 @@ export class VaultSource {
       const err = raw instanceof TransientError || raw instanceof HttpStatusError ? raw : vaultCallError(raw, `GET ${entry.path}`);
       if (hasStatus(err, 403)) return this.forbidden(entry, err, retried);
       if (hasStatus(err, 404)) return this.missing(entry);
+      if (err instanceof HttpStatusError && err.status > 0) return this.refused(entry, err);
       return this.unreachable(entry, err);
     }
   }
@@ -370,6 +377,16 @@ export class VaultSource {
     entry.problem = problem;
     entry.data = undefined;
     entry.version = undefined;
+    entry.answered = true;
+    return "answered";
+  }
+
+  /** Any other answer (400, 405, a reply that is not KV v2): an error naming the path, checked again at the next refresh. */
+  private refused(entry: SecretEntry, err: HttpStatusError): ReadResult {
+    this.o.metrics?.sourceErrorsTotal.inc({ source: "vault" });
+    const problem = `Vault refused ${err.message}`;
+    if (entry.problem !== problem) this.log.error({ path: entry.path, status: err.status, kept_last_value: entry.data !== undefined }, `vault: ${problem}`);
+    entry.problem = problem;
     entry.answered = true;
     return "answered";
   }
@@ -445,6 +462,8 @@ export class VaultSource {
     try {
       body = await this.call(() =>
         this.client.approleLogin({ mount_point: auth.mount, role_id: roleId, secret_id: secretId, requestOptions: { timeout: this.timeoutMs } }),
+        // A repeated login would spend another use of a secret id that may have few.
+        false,
       );
     } catch (raw) {
       const err = vaultCallError(raw, `POST auth/${auth.mount}/login`);
@@ -582,8 +601,24 @@ export class VaultSource {
 
   // ── bookkeeping ──
 
-  /** One node-vault call, counted in `steward_api_requests_total{target="vault"}`; rejects with what node-vault rejected with. */
-  private async call(fn: () => Promise<unknown>): Promise<unknown> {
+  /**
+   * One node-vault call, counted in `steward_api_requests_total{target="vault"}`;
+   * rejects with what node-vault rejected with. A call safe to repeat is sent
+   * once more at once when its connection was reset: a keep-alive connection
+   * the server closed as the request left (Go's net/http retries the same
+   * way). Every other failure goes to the source's own backoff.
+   */
+  private async call(fn: () => Promise<unknown>, repeatable = true): Promise<unknown> {
+    try {
+      return await this.attempt(fn);
+    } catch (raw) {
+      if (!repeatable || codeOfError(raw) !== "ECONNRESET" || this.stopped) throw raw;
+      this.log.debug({ err: (raw as Error).message }, "vault: connection reset; sending the call again");
+      return this.attempt(fn);
+    }
+  }
+
+  private async attempt(fn: () => Promise<unknown>): Promise<unknown> {
     const started = performance.now();
     let code = "200";
     try {
@@ -643,4 +678,9 @@ export class VaultSource {
 /** Vault's own text of an error (after `endpoint: status`). */
 function vaultText(err: HttpStatusError): string {
   return err.message.replace(/^[^:]*: \d+ ?/, "") || "no reason given";
+}
+
+function codeOfError(raw: unknown): string | undefined {
+  const code = (raw as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" ? code : undefined;
 }

@@ -116,7 +116,7 @@ function newSource(
   over: Partial<VaultSourceOptions> = {},
 ): { src: VaultSource; log: ReturnType<typeof capture> } {
   const log = capture();
-  const src = new VaultSource({ address: v.url, auth, logger: log.logger, refreshIntervalMs: REFRESH_MS, random: () => 0.5, timeoutMs: 2_000, ...over });
+  const src = new VaultSource({ address: v.url, auth, logger: log.logger, refreshIntervalMs: REFRESH_MS, random: () => 0.5, ...over });
   t.teardown(() => src.stop());
   return { src, log };
 }
@@ -221,6 +221,23 @@ test("a token lacking the policy: a clear error naming the path and the policy, 
   await clock.advance(REFRESH_MS);
   await eventually(() => reads() === 2);
   t.is(log.lines().filter((l) => l.level === "error").length, 1, "the same denial is not logged again");
+});
+
+test("any other refusal of a read names the path and Vault's text, keeps the last value, and waits for the next refresh", async (t) => {
+  const v = await simVault(t);
+  const clock = new FakeClock();
+  const { src } = newSource(t, v, approle(v).auth, { clock });
+  src.want(QA_PATH, "token");
+  src.start();
+  await src.whenReady();
+  v.faults.add({ target: "vault", path: `/v1/${QA_PATH}`, kind: "error", status: 400, body: { errors: ["unsupported operation"] } });
+  await clock.advance(REFRESH_MS * 1.2);
+  const problem = await eventually(() => src.problems()[0]);
+  t.deepEqual(problem, { path: QA_PATH, message: `Vault refused GET ${QA_PATH}: 400 unsupported operation` });
+  t.is(src.get(QA_PATH, "token"), QA_TOKEN);
+  const reads = v.requests.find({ pathPrefix: `/v1/${QA_PATH}` }).length;
+  await clock.advance(REFRESH_MS / 2);
+  t.is(v.requests.find({ pathPrefix: `/v1/${QA_PATH}` }).length, reads, "no retry before the next refresh");
 });
 
 test("a refused AppRole secret id is an error naming the config field; nothing is ready", async (t) => {
@@ -332,6 +349,21 @@ test("a token nearing its max TTL is replaced by a new AppRole login before it e
 });
 
 // ── outages ──
+
+test("a read whose connection is reset once is sent again at once, with no outage to report", async (t) => {
+  const v = await simVault(t);
+  const clock = new FakeClock();
+  const { src, log } = newSource(t, v, approle(v).auth, { clock });
+  src.want(QA_PATH, "token");
+  src.start();
+  await src.whenReady();
+  v.faults.add({ target: "vault", path: `/v1/${QA_PATH}`, kind: "reset", count: 1 });
+  v.sim.putSecret("secret", "steward/nomad-qa", { token: QA_TOKEN_2 });
+  await clock.advance(REFRESH_MS * 1.2);
+  await eventually(() => src.get(QA_PATH, "token") === QA_TOKEN_2);
+  t.is(v.requests.find({ pathPrefix: `/v1/${QA_PATH}` }).filter((r) => r.status === -1).length, 1, "the reset happened");
+  t.false(log.lines().some((l) => l.msg.startsWith("vault: unreachable")));
+});
 
 const outages: { name: string; breakIt: (v: SimVault) => Promise<void> | void; fix: (v: SimVault) => Promise<void> | void }[] = [
   {
