@@ -168,7 +168,11 @@ type ReadResult = "ok" | "answered" | "transient";
  *   one more read, else an error naming the path and the policy, retried
  *   only at the next refresh, the last values kept;
  *   404 → an error naming the path; the values are dropped (Vault says the
- *   secret is gone).
+ *   secret is gone);
+ *   any other answer (400, 405, not KV v2) → an error naming the path and
+ *   Vault's text, retried at the next refresh, the last values kept.
+ *   A read, lookup or renewal whose connection was reset is sent again at
+ *   once before any of this applies.
  * - Every value read, and every token and secret id, is registered with
  *   the log scrubber (`addSecret`); log lines name paths and keys, never values.
  *
