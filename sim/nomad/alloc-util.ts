@@ -22,10 +22,12 @@ export function nameIndex(name: string): number {
   return m ? Number(m[1]) : 0;
 }
 
+/** The name Nomad gives an allocation: `job.group[index]`. */
 export function allocName(jobID: string, group: string, index: number): string {
   return `${jobID}.${group}[${index}]`;
 }
 
+/** A job's task group by name. */
 export function findGroup(job: Job | undefined, name: string): TaskGroup | undefined {
   return job?.TaskGroups.find((g) => g.Name === name);
 }

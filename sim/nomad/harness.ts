@@ -24,6 +24,7 @@ export interface NomadHarness {
   close(): Promise<void>;
 }
 
+/** Cluster options for the harness; everything has a test-friendly default. */
 export interface HarnessOptions extends Partial<Omit<NomadClusterOptions, "parser">> {
   /** Sim ms per real ms. @default 1000 */
   scale?: number;

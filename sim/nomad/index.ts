@@ -17,6 +17,7 @@ import { addStatusRoutes } from "./status-api.js";
 import type { Job, NodeRec } from "./types.js";
 import { allocTerminal } from "./types.js";
 
+/** How sim/index.ts configures one cluster; the optional timings default to realistic values. */
 export interface NomadClusterOptions {
   name: string;
   region: string;

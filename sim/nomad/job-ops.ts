@@ -6,6 +6,7 @@ import { subjectOf } from "./scheduler.js";
 import { TRACKED_VERSIONS, jobKey, type JobRec } from "./store.js";
 import type { Job } from "./types.js";
 
+/** The check-and-set and count options of a register request. */
 export interface RegisterOptions {
   enforceIndex?: boolean;
   jobModifyIndex?: number;

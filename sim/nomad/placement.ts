@@ -47,6 +47,7 @@ export interface PlacementAsk {
   avoid?: string;
 }
 
+/** The chosen node with the placement metrics, or the metrics of why none fit. */
 export type PlacementResult = { ok: true; node: NodeRec; metrics: JsonObject } | { ok: false; metrics: JsonObject };
 
 /**

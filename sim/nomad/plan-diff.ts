@@ -10,6 +10,7 @@ import type { Job, JsonObject, JsonValue, Task, TaskGroup } from "./types.js";
  */
 export type DiffType = "Added" | "Deleted" | "Edited" | "None";
 
+/** structs.FieldDiff: one flattened value, old and new as text. */
 export interface FieldDiff extends JsonObject {
   Type: DiffType;
   Name: string;
@@ -18,6 +19,7 @@ export interface FieldDiff extends JsonObject {
   Annotations: string[] | null;
 }
 
+/** structs.ObjectDiff: a nested structure. */
 export interface ObjectDiff extends JsonObject {
   Type: DiffType;
   Name: string;
@@ -25,6 +27,7 @@ export interface ObjectDiff extends JsonObject {
   Objects: ObjectDiff[] | null;
 }
 
+/** structs.TaskDiff, with the scheduler's annotation. */
 export interface TaskDiff extends JsonObject {
   Type: DiffType;
   Name: string;
@@ -33,6 +36,7 @@ export interface TaskDiff extends JsonObject {
   Annotations: string[] | null;
 }
 
+/** structs.TaskGroupDiff, with the desired update counts in `Updates`. */
 export interface TaskGroupDiff extends JsonObject {
   Type: DiffType;
   Name: string;
@@ -42,6 +46,7 @@ export interface TaskGroupDiff extends JsonObject {
   Updates: { [k: string]: number } | null;
 }
 
+/** structs.JobDiff. */
 export interface JobDiff extends JsonObject {
   Type: DiffType;
   ID: string;

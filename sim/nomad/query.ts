@@ -25,7 +25,9 @@ export interface QueryOpts {
 /** The body of a read, or the error the endpoint answers (with the read headers set). */
 export type ReadResult = { ok: true; body: unknown; headers?: Record<string, string> } | { ok: false; status: number; message: string };
 
+/** A read that found its object. */
 export const found = (body: unknown): ReadResult => ({ ok: true, body });
+/** A read that did not (404 with Nomad's text, read headers still set). */
 export const missing = (message: string, status = 404): ReadResult => ({ ok: false, status, message });
 
 /** The headers every read answers with. */

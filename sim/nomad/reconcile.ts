@@ -17,6 +17,7 @@ export interface Place {
   kind: "place" | "replace" | "destructive" | "canary";
 }
 
+/** One allocation to stop, and why. */
 export interface Stop {
   alloc: AllocRec;
   desc: string;
@@ -24,6 +25,7 @@ export interface Stop {
   lost?: boolean;
 }
 
+/** The reconciler's decisions for one task group (the plan endpoint's DesiredTGUpdates come from it). */
 export interface GroupPlan {
   name: string;
   place: Place[];

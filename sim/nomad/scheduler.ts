@@ -387,6 +387,7 @@ export class Scheduler {
   }
 }
 
+/** What an evaluation of this job is about. */
 export function subjectOf(job: Job): EvalSubject {
   return { namespace: job.Namespace, jobID: job.ID, type: job.Type, priority: job.Priority };
 }

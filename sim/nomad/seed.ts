@@ -6,6 +6,7 @@ import { taskEvent } from "./task-events.js";
 import type { AllocRec, DeploymentRec, Job, NodeRec } from "./types.js";
 import { ZERO_TIME } from "./types.js";
 
+/** What seedJobs registers. */
 export interface SeedJobsOptions {
   /** Job IDs are `${prefix}-${i}`. @default "bench" */
   prefix?: string;
@@ -17,6 +18,7 @@ export interface SeedJobsOptions {
   image?: string;
 }
 
+/** Where seedNodes puts its machines. */
 export interface SeedNodesOptions {
   prefix?: string;
   datacenter?: string;

@@ -1,6 +1,7 @@
 import { IndexNotifier } from "../core/blocking.js";
 import type { AllocRec, DeploymentRec, EvalRec, Job, NodeRec } from "./types.js";
 
+/** Nomad's state tables whose last-write index list queries report. */
 export type Table = "jobs" | "job_version" | "job_summary" | "nodes" | "allocs" | "evals" | "deployment";
 
 /** A job and its tracked versions (newest first), as Nomad's jobs and job_version tables hold them. */
@@ -16,6 +17,7 @@ export interface JobRec {
 /** Nomad keeps this many versions of a job (structs.JobTrackedVersions). */
 export const TRACKED_VERSIONS = 6;
 
+/** Jobs are unique per namespace. */
 export function jobKey(namespace: string, id: string): string {
   return `${namespace}\u0000${id}`;
 }

@@ -6,17 +6,21 @@
  * allocations and versions can share them without cloning.
  */
 export type JsonValue = null | boolean | number | string | JsonValue[] | JsonObject;
+/** A JSON object. */
 export interface JsonObject {
   [k: string]: JsonValue;
 }
+/** Meta, Env, Attributes. */
 export type StringMap = { [k: string]: string };
 
+/** structs.Constraint. */
 export interface Constraint extends JsonObject {
   LTarget: string;
   RTarget: string;
   Operand: string;
 }
 
+/** structs.UpdateStrategy (durations in ns). */
 export interface UpdateStrategy extends JsonObject {
   Stagger: number;
   MaxParallel: number;
@@ -29,6 +33,7 @@ export interface UpdateStrategy extends JsonObject {
   Canary: number;
 }
 
+/** structs.ReschedulePolicy (durations in ns). */
 export interface ReschedulePolicy extends JsonObject {
   Attempts: number;
   Interval: number;
@@ -38,6 +43,7 @@ export interface ReschedulePolicy extends JsonObject {
   Unlimited: boolean;
 }
 
+/** structs.MigrateStrategy. */
 export interface MigrateStrategy extends JsonObject {
   MaxParallel: number;
   HealthCheck: string;
@@ -45,6 +51,7 @@ export interface MigrateStrategy extends JsonObject {
   HealthyDeadline: number;
 }
 
+/** structs.Port. */
 export interface Port extends JsonObject {
   Label: string;
   Value: number;
@@ -52,6 +59,7 @@ export interface Port extends JsonObject {
   HostNetwork: string;
 }
 
+/** structs.NetworkResource. */
 export interface NetworkResource extends JsonObject {
   Mode: string;
   Device: string;
@@ -62,6 +70,7 @@ export interface NetworkResource extends JsonObject {
   DynamicPorts: Port[] | null;
 }
 
+/** structs.Resources of a task. */
 export interface Resources extends JsonObject {
   CPU: number;
   Cores: number;
@@ -73,6 +82,7 @@ export interface Resources extends JsonObject {
   Devices: JsonValue;
 }
 
+/** structs.Task (the fields the scheduler reads). */
 export interface Task extends JsonObject {
   Name: string;
   Driver: string;
@@ -86,6 +96,7 @@ export interface Task extends JsonObject {
   Leader: boolean;
 }
 
+/** structs.DisconnectStrategy. */
 export interface DisconnectStrategy extends JsonObject {
   LostAfter: number;
   Replace: boolean | null;
@@ -93,6 +104,7 @@ export interface DisconnectStrategy extends JsonObject {
   StopOnClientAfter: number | null;
 }
 
+/** structs.TaskGroup (the fields the scheduler reads). */
 export interface TaskGroup extends JsonObject {
   Name: string;
   Count: number;
@@ -108,6 +120,7 @@ export interface TaskGroup extends JsonObject {
   MaxClientDisconnect: number | null;
 }
 
+/** structs.Job as stored and served. */
 export interface Job extends JsonObject {
   Region: string;
   Namespace: string;
@@ -160,6 +173,7 @@ export interface NodeRec {
   capacity: { cpu: number; memoryMB: number; diskMB: number };
 }
 
+/** structs.DrainStrategy (DrainSpec embedded, as Go flattens it). */
 export interface DrainStrategy extends JsonObject {
   Deadline: number;
   IgnoreSystemJobs: boolean;
@@ -167,6 +181,7 @@ export interface DrainStrategy extends JsonObject {
   StartedAt: string;
 }
 
+/** structs.TaskEvent (see task-events.ts for every field). */
 export interface TaskEvent extends JsonObject {
   Type: string;
   Time: number;
@@ -174,6 +189,7 @@ export interface TaskEvent extends JsonObject {
   DisplayMessage: string;
 }
 
+/** structs.TaskState. */
 export interface TaskState extends JsonObject {
   State: "pending" | "running" | "dead";
   Failed: boolean;
@@ -185,6 +201,7 @@ export interface TaskState extends JsonObject {
   Events: TaskEvent[];
 }
 
+/** structs.AllocDeploymentStatus. */
 export interface AllocDeploymentStatus extends JsonObject {
   Healthy: boolean | null;
   Timestamp: string;
@@ -192,6 +209,7 @@ export interface AllocDeploymentStatus extends JsonObject {
   ModifyIndex: number;
 }
 
+/** structs.RescheduleEvent. */
 export interface RescheduleEvent extends JsonObject {
   RescheduleTime: number;
   PrevAllocID: string;
@@ -235,6 +253,7 @@ export interface AllocRec {
   ModifyTime: number;
 }
 
+/** structs.Evaluation, stored as served. */
 export interface EvalRec extends JsonObject {
   ID: string;
   Namespace: string;
@@ -265,6 +284,7 @@ export interface EvalRec extends JsonObject {
   ModifyTime: number;
 }
 
+/** structs.DeploymentState of one group. */
 export interface DeploymentState extends JsonObject {
   AutoRevert: boolean;
   AutoPromote: boolean;
@@ -279,6 +299,7 @@ export interface DeploymentState extends JsonObject {
   UnhealthyAllocs: number;
 }
 
+/** structs.Deployment, stored as served. */
 export interface DeploymentRec extends JsonObject {
   ID: string;
   Namespace: string;
