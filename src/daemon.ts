@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { createLogger, type Logger } from "./log.js";
 import { createMetrics, initMetrics, type StewardMetrics } from "./metrics.js";
@@ -249,6 +250,17 @@ function consulToken(ref: StewardConfig["consul"]["token"], vault: VaultSource |
     const { path: secret, key } = ref.vault;
     vault?.want(secret, key);
     return () => vault?.get(secret, key);
+  }
+  if (ref && "file" in ref) {
+    // Nomad's template re-renders the file when the token rotates, so it is read on each call (it is tiny).
+    const file = ref.file;
+    return () => {
+      try {
+        return readFileSync(file, "utf8").trim() || undefined;
+      } catch {
+        return undefined;
+      }
+    };
   }
   const name = ref && "env" in ref ? ref.env : undefined;
   return () => (name ? process.env[name] : undefined);

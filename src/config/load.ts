@@ -47,6 +47,7 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<
     out.consul = { ...(out.consul as object | undefined), address: addr };
   }
   if (env.STEWARD_LISTEN) out.http = { listen: env.STEWARD_LISTEN };
+  if (env.VAULT_ADDR && out.vault && typeof out.vault === "object") out.vault = { ...(out.vault), address: env.VAULT_ADDR };
   if (env.STEWARD_INSTANCE_ID) out.instanceId = env.STEWARD_INSTANCE_ID;
   return out;
 }
