@@ -26,7 +26,7 @@ function capture(): { out: Writable; text: () => string } {
 test("validate_accepts_the_example_tree_offline", async (t) => {
   const c = capture();
   t.is(await validateCommand({ dir: path.join(REPO_ROOT, "desired-state") }, c.out), 0);
-  t.regex(c.text(), /valid \(2 environments, 2 services, 1 pools\)/);
+  t.regex(c.text(), /valid \(2 environments, 3 services, 1 pools\)/);
 });
 
 test("validate_names_file_line_and_field_of_a_broken_tree", async (t) => {
@@ -47,9 +47,9 @@ test("plan_lists_registrations_with_exit_2_then_nothing_with_exit_0", async (t) 
   const first = capture();
   t.is(await planCommand({ dir }, first.out), 2, first.text());
   t.regex(first.text(), /\+ qa\/web {2}register {2}\[JobMissing\]/);
-  t.regex(first.text(), /4 change\(s\) to make/);
+  t.regex(first.text(), /6 change\(s\) to make/);
   await f.loop.lead();
-  await eventually(() => f.loop.statuses().length >= 4 && f.loop.statuses().every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 10_000 });
+  await eventually(() => f.loop.statuses().length >= 6 && f.loop.statuses().every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 10_000 });
   const second = capture();
   t.is(await planCommand({ dir, json: true }, second.out), 0, second.text());
   const doc = JSON.parse(second.text());
@@ -59,7 +59,7 @@ test("plan_lists_registrations_with_exit_2_then_nothing_with_exit_0", async (t) 
 test("plan_shows_the_fields_a_change_would_touch", async (t) => {
   const f = await syncFixture();
   t.teardown(() => f.close());
-  await eventually(() => f.loop.statuses().length >= 4 && f.loop.statuses().every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 10_000 });
+  await eventually(() => f.loop.statuses().length >= 6 && f.loop.statuses().every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 10_000 });
   const svc = path.join(f.repo.dir, "desired-state/services/web/service.yaml");
   await writeFile(svc, (await readFile(svc, "utf8")).replace("count: 3", "count: 5"));
   const c = capture();

@@ -57,6 +57,7 @@ test("the example tree loads, environments in promotion order", async (t) => {
   );
   t.deepEqual(state.services.map((s) => [s.name, s.jobId, s.jobFile]), [
     ["api", "api", "services/api/api.nomad.hcl"],
+    ["hello", "hello", "services/hello/hello.nomad.hcl"],
     ["web", "web", "services/web/web.nomad.hcl"],
   ]);
   const web = state.services.find((s) => s.name === "web");

@@ -87,5 +87,5 @@ test("every service of the example tree parses in every environment, with its im
       seen.push(`${s.name}@${env}: ${groups.map((g) => `${g.Name}=${g.Count}`).join(" ")}`);
     }
   }
-  t.deepEqual(seen, ["api@qa: api=1 worker=1", "api@prod: api=2 worker=2", "web@qa: web=1", "web@prod: web=3"]);
+  t.deepEqual(seen, ["api@qa: api=1 worker=1", "api@prod: api=2 worker=2", "hello@qa: hello=1", "hello@prod: hello=2", "web@qa: web=1", "web@prod: web=3"]);
 });

@@ -16,7 +16,7 @@ test("a_commit_reaches_every_environment_pinned_by_digest", async (t) => {
     t.is(web?.TaskGroups?.[0]?.Count, env === "qa" ? 1 : 3, "per-environment variables applied");
     t.truthy(await readJob(f.nomad[env]!, "api"));
   }
-  await eventually(() => f.loop.statuses().length >= 4 && f.loop.statuses().every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 10_000 });
+  await eventually(() => f.loop.statuses().length >= 6 && f.loop.statuses().every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 10_000 });
   t.deepEqual(statusViolations(f.loop.statuses()), []);
 });
 
@@ -81,10 +81,10 @@ test("nomad_faults_back_off_and_converge_without_duplicate_registrations", async
   f.sim.control.removeFault(throttle.id);
   t.true(fault.fired >= 3, "the injected 500s were hit");
   t.is(hang.fired, 2, "the hung registrations were hit and timed out");
-  await eventually(() => f.loop.statuses().length >= 4 && f.loop.statuses().every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 15_000 });
+  await eventually(() => f.loop.statuses().length >= 6 && f.loop.statuses().every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 15_000 });
   for (const env of ["qa", "prod"]) {
     const registered = f.sim.log.find({ server: `nomad:${env}`, method: "PUT" }).filter((e) => e.path === "/v1/jobs" && e.status === 200);
-    t.is(registered.length, 2, `${env}: each job registered exactly once`);
+    t.is(registered.length, 3, `${env}: each job registered exactly once`);
     for (const id of ["web", "api"]) t.is((await readJob(f.nomad[env]!, id))?.Version, 0, `${env}/${id} has a single version`);
   }
 });
@@ -92,7 +92,7 @@ test("nomad_faults_back_off_and_converge_without_duplicate_registrations", async
 test("an_idle_pass_makes_no_plan_or_write_calls", async (t) => {
   const f = await syncFixture();
   t.teardown(() => f.close());
-  await eventually(() => f.loop.statuses().length >= 4 && f.loop.statuses().every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 10_000 });
+  await eventually(() => f.loop.statuses().length >= 6 && f.loop.statuses().every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 10_000 });
   f.sim.log.clear();
   f.loop.wakeAll(); // a full resync of a converged state
   await eventually(() => f.loop.statuses().every((s) => s.lastReconcileTime !== undefined), { timeoutMs: 5_000 });
@@ -132,13 +132,13 @@ test("the_prune_guard_refuses_to_empty_an_environment", async (t) => {
   await f.repo.write("desired-state/steward.yaml", yaml.replace("prune: false", "prune: true"));
   await f.commit("prune on");
   t.is(f.loop.revision.refused, undefined);
-  // A commit that loses both services (2 of 2 managed jobs, above the 50% limit).
+  // A commit that loses every service (3 of 3 managed jobs, above the 50% limit).
   await f.repo.remove("desired-state/services");
   await f.commit("oops: every service gone");
   await eventually(() => f.loop.statuses().filter((s) => s.key.startsWith("qa/")).every((s) => s.lastAction?.reason === "PruneGuardTripped"), { timeoutMs: 10_000 });
   t.is((await readJob(f.nomad.qa!, "web"))?.Stop, false);
   t.is((await readJob(f.nomad.qa!, "api"))?.Stop, false);
-  t.regex(f.loop.statuses().find((s) => s.key === "qa/web")?.lastAction?.message ?? "", /2 of 2 managed jobs/);
+  t.regex(f.loop.statuses().find((s) => s.key === "qa/web")?.lastAction?.message ?? "", /3 of 3 managed jobs/);
 });
 
 const SCALED_JOB = `
