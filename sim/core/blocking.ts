@@ -39,6 +39,8 @@ export class IndexNotifier {
         done = true;
         clearTimeout(timer);
         this.waiters.delete(finish);
+        // A waiter woken many times must not pile listeners onto the request's signal.
+        signal?.removeEventListener("abort", finish);
         resolve();
       };
       const timer = setTimeout(finish, Math.max(0, ms));

@@ -53,3 +53,30 @@ for (const [text, want] of durations) {
     t.is(parseGoDuration(text), want);
   });
 }
+
+test("many_wakeups_leave_no_listener_on_the_signal", async (t) => {
+  const n = new IndexNotifier(1);
+  const ac = new AbortController();
+  let added = 0;
+  let removed = 0;
+  const add = ac.signal.addEventListener.bind(ac.signal);
+  const remove = ac.signal.removeEventListener.bind(ac.signal);
+  ac.signal.addEventListener = ((...args: Parameters<typeof add>) => {
+    added++;
+    add(...args);
+  }) as typeof add;
+  ac.signal.removeEventListener = ((...args: Parameters<typeof remove>) => {
+    removed++;
+    remove(...args);
+  }) as typeof remove;
+  let mine = 1;
+  const p = blockingRead(n, 1, 5_000, () => ({ index: mine, value: null }), ac.signal);
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setImmediate(r));
+    n.bump(); // writes elsewhere: the waiter re-checks and waits again
+  }
+  mine = n.bump();
+  await p;
+  t.true(added >= 20);
+  t.is(added, removed, "every listener added for a wait is removed when it ends");
+});
