@@ -13,6 +13,9 @@ command -v go >/dev/null 2>&1 || need_apt+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/hashicorp/hcl/v2 ] || need_apt+=(golang-github-hashicorp-hcl-v2-dev)
 [ -d /usr/share/gocode/src/github.com/zclconf/go-cty ] || need_apt+=(golang-github-zclconf-go-cty-dev)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
+# OCI images without a Docker daemon: examples/hello/ci/push-image.sh (umoci builds, skopeo pushes).
+command -v umoci >/dev/null 2>&1 || need_apt+=(umoci)
+command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2
