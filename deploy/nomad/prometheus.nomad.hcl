@@ -18,12 +18,6 @@ variable "datacenters" {
   default = ["dc1"]
 }
 
-variable "host_volume" {
-  type        = string
-  default     = "prometheus"
-  description = "The client host volume holding the TSDB (declared in the Nomad client's config)."
-}
-
 job "prometheus" {
   type        = "service"
   datacenters = var.datacenters
@@ -31,9 +25,12 @@ job "prometheus" {
   group "prometheus" {
     count = 1
 
-    volume "data" {
-      type   = "host"
-      source = var.host_volume
+    # The TSDB lives in the allocation's data dir, kept (and moved along)
+    # when the allocation is replaced: no host volume to prepare.
+    ephemeral_disk {
+      sticky  = true
+      migrate = true
+      size    = 4000
     }
 
     # Host networking: the local Consul agent is at 127.0.0.1:8500, as the config says.
@@ -80,15 +77,10 @@ job "prometheus" {
         ports        = ["http"]
         args = [
           "--config.file=/local/prometheus.yml",
-          "--storage.tsdb.path=/prometheus",
+          "--storage.tsdb.path=/alloc/data/prometheus",
           "--storage.tsdb.retention.time=15d",
           "--web.listen-address=:9090",
         ]
-      }
-
-      volume_mount {
-        volume      = "data"
-        destination = "/prometheus"
       }
 
       # Reads Prometheus's Consul token (policies deploy/policies/vault/prometheus.hcl

@@ -25,15 +25,22 @@ variable "notify_steward" {
   description = "Send push notifications to Steward's /hooks/registry (turn on once Steward serves it, issue 4)."
 }
 
+variable "node_pool" {
+  type        = string
+  default     = "registry"
+  description = "The node pool of the registry's host (terraform/examples/aws-cluster's registry module)."
+}
+
 variable "host_volume" {
   type        = string
   default     = "registry"
-  description = "The client host volume holding the registry's storage (declared in the Nomad client's config)."
+  description = "The client host volume holding the registry's storage (the registry host's `registry` volume in terraform/)."
 }
 
 job "registry" {
   type        = "service"
   datacenters = var.datacenters
+  node_pool   = var.node_pool
 
   group "registry" {
     count = 1
