@@ -105,3 +105,17 @@ test("prometheus_yml_passes_promtool_check_config", async (t) => {
   t.is(r.code, 0, r.stdout + r.stderr);
   t.regex(r.stdout, /SUCCESS: \d+ rule files found/);
 });
+
+test("every_runbook_link_has_its_heading_in_the_docs", async (t) => {
+  const docs = await readFile(path.join(DEPLOY, "../docs/deploying.md"), "utf8");
+  // GitHub's anchors: the heading lower-cased, spaces to dashes, other punctuation dropped.
+  const anchors = new Set([...docs.matchAll(/^#+ (.+)$/gm)].map((m) => (m[1] ?? "").toLowerCase().replace(/[^a-z0-9 -]/g, "").replace(/ /g, "-")));
+  for (const f of await ruleFiles()) {
+    const doc = parseYaml(await readFile(f, "utf8")) as { groups: { rules: { alert?: string; annotations?: { runbook?: string } }[] }[] };
+    for (const r of doc.groups.flatMap((g) => g.rules).filter((x) => x.alert)) {
+      const [file, anchor] = (r.annotations?.runbook ?? "").split("#");
+      t.is(file, "docs/deploying.md", `${r.alert} links to the deploying docs`);
+      t.true(anchors.has(anchor ?? ""), `${r.alert}: no heading for #${anchor ?? ""} in docs/deploying.md`);
+    }
+  }
+});
