@@ -99,8 +99,8 @@ EOT
         # Route only to instances whose every check passes: Steward's /readyz
         # as well as /healthz (Fabio's default is any one check).
         FABIO_REGISTRY_CONSUL_CHECKSREQUIRED = "all"
-        FABIO_PROXY_ADDR                       = ":9999"
-        FABIO_UI_ADDR                          = ":9998"
+        FABIO_PROXY_ADDR                     = ":9999"
+        FABIO_UI_ADDR                        = ":9998"
       }
 
       resources {

@@ -4,13 +4,14 @@
 // configuration template renders to a file Steward's own loader accepts;
 // Prometheus's templates are deploy/prometheus/ unchanged.
 import test from "ava";
+import { spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { startSim, type Sim } from "../../sim/index.js";
 import { loadConfig } from "../../src/config/load.js";
-import { DEPLOY, hclToJson, parseWithSim, renderTemplate, tasksOf, templateAt } from "./fixture.js";
+import { DEPLOY, REPO_ROOT, assertInstalled, hclToJson, parseWithSim, renderTemplate, tasksOf, templateAt } from "./fixture.js";
 
 const NOMAD_DIR = path.join(DEPLOY, "nomad");
 
@@ -114,6 +115,29 @@ for (const row of JOBS) {
     }
   });
 }
+
+test("every_hcl_file_of_deploy_and_the_hello_job_is_formatted_as_hashicorps_formatter_writes_it", async (t) => {
+  // `terraform fmt` applies HCL's canonical layout to any HCL file given on stdin.
+  const terraform = process.env.TERRAFORM_BIN ?? "/usr/local/bin/terraform";
+  assertInstalled(terraform, "terraform (1.11.4, on the machine image's PATH)");
+  const files = [
+    ...(await readdir(NOMAD_DIR)).filter((f) => f.endsWith(".hcl")).map((f) => path.join(NOMAD_DIR, f)),
+    ...(await Promise.all(["nomad", "consul", "vault"].map(async (d) => (await readdir(path.join(DEPLOY, "policies", d))).map((f) => path.join(DEPLOY, "policies", d, f))))).flat(),
+    path.join(REPO_ROOT, "desired-state/services/hello/hello.nomad.hcl"),
+  ];
+  for (const file of files) {
+    const text = await readFile(file, "utf8");
+    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(terraform, ["fmt", "-"], { env: { ...process.env, TF_CLI_CONFIG_FILE: "/dev/null" }, stdio: ["pipe", "pipe", "ignore"] });
+      let out = "";
+      child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+      child.on("close", (code) => resolve({ code, out }));
+      child.stdin.end(text);
+    });
+    t.is(r.code, 0, `terraform fmt could not read ${path.relative(REPO_ROOT, file)}`);
+    t.is(r.out, text, `${path.relative(REPO_ROOT, file)} is not in canonical HCL layout (terraform fmt - < file)`);
+  }
+});
 
 test("steward_rolls_one_instance_at_a_time_waiting_for_its_checks", async (t) => {
   const j = await job(JOBS[0]!);
