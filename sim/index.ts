@@ -45,6 +45,11 @@ export interface SimOptions {
   /** EC2 (+ STS) emulator options: boot and terminate delays, throttling. */
   ec2?: Ec2Options;
   ports?: { consul?: number; vault?: number; registry?: number; ec2?: number; control?: number };
+  /**
+   * A jobspec parser to share (one Go helper process for many sims in one
+   * test process); the sim then leaves it running on close. @default a new one
+   */
+  parser?: JobParser;
 }
 
 export interface SimUrls {
@@ -106,7 +111,8 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
   const faults = new FaultInjector(random);
   const log = new RequestLog();
   const servers: SimServer[] = [];
-  const parser: JobParser = await createJobParser();
+  const ownParser = options.parser === undefined;
+  const parser: JobParser = options.parser ?? (await createJobParser());
 
   const consul = new ConsulServer(ctx, { datacenter: "dc1", ...(options.consulToken ? { aclToken: options.consulToken } : {}) });
   const vault = new VaultServer(ctx, { rootToken: options.vaultRootToken ?? "root" });
@@ -174,7 +180,7 @@ export async function startSim(options: SimOptions = {}): Promise<Sim> {
       vault.close();
       registry.close();
       ec2.close();
-      await parser.close();
+      if (ownParser) await parser.close();
       await Promise.all(servers.map((s) => s.close()));
     },
   };

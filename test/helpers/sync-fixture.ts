@@ -1,9 +1,11 @@
+import test from "ava";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import axios, { type AxiosInstance } from "axios";
 import { startSim, type Sim, type SimOptions } from "../../sim/index.js";
+import { createJobParser, type JobParser } from "../../sim/nomad/parse/index.js";
 import { GitSource } from "../../src/sources/git.js";
 import { SyncLoop, MemorySyncStateStore } from "../../src/reconciler/sync/loop.js";
 import { NomadClients, envTokens } from "../../src/reconciler/sync/clients.js";
@@ -46,8 +48,19 @@ export interface SyncFixture {
  * sim) + a SyncLoop that leads. Tests change the repo or Nomad and assert
  * what Nomad ends up running.
  */
+/** One Go jobspec helper per test process, shared by every fixture in it (tests in a file run at once). */
+let sharedParser: Promise<JobParser> | undefined;
+function parser(): Promise<JobParser> {
+  sharedParser ??= createJobParser();
+  return sharedParser;
+}
+// Ended after the file's tests, or the helper process would keep the worker alive.
+test.after.always(async () => {
+  await (await sharedParser)?.close();
+});
+
 export async function syncFixture(opts: SimOptions = {}, loopOpts: { lead?: boolean } = {}): Promise<SyncFixture> {
-  const sim = await startSim({ timeScale: 20, healthyAfterMs: 500, ...opts });
+  const sim = await startSim({ timeScale: 20, healthyAfterMs: 500, parser: await parser(), ...opts });
   const repo = await GitRepo.create();
   await repo.copyIn(path.join(REPO_ROOT, "desired-state"), "desired-state");
   await repo.write("desired-state/steward.yaml", stewardYaml(sim));
