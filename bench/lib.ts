@@ -5,8 +5,9 @@
  * commit), forced GC, and the writer of bench/RESULTS.md sections.
  */
 import { execFileSync } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
+import { Session } from "node:inspector/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -162,4 +163,89 @@ export async function writeResultsSection(name: string, markdown: string): Promi
 /** Prints a line to stderr (progress), keeping stdout for the tables. */
 export function progress(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
+}
+
+/**
+ * CPU profiles of chosen phases through the inspector (no node flags):
+ * `start()` then `stop(name)` writes `<dir>/<name>.cpuprofile` (open it in
+ * Chrome DevTools) and returns the functions with the most self time.
+ * Without a directory both are no-ops.
+ */
+export class PhaseProfiler {
+  private session: Session | undefined;
+
+  constructor(private readonly dir: string | undefined) {}
+
+  async start(): Promise<void> {
+    if (!this.dir) return;
+    this.session = new Session();
+    this.session.connect();
+    await this.session.post("Profiler.enable");
+    await this.session.post("Profiler.setSamplingInterval", { interval: 200 });
+    await this.session.post("Profiler.start");
+  }
+
+  async stop(name: string): Promise<string[]> {
+    const s = this.session;
+    if (!s || !this.dir) return [];
+    this.session = undefined;
+    const { profile } = await s.post("Profiler.stop");
+    s.disconnect();
+    await mkdir(this.dir, { recursive: true });
+    await writeFile(path.join(this.dir, `${name}.cpuprofile`), JSON.stringify(profile));
+    return topSelfTime(profile, 12);
+  }
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[] | undefined;
+}
+
+/** The `n` functions with the most self time, as `ms  share  name (file:line)`; also the top inclusive frames of src/. */
+function topSelfTime(profile: { nodes: ProfileNode[]; samples?: number[] | undefined; timeDeltas?: number[] | undefined }, n: number): string[] {
+  const byId = new Map(profile.nodes.map((x) => [x.id, x]));
+  const parent = new Map<number, number>();
+  for (const x of profile.nodes) for (const c of x.children ?? []) parent.set(c, x.id);
+  const self = new Map<string, number>();
+  const incl = new Map<string, number>();
+  let total = 0;
+  const samples = profile.samples ?? [];
+  const deltas = profile.timeDeltas ?? [];
+  const label = (x: ProfileNode): string => {
+    const f = x.callFrame;
+    const file = f.url.replace(/^file:\/\//, "").replace(`${REPO_ROOT}/`, "");
+    return `${f.functionName || "(anonymous)"} (${file.split("/node_modules/").pop() ?? file}:${f.lineNumber + 1})`;
+  };
+  const ancestors = (x: ProfileNode): ProfileNode[] => {
+    const out: ProfileNode[] = [];
+    for (let y: ProfileNode | undefined = x; y; y = byId.get(parent.get(y.id) ?? -1)) out.push(y);
+    return out;
+  };
+  samples.forEach((id, i) => {
+    const dt = deltas[i] ?? 0;
+    const node = byId.get(id);
+    if (!node) return;
+    const name = node.callFrame.functionName;
+    if (name === "(idle)" || name === "(program)") return;
+    const chain = ancestors(node);
+    // The profiler's own start shows up as a long native `dispatch` under node:inspector: not the code measured.
+    if (chain.some((x) => x.callFrame.url === "node:inspector")) return;
+    total += dt;
+    self.set(label(node), (self.get(label(node)) ?? 0) + dt);
+    const seen = new Set<string>();
+    for (const x of chain) {
+      const l = label(x);
+      if (!seen.has(l) && x.callFrame.url.includes("/src/")) incl.set(l, (incl.get(l) ?? 0) + dt);
+      seen.add(l);
+    }
+  });
+  const fmtRow = ([k, v]: [string, number]): string => `${(v / 1000).toFixed(0).padStart(6)} ms ${((100 * v) / (total || 1)).toFixed(1).padStart(5)}%  ${k}`;
+  return [
+    `busy ${(total / 1000).toFixed(0)} ms; self time:`,
+    ...[...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(fmtRow),
+    "inclusive, src/ frames:",
+    ...[...incl.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(fmtRow),
+  ];
 }

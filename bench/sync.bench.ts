@@ -33,7 +33,7 @@ import { DEFAULT_GIT_FETCH_INTERVAL_MS, WATCH_BLOCKING_WAIT_MS, WRITE_BUCKET_QPS
 import type { LoggedRequest } from "../sim/core/request-log.js";
 import { commitRev, createDesiredRepo, serviceName } from "./desired-tree.js";
 import { startSimProcess, type SimProcess } from "./sim-process.js";
-import { commitId, fmt, loadAverage, machine, progress, request, settledMemory, sleep, stats, table, writeResultsSection, type Stats } from "./lib.js";
+import { PhaseProfiler, commitId, fmt, loadAverage, machine, progress, request, settledMemory, sleep, stats, table, writeResultsSection, type Stats } from "./lib.js";
 
 const { values: flags } = parseArgs({
   options: {
@@ -46,9 +46,25 @@ const { values: flags } = parseArgs({
     "watch-wait-s": { type: "string", default: "10" },
     "plan-sample": { type: "string", default: "0" },
     "naive-passes": { type: "string", default: "2" },
+    "profile-dir": { type: "string" },
     "no-write": { type: "boolean", default: false },
   },
 });
+/** When set, CPU profiles of the main phases are written there and their top frames printed (timings then carry the profiler's overhead). */
+const profiler = new PhaseProfiler(flags["profile-dir"]);
+const profiles: string[] = [];
+const profiled = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+  await profiler.start();
+  try {
+    return await fn();
+  } finally {
+    const top = await profiler.stop(name);
+    if (top.length) {
+      profiles.push(`${name}:`, ...top.map((l) => `  ${l}`));
+      progress(`profile ${name}:\n${top.join("\n")}`);
+    }
+  }
+};
 const list = (s: string | undefined): number[] => (s ?? "").split(",").filter(Boolean).map(Number);
 const SIZES = list(flags.sizes);
 const LATENCY_SIZES = list(flags["latency-sizes"]);
@@ -110,7 +126,7 @@ async function runSize(n: number, idle: boolean, latency: boolean): Promise<void
     const loadCpu = cpuMs(process.cpuUsage(c));
     c = process.cpuUsage();
     t = performance.now();
-    const verdict = await loop.acceptSnapshot(snap);
+    const verdict = await profiled(`accept-first-${n}`, () => loop.acceptSnapshot(snap));
     const acceptMs = performance.now() - t;
     const acceptCpu = cpuMs(process.cpuUsage(c));
     if (verdict !== "accepted") throw new Error(`the generated tree was ${verdict}: ${JSON.stringify(loop.revision)}`);
@@ -186,6 +202,7 @@ async function runSize(n: number, idle: boolean, latency: boolean): Promise<void
     `Reproduce: \`npm run bench:sync -- --sizes=${idle ? n : ""} --latency-sizes=${latency ? n : ""}\` (see bench/README.md).`,
     "",
   ];
+  if (profiles.length) out.push("", "CPU profiles of this run (timings above carry the profiler's overhead):", "", "```", ...profiles.splice(0), "```");
   const report = [...header, ...out].join("\n");
   process.stdout.write(`${report}\n\n`);
   if (!flags["no-write"]) {
@@ -217,6 +234,12 @@ async function idleSection(
     await until(() => passCount() - start >= keys.length, 30 * 60_000, "wakeAll pass");
     wake.push({ wall: performance.now() - t, cpu: cpuMs(process.cpuUsage(c)) });
   }
+  // Profiled apart from the timed passes, so the profiler's overhead is not in the numbers.
+  await profiled(`wakeall-pass-${n}`, async () => {
+    const start = passCount();
+    loop.wakeAll();
+    await until(() => passCount() - start >= keys.length, 30 * 60_000, "wakeAll pass");
+  });
   const sample = PLAN_SAMPLE > 0 && PLAN_SAMPLE < keys.length ? pick(keys, PLAN_SAMPLE) : keys;
   progress(`N=${n}: planKey over ${sample.length} keys x ${PASSES}`);
   const plan: { wall: number; cpu: number }[] = [];
@@ -388,7 +411,7 @@ async function latencySection(n: number, sim: SimProcess, loop: SyncLoop, git: G
   const hooked = new TreePoller({ name: "git", read: () => git.snapshot(), onSnapshot: timedAccept, intervalMs: DEFAULT_GIT_FETCH_INTERVAL_MS, logger });
   hooked.start();
   await hooked.idle();
-  const hook = await measure(hooked, true, "webhook");
+  const hook = await profiled(`webhook-rounds-${n}`, () => measure(hooked, true, "webhook"));
   await hooked.stop();
 
   progress(`N=${n}: commit -> registered, polling every ${POLL_MS} ms x ${REPS}`);
