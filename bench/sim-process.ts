@@ -60,6 +60,21 @@ export interface SimProcess {
 
 const SELF = fileURLToPath(import.meta.url);
 
+/** Waits until the cluster's index has not moved for `quietMs` (deployments and allocation updates settled); gives up after 5 minutes. */
+export async function untilSimQuiet(sim: SimProcess, quietMs: number): Promise<void> {
+  const deadline = performance.now() + 5 * 60_000;
+  let last = (await sim.stats()).index;
+  let since = performance.now();
+  while (performance.now() - since < quietMs && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    const idx = (await sim.stats()).index;
+    if (idx !== last) {
+      last = idx;
+      since = performance.now();
+    }
+  }
+}
+
 /**
  * Forks a sim with one Nomad cluster `qa` (no booted nodes) and `nodes`
  * seeded ready nodes, at `timeScale` sim ms per real ms.

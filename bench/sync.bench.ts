@@ -15,7 +15,7 @@
  *   the webhook path (TreePoller.trigger() right after the commit, as
  *   POST /hooks/git does) and with polling at a short interval.
  *
- * Flags: --sizes=1000 --latency-sizes=50,1000 --reps=15 --passes=5
+ * Flags: --sizes=1000,10000 --latency-sizes=50,1000 --reps=15 --passes=5
  *        --poll-ms=2000 --window-s=20 --watch-wait-s=10 --plan-sample=0 (0 = every key) --no-write
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -32,12 +32,12 @@ import { createMetrics } from "../src/metrics.js";
 import { DEFAULT_GIT_FETCH_INTERVAL_MS, WATCH_BLOCKING_WAIT_MS, WRITE_BUCKET_QPS } from "../src/config/defaults.js";
 import type { LoggedRequest } from "../sim/core/request-log.js";
 import { commitRev, createDesiredRepo, serviceName } from "./desired-tree.js";
-import { startSimProcess, type SimProcess } from "./sim-process.js";
-import { PhaseProfiler, commitId, fmt, loadAverage, machine, progress, request, settledMemory, sleep, stats, table, writeResultsSection, type Stats } from "./lib.js";
+import { startSimProcess, untilSimQuiet, type SimProcess } from "./sim-process.js";
+import { PhaseProfiler, commitId, fmt, mapLimit, until, loadAverage, machine, progress, request, settledMemory, sleep, stats, table, writeResultsSection, type Stats } from "./lib.js";
 
 const { values: flags } = parseArgs({
   options: {
-    sizes: { type: "string", default: "1000" },
+    sizes: { type: "string", default: "1000,10000" },
     "latency-sizes": { type: "string", default: "50,1000" },
     reps: { type: "string", default: "15" },
     passes: { type: "string", default: "5" },
@@ -116,14 +116,17 @@ async function runSize(n: number, idle: boolean, latency: boolean): Promise<void
   try {
     // ---- intake ----
     progress(`N=${n}: intake`);
+    const memAt: Array<[string, Awaited<ReturnType<typeof settledMemory>>]> = [["start (modules loaded)", await settledMemory()]];
     t = performance.now();
     const snap = await git.snapshot();
     const gitMs = performance.now() - t;
+    memAt.push(["git snapshot read (held by the bench)", await settledMemory()]);
     let c = process.cpuUsage();
     t = performance.now();
     await loadDesiredState(snap);
     const loadMs = performance.now() - t;
     const loadCpu = cpuMs(process.cpuUsage(c));
+    memAt.push(["after loadDesiredState() (result dropped; hcl2json's WASM instance now warm)", await settledMemory()]);
     c = process.cpuUsage();
     t = performance.now();
     const verdict = await profiled(`accept-first-${n}`, () => loop.acceptSnapshot(snap));
@@ -133,6 +136,7 @@ async function runSize(n: number, idle: boolean, latency: boolean): Promise<void
     const desired = loop.cache.revision?.jobs.get("qa");
     if (!desired || desired.size !== n) throw new Error(`expected ${n} desired jobs, got ${desired?.size}`);
     const parseCalls = (await sim.log("nomad:qa")).filter((r) => r.path === "/v1/jobs/parse").length;
+    memAt.push(["revision accepted (rendered jobs + parse cache)", await settledMemory()]);
 
     // ---- register every job once, as Steward would ----
     progress(`N=${n}: registering ${n} jobs (bench, from Steward's rendered specs)`);
@@ -142,7 +146,7 @@ async function runSize(n: number, idle: boolean, latency: boolean): Promise<void
       if (r.status !== 200) throw new Error(`register ${String(d.spec.ID)}: ${r.status} ${r.body.toString()}`);
     });
     const registerMs = performance.now() - t;
-    await untilQuiet(sim, 1_000);
+    await untilSimQuiet(sim, 1_000);
     await loop.whenSynced();
 
     // ---- first pass: lead, every key visited once ----
@@ -154,7 +158,8 @@ async function runSize(n: number, idle: boolean, latency: boolean): Promise<void
     await until(() => passes >= n, 30 * 60_000, "first pass");
     const firstPass = { wall: performance.now() - t, cpu: cpuMs(process.cpuUsage(c)) };
     const reasons = countBy(loop.statuses().map((s) => s.lastAction?.reason ?? "none"));
-    await untilQuiet(sim, 500);
+    await untilSimQuiet(sim, 500);
+    memAt.push(["leading, first pass done (jobs list cached, a status per key)", await settledMemory()]);
 
     if (idle) {
       out.push(...(await idleSection(n, sim, loop, () => passes, firstPass, reasons)));
@@ -181,11 +186,19 @@ async function runSize(n: number, idle: boolean, latency: boolean): Promise<void
 
     if (latency) out.push(...(await latencySection(n, sim, loop, git, repo)));
 
-    const mem = await settledMemory();
+    memAt.push(["end of the run", await settledMemory()]);
     const simMem = await sim.memory();
+    const memRows = memAt.map(([what, m], i) => {
+      const prev = memAt[i - 1]?.[1];
+      return [what, fmt(m.rssMb, 0), fmt(m.heapUsedMb, 0), prev ? `${m.heapUsedMb - prev.heapUsedMb >= 0 ? "+" : ""}${fmt(m.heapUsedMb - prev.heapUsedMb, 1)}` : "", fmt(m.externalMb, 0)];
+    });
     out.push(
+      `### Memory of the bench process (Steward in-process, after forced GC), N=${n.toLocaleString("en")}`,
       "",
-      `Memory after the run (bench process: Steward + the bench's client, after GC): RSS ${fmt(mem.rssMb, 0)} MB, heap used ${fmt(mem.heapUsedMb, 0)} MB. sim process: RSS ${fmt(simMem.rss / 2 ** 20, 0)} MB.`,
+      table(["checkpoint", "RSS MB", "heap used MB", "heap Δ MB", "external + buffers MB"], memRows),
+      "",
+      `sim process RSS at the end: ${fmt(simMem.rss / 2 ** 20, 0)} MB. The bench process also holds the bench's own client and the git snapshot it read; a daemon's own numbers are in the daemon section.`,
+      "",
     );
   } finally {
     await loop.stop();
@@ -316,6 +329,8 @@ async function idleSection(
     ],
   );
   const perMinSteward = (longPolls * 60) / WINDOW_S;
+  // An idle long poll costs the same whenever it ends (Nomad answers with the whole list when the wait runs out): scale by the wait.
+  const atDefaultWait = (ms: number): string => `${fmt(ms, 0)} at a ${WATCH_WAIT_MS / 1000} s wait, ≈ ${fmt((ms * WATCH_WAIT_MS) / WATCH_BLOCKING_WAIT_MS, 0)} at the default ${WATCH_BLOCKING_WAIT_MS / 1000} s`;
   const reqTable = table(
     ["Nomad requests", "Steward (idle)", "naive baseline"],
     [
@@ -327,8 +342,8 @@ async function idleSection(
       ],
       ["plan calls per idle minute", String((idleCounts.get("POST /v1/job/:id/plan") ?? 0) * (60 / WINDOW_S)), fmt((naive[0]?.counts.get("POST /v1/job/:id/plan") ?? 0) * naivePassesPerMin, 0)],
       ["registers in the idle measurements", String((duringPasses.get("PUT /v1/jobs") ?? 0) + (idleCounts.get("PUT /v1/jobs") ?? 0)), String(naive.reduce((a, x) => a + x.registers, 0))],
-      ["sim CPU per idle minute (ms)", fmt((idleSimCpu * 60) / WINDOW_S, 0), fmt(ns.p50 * naivePassesPerMin, 0)],
-      ["client CPU per idle minute (ms)", `${fmt((idleSelfCpu * 60) / WINDOW_S, 0)} (no pass in the window)`, fmt(nv.p50 * naivePassesPerMin, 0)],
+      ["sim CPU per idle minute (ms)", atDefaultWait((idleSimCpu * 60) / WINDOW_S), fmt(ns.p50 * naivePassesPerMin, 0)],
+      ["client CPU per idle minute (ms)", `${atDefaultWait((idleSelfCpu * 60) / WINDOW_S)}; no pass in the window`, fmt(nv.p50 * naivePassesPerMin, 0)],
     ],
   );
   return [
@@ -382,7 +397,7 @@ async function latencySection(n: number, sim: SimProcess, loop: SyncLoop, git: G
       const i = order[rev % order.length] ?? 0;
       rev++;
       const id = serviceName(i);
-      await untilQuiet(sim, 200);
+      await untilSimQuiet(sim, 200);
       await poller.idle();
       if (!trigger) await sleep(Math.random() * POLL_MS);
       const before = await sim.jobModifyIndex(id);
@@ -447,36 +462,6 @@ async function latencySection(n: number, sim: SimProcess, loop: SyncLoop, git: G
 }
 
 // --------------------------------------------------------------- helpers --
-
-async function untilQuiet(sim: SimProcess, quietMs: number): Promise<void> {
-  const deadline = performance.now() + 5 * 60_000;
-  let last = (await sim.stats()).index;
-  let since = performance.now();
-  while (performance.now() - since < quietMs && performance.now() < deadline) {
-    await sleep(50);
-    const idx = (await sim.stats()).index;
-    if (idx !== last) {
-      last = idx;
-      since = performance.now();
-    }
-  }
-}
-
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
-
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 /** `k` items chosen at random (a shuffled copy's head). */
 function pick<T>(items: T[], k: number): T[] {
