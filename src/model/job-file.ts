@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { parse } from "@cdktf/hcl2json";
 import type { ValidationIssue } from "./errors.js";
 import { located } from "./issues.js";
@@ -28,6 +29,25 @@ const TOP_LEVEL = new Set(["job", "variable", "variables", "locals"]);
  * @param file the path relative to the tree root, used in issues
  */
 export async function inspectJobFile(file: string, text: string): Promise<{ facts?: JobFileFacts; issues: ValidationIssue[] }> {
+  // Every revision re-validates the whole tree, but few job files change between two: the
+  // answer depends only on (file, text), so it is kept, and a webhook costs one parse, not N.
+  const key = `${file}\0${createHash("sha256").update(text).digest("hex")}`;
+  const hit = inspected.get(key);
+  if (hit) return hit;
+  const result = await inspectUncached(file, text);
+  if (inspected.size >= INSPECTED_ENTRIES) {
+    const oldest = inspected.keys().next().value;
+    if (oldest !== undefined) inspected.delete(oldest);
+  }
+  inspected.set(key, result);
+  return result;
+}
+
+/** Most inspections kept: two revisions of a 10,000-service tree. */
+const INSPECTED_ENTRIES = 20_000;
+const inspected = new Map<string, { facts?: JobFileFacts; issues: ValidationIssue[] }>();
+
+async function inspectUncached(file: string, text: string): Promise<{ facts?: JobFileFacts; issues: ValidationIssue[] }> {
   if (text.trimStart().startsWith("{")) {
     return { issues: [located(file, 1, "", "HCL-JSON job files are not supported; write the job in native HCL syntax")] };
   }

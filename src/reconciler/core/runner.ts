@@ -8,7 +8,7 @@ import {
 import { childLogger, type LogFields, type Logger } from "../../log.js";
 import type { StewardMetrics } from "../../metrics.js";
 import { checkOption, jitterInterval, systemClock, systemRandom, type Clock, type Random, type Timer } from "./clock.js";
-import { ERROR_POLICY, computeOutcome, errorKind, type ActionRecord, type Outcome, type PassResult } from "./outcome.js";
+import { ERROR_POLICY, computeOutcome, errorKind, type ActionRecord, type ErrorKind, type Outcome, type PassResult } from "./outcome.js";
 import { WorkQueue, type WorkQueueOptions } from "./queue.js";
 import { StatusStore, computeStatus, errorContext, errorMessage, type KeyStatus } from "./status.js";
 
@@ -211,12 +211,16 @@ export class Runner<K> {
     const id = this.o.keyOf(key);
     this.known.set(id, key);
     const reconcileId = (this.o.newReconcileId ?? randomUUID)();
-    const log = childLogger(this.log, { ...this.o.keyFields?.(key), reconcile_id: reconcileId });
+    // A child logger costs a redaction of its bindings; an idle pass logs nothing at info, so it is made only when used.
+    let child: Logger | undefined;
+    const log = (): Logger => (child ??= childLogger(this.log, { ...this.o.keyFields?.(key), reconcile_id: reconcileId }));
     const started = this.clock.now();
     const recorded: ActionRecord[] = [];
     const ctx: PassContext = {
       reconcileId,
-      log,
+      get log() {
+        return log();
+      },
       now: started,
       signal: this.abort.signal,
       acquireWrite: () => this.queue.acquireWrite(this.abort.signal),
@@ -232,7 +236,7 @@ export class Runner<K> {
     }
     if (error !== undefined && this.state === "stopped") {
       // Interrupted by stop (shutdown, lost leadership): not an outcome of the key, so no status, metrics or error.
-      log.info({ err: error }, "pass interrupted: runner stopping");
+      log().info({ err: error }, "pass interrupted: runner stopping");
       return;
     }
     const actions = [...recorded, ...(result?.actions ?? [])];
@@ -283,7 +287,7 @@ export class Runner<K> {
     key: K;
     id: string;
     reconcileId: string;
-    log: Logger;
+    log: () => Logger;
     started: number;
     actions: ActionRecord[];
     outcome: Outcome;
@@ -312,6 +316,23 @@ export class Runner<K> {
       for (const a of p.actions) m.actionsTotal.inc({ loop, kind: a.kind, result: a.result });
     }
 
+    const acted = p.actions.some((a) => a.result !== "unchanged");
+    const level = kind ? ERROR_POLICY[kind].logged : acted ? "info" : "debug";
+    if (this.log.isLevelEnabled(level)) this.logPass(p, level, kind, now);
+    try {
+      this.o.onStatus?.(status);
+    } catch (err) {
+      // A broken observer must not break the loop; it is a bug to see in the logs.
+      p.log().error({ err }, "onStatus observer threw");
+    }
+  }
+
+  private logPass(
+    p: { log: () => Logger; started: number; actions: ActionRecord[]; outcome: Outcome; error: unknown; nextInMs: number | undefined },
+    level: "debug" | "info" | "warn" | "error",
+    kind: ErrorKind | undefined,
+    now: number,
+  ): void {
     const fields = {
       outcome: p.outcome.result,
       duration_ms: now - p.started,
@@ -319,17 +340,6 @@ export class Runner<K> {
       actions: p.actions.map(({ kind: k, reason, result }) => ({ kind: k, reason, result })),
       ...(kind ? { error_kind: kind, error_context: errorContext(p.error), err: p.error } : {}),
     };
-    if (kind) {
-      p.log[ERROR_POLICY[kind].logged](fields, `pass ${p.outcome.result}: ${errorMessage(p.error)}`);
-    } else {
-      const acted = p.actions.some((a) => a.result !== "unchanged");
-      p.log[acted ? "info" : "debug"](fields, `pass ${p.outcome.result}`);
-    }
-    try {
-      this.o.onStatus?.(status);
-    } catch (err) {
-      // A broken observer must not break the loop; it is a bug to see in the logs.
-      p.log.error({ err }, "onStatus observer threw");
-    }
+    p.log()[level](fields, kind ? `pass ${p.outcome.result}: ${errorMessage(p.error)}` : `pass ${p.outcome.result}`);
   }
 }
