@@ -87,12 +87,19 @@ export function loadAverage(): string {
   return `${a.toFixed(2)} / ${b.toFixed(2)} / ${c.toFixed(2)} (1/5/15 min, ${os.cpus().length} cores)`;
 }
 
-/** The commit checked out, with `+dirty` when the work tree has changes. */
+/**
+ * The commit checked out, with `+dirty (files)` when tracked files other than
+ * bench/RESULTS.md (the benchmarks' own output) differ from it.
+ */
 export function commitId(): string {
   try {
     const sha = execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd: REPO_ROOT }).toString().trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: REPO_ROOT }).toString().trim() !== "";
-    return dirty ? `${sha}+dirty` : sha;
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: REPO_ROOT })
+      .toString()
+      .split("\n")
+      .map((l) => l.slice(3).trim())
+      .filter((f) => f && f !== "bench/RESULTS.md");
+    return dirty.length ? `${sha}+dirty (${dirty.slice(0, 5).join(", ")}${dirty.length > 5 ? ", …" : ""})` : sha;
   } catch {
     return "unknown";
   }
