@@ -4,7 +4,7 @@ import { renderVariables } from "../../model/variables.js";
 import { InvalidInputError, type ValidationIssue } from "../../model/errors.js";
 import type { DesiredState, EnvironmentSpec, ServiceSpec, TreeSnapshot } from "../../model/types.js";
 import type { NomadJob, NomadReader } from "../../sources/nomad.js";
-import { renderDesiredJob } from "./render.js";
+import { hashSpec, renderDesiredJob, scaledGroupNames } from "./render.js";
 import type { DesiredJob } from "./plan.js";
 
 /** A validated revision with every job rendered for every environment it runs in. */
@@ -40,7 +40,8 @@ const PARSE_CONCURRENCY = 8;
  * parse calls only for the jobs it changed.
  */
 export class RevisionIntake {
-  private readonly cache = new Map<string, NomadJob>();
+  /** Parse results with their spec hash: both depend only on (environment, job text, variables). */
+  private readonly cache = new Map<string, { job: NomadJob; specHash: string; scaledGroups: string[] }>();
 
   constructor(
     private readonly readerFor: (env: EnvironmentSpec) => NomadReader,
@@ -85,8 +86,9 @@ export class RevisionIntake {
     const image = this.resolveImage(s, env);
     const variables = renderVariables(s, env, image ?? `${s.image.repository}@${PLACEHOLDER_DIGEST}`);
     const key = createHash("sha256").update(`${reader.env.nomad.address}\0${s.jobHcl}\0${variables}`).digest("hex");
-    let parsed = this.cache.get(key);
-    if (!parsed) {
+    let entry = this.cache.get(key);
+    if (!entry) {
+      let parsed: NomadJob;
       try {
         parsed = await reader.parseJob(s.jobHcl, variables, s.jobFile);
       } catch (err) {
@@ -96,13 +98,15 @@ export class RevisionIntake {
         }
         throw err;
       }
-      this.remember(key, parsed);
+      const scaledGroups = scaledGroupNames(parsed);
+      entry = { job: parsed, scaledGroups, specHash: hashSpec(parsed, scaledGroups) };
+      this.remember(key, entry);
     }
-    const job = renderDesiredJob(s, parsed, revision);
+    const job = renderDesiredJob(s, entry.job, revision, entry);
     return image ? job : { ...job, imagePending: true };
   }
 
-  private remember(key: string, job: NomadJob): void {
+  private remember(key: string, job: { job: NomadJob; specHash: string; scaledGroups: string[] }): void {
     if (this.cache.size >= PARSE_CACHE_ENTRIES) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);

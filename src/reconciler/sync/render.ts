@@ -7,9 +7,15 @@ import { META, MANAGED_BY_VALUE, type DesiredJob, type NomadJobSpec } from "./pl
  * registers: Steward's Meta added, the hash of the normalized spec computed.
  * @param parsed the API job JSON from `/v1/jobs/parse` (not canonicalized)
  */
-export function renderDesiredJob(service: ServiceSpec, parsed: NomadJobSpec, revision: string): DesiredJob {
-  const scaledGroups = scaledGroupNames(parsed);
-  const specHash = hashSpec(parsed, scaledGroups);
+export function renderDesiredJob(
+  service: ServiceSpec,
+  parsed: NomadJobSpec,
+  revision: string,
+  /** The hash and scaled groups of this very `parsed`, when already known (they depend on it alone). */
+  known?: { specHash: string; scaledGroups: string[] },
+): DesiredJob {
+  const scaledGroups = known?.scaledGroups ?? scaledGroupNames(parsed);
+  const specHash = known?.specHash ?? hashSpec(parsed, scaledGroups);
   const meta = { ...asStringRecord(parsed.Meta) };
   meta[META.managedBy] = MANAGED_BY_VALUE;
   meta[META.specHash] = specHash;
