@@ -73,7 +73,7 @@ export class Daemon {
     this.sync = new SyncLoop({
       clients: new NomadClients({ tokens: this.vault ? vaultTokens(this.vault) : envTokens, logger: this.logger, metrics: this.metrics }),
       store: new SyncStateStore(this.consul, writer, { prefix: `${prefix}/state/sync/`, logger: this.logger }),
-      logger: this.logger.child({ loop: "sync" }),
+      logger: this.logger,
       metrics: this.metrics,
       ...(overrides.watchWaitMs !== undefined ? { watchWaitMs: overrides.watchWaitMs } : {}),
     });

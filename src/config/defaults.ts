@@ -178,3 +178,8 @@ export const DEFAULT_GATE_TIMEOUT_MS = 10 * 60_000;
 export const DEFAULT_HTTP_GATE_STATUS = 200;
 /** Wait before a key whose registry login was refused (401/403) is retried (1 min): credentials rotated in Vault are picked up soon, a wrong password does not hammer the registry. */
 export const REGISTRY_AUTH_RETRY_AFTER_MS = 60_000;
+
+// ── Sync loop ──
+
+/** Longest a new leader waits for every environment's jobs list before acting (30 s): long enough for a healthy cluster, short enough that one unreachable cluster does not stall the others. */
+export const LEAD_SYNC_WAIT_MS = 30_000;

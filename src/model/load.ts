@@ -321,17 +321,20 @@ function loadPool(name: string, file: string, ctx: Shared): PoolSpec | undefined
  * from variables is left to Nomad's parse.
  */
 function checkDuplicateJobIds(services: readonly LoadedService[], issues: ValidationIssue[]): void {
-  const seen: LoadedService[] = [];
+  // Grouped by job ID, so a tree of N services costs O(N), not O(N²).
+  const seen = new Map<string, LoadedService[]>();
   for (const s of services) {
     const id = s.facts?.jobId;
     if (id === undefined || !s.envs) continue;
-    for (const other of seen.filter((o) => o.facts?.jobId === id)) {
+    const same = seen.get(id) ?? [];
+    for (const other of same) {
       const shared = s.envs.filter((e) => other.envs?.includes(e));
       if (shared.length === 0) continue;
       issues.push(
         located(s.jobFile, s.facts?.jobLine, "", `job ID "${id}" is also the job ID of ${other.jobFile} in ${shared.join(", ")}; job IDs must be unique within an environment`),
       );
     }
-    seen.push(s);
+    same.push(s);
+    seen.set(id, same);
   }
 }

@@ -58,6 +58,17 @@ export class NomadClients {
   ) {}
 
   get(env: EnvironmentSpec): NomadPair {
+    // Called on every pass: the same spec object of the revision in force skips the fingerprint.
+    const byObject = this.byObject.get(env);
+    if (byObject) return byObject;
+    const pair = this.build(env);
+    this.byObject.set(env, pair);
+    return pair;
+  }
+
+  private readonly byObject = new WeakMap<EnvironmentSpec, NomadPair>();
+
+  private build(env: EnvironmentSpec): NomadPair {
     const fingerprint = JSON.stringify(env.nomad);
     const known = this.pairs.get(env.name);
     if (known && known.fingerprint === fingerprint) return known.pair;

@@ -4,7 +4,7 @@ import type { EnvironmentSpec, TreeSnapshot } from "../../model/types.js";
 import { InvalidInputError, type ValidationIssue } from "../../model/errors.js";
 import { Watch } from "../../sources/watch.js";
 import type { NomadJobStub, NomadReader } from "../../sources/nomad.js";
-import { WATCH_BLOCKING_WAIT_MS } from "../../config/defaults.js";
+import { LEAD_SYNC_WAIT_MS, WATCH_BLOCKING_WAIT_MS } from "../../config/defaults.js";
 import { Runner, type PassContext, type RunnerOptions } from "../core/runner.js";
 import type { ActionRecord, PassResult } from "../core/outcome.js";
 import type { KeyStatus } from "../core/status.js";
@@ -140,9 +140,17 @@ export class SyncLoop {
     }
   }
 
-  /** Starts writing: loads Steward's records of what it registered, then runs every key. */
+  /**
+   * Starts writing: waits until every environment's jobs list was read (else
+   * the first passes would take existing jobs for missing ones), loads
+   * Steward's records of what it registered, then runs every key.
+   */
   async lead(): Promise<void> {
     if (this.runner) return;
+    // Bounded: one unreachable cluster must not keep the leader from acting on the others.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.whenSynced(), new Promise<void>((r) => (timer = setTimeout(r, LEAD_SYNC_WAIT_MS)))]);
+    clearTimeout(timer);
     const applied = await this.o.store.loadApplied();
     this.cache.applied.clear();
     for (const [k, v] of applied) this.cache.applied.set(k, v);
