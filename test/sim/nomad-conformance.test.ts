@@ -327,7 +327,10 @@ test.serial("seed: example, my-job, flaky, canaries, blocked", async (t) => {
   state.drainNode = s(spare[0]?.ID);
   state.eligibilityNode = s(spare[1]?.ID);
   state.purgeNode = s(spare[2]?.ID);
-  t.pass();
+  // The samples below need all of these seeded; an empty one would make them test nothing.
+  for (const [name, value] of Object.entries({ exampleAlloc: state.exampleAlloc, exampleEval: state.exampleEval, exampleNode: state.exampleNode, drainNode: state.drainNode, eligibilityNode: state.eligibilityNode, purgeNode: state.purgeNode })) {
+    t.truthy(value, `seeded ${name}`);
+  }
 });
 
 const Z = "5456bd7a-9fc0-c0dd-6131-cbee77f57577";

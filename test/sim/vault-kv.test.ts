@@ -166,7 +166,8 @@ test("delete_version_after soft-deletes versions when sim time passes it", async
   const w = await v.write("secret/data/short-lived", { data: { a: "1" } });
   t.not(w.data.deletion_time, "", "the future deletion time is announced at write");
   await eventually(async () => (await failure(v.read("secret/data/short-lived"))).status === 404, { timeoutMs: 4000 });
-  t.pass();
+  const meta = await v.read("secret/metadata/short-lived");
+  t.not(meta.data.versions["1"].deletion_time, "", "version 1 carries its deletion time once deleted");
 });
 
 test("malformed JSON is a 400 'error parsing JSON'", async (t) => {
