@@ -1,6 +1,8 @@
 import pRetry, { AbortError } from "p-retry";
 import { HTTP_RETRY_AFTER_CAP_MS, HTTP_RETRY_ATTEMPTS, HTTP_RETRY_BASE_MS, HTTP_RETRY_CAP_MS } from "../config/defaults.js";
-import { checkOption, fullJitterBackoff, type Random } from "../reconciler/core/clock.js";
+import { checkOption, fullJitterBackoff, type Clock, type Random } from "../reconciler/core/clock.js";
+import type { Logger } from "../log.js";
+import type { StewardMetrics } from "../metrics.js";
 import { TransientError } from "../reconciler/core/outcome.js";
 
 /** Retries of one call (layer 1 of three; STYLE 4.4). Durations in milliseconds. */
@@ -13,6 +15,26 @@ export interface HttpRetryPolicy {
   capMs: number;
   /** Longest Retry-After waited inside the call; longer ones end the call with a TransientError carrying it. @default HTTP_RETRY_AFTER_CAP_MS (30 s) */
   retryAfterCapMs: number;
+}
+
+/** Limits, pacing and recording shared by Steward's HTTP clients (HttpClient, ConsulClient). */
+export interface ClientCallOptions {
+  // ── limits ──
+  /** Timeout of an ordinary call. @default HTTP_TIMEOUT_MS (10 s) */
+  timeoutMs?: number;
+  /** Added to a blocking query's wait (besides wait/16) for its timeout. @default HTTP_BLOCKING_MARGIN_MS (5 s) */
+  blockingMarginMs?: number;
+  /** Retries of calls that are safe to repeat (layer 1 of STYLE 4.4). */
+  retry?: Partial<HttpRetryPolicy>;
+
+  // ── time, chance, recording ──
+  /** Waits between attempts; injectable so tests observe delays without waiting. @default sleep on `clock` */
+  delay?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** For Retry-After dates and the default delay. @default systemClock */
+  clock?: Clock;
+  random?: Random;
+  metrics?: StewardMetrics;
+  logger?: Logger;
 }
 
 /**

@@ -7,16 +7,15 @@ import {
   HTTP_TIMEOUT_MS,
   WATCH_BLOCKING_WAIT_MS,
 } from "../config/defaults.js";
-import { addSecret, type Logger } from "../log.js";
-import type { StewardMetrics } from "../metrics.js";
+import { addSecret } from "../log.js";
 import type { ErrorContext } from "../model/errors.js";
 import { checkOption, sleep, systemClock, systemRandom, type Clock, type Random } from "../reconciler/core/clock.js";
 import { InvalidInputError, TransientError } from "../reconciler/core/outcome.js";
 import { HttpStatusError, parseRetryAfter, timeoutFor } from "./http-client.js";
-import { compileRetryPolicy, withRetries, type HttpRetryPolicy } from "./call-retry.js";
+import { compileRetryPolicy, withRetries, type ClientCallOptions, type HttpRetryPolicy } from "./call-retry.js";
 
 /** Options of a `ConsulClient`: one per Consul agent address. */
-export interface ConsulClientOptions {
+export interface ConsulClientOptions extends ClientCallOptions {
   // ── where ──
   /** The agent's HTTP address, without `/v1`. @default DEFAULT_CONSUL_ADDRESS (http://127.0.0.1:8500) */
   address?: string;
@@ -28,22 +27,6 @@ export interface ConsulClientOptions {
   token?: () => string | undefined;
   /** Datacenter asked. @default the agent's own */
   datacenter?: string;
-
-  // ── limits ──
-  /** Timeout of an ordinary call. @default HTTP_TIMEOUT_MS (10 s) */
-  timeoutMs?: number;
-  /** Added to a blocking query's wait (besides wait/16) for its timeout. @default HTTP_BLOCKING_MARGIN_MS (5 s) */
-  blockingMarginMs?: number;
-  /** Retries of calls that are safe to repeat (layer 1 of STYLE 4.4). */
-  retry?: Partial<HttpRetryPolicy>;
-
-  // ── time, chance, recording ──
-  /** Waits between attempts; injectable so tests see delays without waiting. @default sleep on `clock` */
-  delay?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  clock?: Clock;
-  random?: Random;
-  metrics?: StewardMetrics;
-  logger?: Logger;
 }
 
 /** One KV entry, its value decoded from base64 to bytes (binary-safe). */

@@ -1,8 +1,7 @@
 import axios, { isAxiosError, type AxiosInstance, type AxiosResponse } from "axios";
 import { HTTP_BLOCKING_MARGIN_MS, HTTP_TIMEOUT_MS } from "../config/defaults.js";
-import { compileRetryPolicy, withRetries, type HttpRetryPolicy } from "./call-retry.js";
-import { addSecret, SECRET_HEADERS, type Logger } from "../log.js";
-import type { StewardMetrics } from "../metrics.js";
+import { compileRetryPolicy, withRetries, type ClientCallOptions, type HttpRetryPolicy } from "./call-retry.js";
+import { addSecret, SECRET_HEADERS } from "../log.js";
 import type { ErrorContext } from "../model/errors.js";
 import { checkOption, sleep, systemClock, systemRandom, type Clock, type Random } from "../reconciler/core/clock.js";
 import { ConflictError, InvalidInputError, TransientError } from "../reconciler/core/outcome.js";
@@ -10,7 +9,7 @@ import { ConflictError, InvalidInputError, TransientError } from "../reconciler/
 export type { HttpRetryPolicy };
 
 /** Options of an `HttpClient`: one per target API and address. */
-export interface HttpClientOptions {
+export interface HttpClientOptions extends ClientCallOptions {
   // ── where ──
   /** The API, as the `target` label of metrics (`nomad`, `consul`, `vault`, `registry`). */
   target: string;
@@ -22,22 +21,6 @@ export interface HttpClientOptions {
    * registered with the logger's scrubber and never appear in errors.
    */
   headers?: Record<string, string> | (() => Record<string, string>);
-
-  // ── limits ──
-  /** Timeout of an ordinary call. @default HTTP_TIMEOUT_MS (10 s) */
-  timeoutMs?: number;
-  /** Added to a blocking query's wait (besides wait/16) for its timeout. @default HTTP_BLOCKING_MARGIN_MS (5 s) */
-  blockingMarginMs?: number;
-  retry?: Partial<HttpRetryPolicy>;
-
-  // ── time, chance, recording ──
-  /** Waits between attempts; injectable so tests observe delays without waiting. @default sleep on `clock` */
-  delay?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  /** For Retry-After dates and the default delay. @default systemClock */
-  clock?: Clock;
-  random?: Random;
-  metrics?: StewardMetrics;
-  logger?: Logger;
 }
 
 /** HTTP methods Steward uses. */
