@@ -7,12 +7,11 @@ import { ConsulRouter } from "./http.js";
 import { uuidFrom } from "./ids.js";
 import { KvStore } from "./kv-store.js";
 import { Raft } from "./raft.js";
-import { SerfMembers, type Member } from "./serf.js";
+import { SerfMembers, setSerfHealth, type Member } from "./serf.js";
 import { SessionStore } from "./session-store.js";
 import { TimerSet } from "./timers.js";
 import type { ConsulParts } from "./parts.js";
 import type { CatalogNode, DirEntry, HealthCheck, Session } from "./types.js";
-import { SERF_ALIVE, SERF_CHECK_ID, SERF_CHECK_NAME } from "./types.js";
 import { kvRoutes } from "./kv-routes.js";
 import { sessionRoutes } from "./session-routes.js";
 import { catalogRoutes } from "./catalog-routes.js";
@@ -162,20 +161,7 @@ export class ConsulServer {
       Weights: { Passing: 1, Warning: 1 },
       EnableTagOverride: false,
     });
-    this.catalog.ensureCheck({
-      Node: server.name,
-      CheckID: SERF_CHECK_ID,
-      Name: SERF_CHECK_NAME,
-      Status: "passing",
-      Notes: "",
-      Output: SERF_ALIVE,
-      ServiceID: "",
-      Type: "",
-      Interval: "",
-      Timeout: "",
-      ExposedPort: 0,
-      Definition: {},
-    });
+    setSerfHealth(this.catalog, server.name, "passing");
   }
 }
 

@@ -109,19 +109,24 @@ export class SerfMembers {
 
   private setSerf(node: string, status: CheckStatus): void {
     if (!this.catalog.node(node)) return;
-    this.catalog.ensureCheck({
-      Node: node,
-      CheckID: SERF_CHECK_ID,
-      Name: SERF_CHECK_NAME,
-      Status: status,
-      Notes: "",
-      Output: status === "passing" ? SERF_ALIVE : SERF_FAILED,
-      ServiceID: "",
-      Type: "",
-      Interval: "",
-      Timeout: "",
-      ExposedPort: 0,
-      Definition: {},
-    });
+    setSerfHealth(this.catalog, node, status);
   }
+}
+
+/** Writes a node's `serfHealth` check as Consul's agent reports it (the server node's too). */
+export function setSerfHealth(catalog: CatalogStore, node: string, status: CheckStatus): void {
+  catalog.ensureCheck({
+    Node: node,
+    CheckID: SERF_CHECK_ID,
+    Name: SERF_CHECK_NAME,
+    Status: status,
+    Notes: "",
+    Output: status === "passing" ? SERF_ALIVE : SERF_FAILED,
+    ServiceID: "",
+    Type: "",
+    Interval: "",
+    Timeout: "",
+    ExposedPort: 0,
+    Definition: {},
+  });
 }
