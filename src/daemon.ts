@@ -20,6 +20,7 @@ import { VaultSource, vaultAuthFromConfig } from "./sources/vault.js";
 import { syncStateOf } from "./reconciler/sync/loop.js";
 import { findCondition } from "./reconciler/core/status.js";
 import { startServer, type StewardServer } from "./server/http.js";
+import { actionAuthFromConfig, type ActionAuth } from "./server/action-auth.js";
 
 /** How often a directory source is re-read (it has no webhook): a local tree for demos and development. */
 const DIRECTORY_POLL_MS = 2_000;
@@ -49,6 +50,8 @@ export class Daemon {
   private poller: TreePoller | undefined;
   private kvTree: ConsulKvTreeSource | undefined;
   private server: StewardServer | undefined;
+  /** The action endpoints' bearer token (steward.yaml `api.actionToken`); undefined: actions are refused. */
+  private readonly actionAuth: ActionAuth | undefined;
   private startedAt = Date.now();
 
   constructor(
@@ -61,6 +64,8 @@ export class Daemon {
     this.vault = config.vault
       ? new VaultSource({ address: config.vault.address, auth: vaultAuthFromConfig(config.vault.auth), kvMount: config.vault.kvMount, logger: this.logger, metrics: this.metrics })
       : undefined;
+    // Before the Vault source starts, so its first read includes the token.
+    this.actionAuth = actionAuthFromConfig(config.api?.actionToken, this.vault);
     this.consul = new ConsulClient({
       address: config.consul.address,
       token: consulToken(config.consul.token, this.vault),
@@ -105,6 +110,7 @@ export class Daemon {
       status: () => this.status(),
       webhookSecret,
       onGitHook: () => this.onGitHook(),
+      actionAuth: this.actionAuth,
     });
     if (this.vault) {
       // The Consul token may be in Vault, and every loop needs its credentials: nothing starts before the first read.

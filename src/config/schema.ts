@@ -28,6 +28,17 @@ const vaultRef = z.strictObject({ vault: z.strictObject({ path: z.string().min(1
  * file Nomad's template renders), or AppRole (role id and secret id, the
  * method mounted at `mount`).
  */
+/**
+ * The bearer token of the action endpoints (`POST /api/approvals`, the UI's
+ * actions): from the environment, a file, or Vault (needs the `vault`
+ * section). `name` is who an action taken with it is recorded as.
+ */
+const actionTokenRef = z.union([
+  z.strictObject({ env: z.string().min(1), name: z.string().min(1).optional() }),
+  z.strictObject({ file: z.string().min(1), name: z.string().min(1).optional() }),
+  z.strictObject({ vault: z.strictObject({ path: z.string().min(1), key: z.string().min(1) }), name: z.string().min(1).optional() }),
+]);
+
 const vaultAuth = z.union([
   z.strictObject({ token: tokenFrom }),
   z.strictObject({
@@ -70,6 +81,10 @@ export const configSchema = z.strictObject({
   /** Consul KV prefix for Steward's leader lock, controls, journal and records. */
   statePrefix: z.string().min(1).default(DEFAULT_STATE_PREFIX),
   http: z.strictObject({ listen: z.string().default(DEFAULT_LISTEN) }).default({ listen: DEFAULT_LISTEN }),
+  /** The HTTP API's action endpoints. Without `actionToken` every action is refused (401). */
+  api: z.strictObject({ actionToken: actionTokenRef.optional() }).optional(),
+  /** The Prometheus that `prometheus` gates query (`http://prometheus.service.consul:9090`). No default: without it such a gate fails with a message naming this field. */
+  prometheus: z.strictObject({ address: z.url() }).optional(),
   /** The shared secret of `POST /hooks/git` (X-Hub-Signature-256). Without it the hook is off. */
   webhookSecret: tokenFrom.optional(),
   /** This instance's name in the leader lock and in logs. @default the host name and process id */
@@ -92,10 +107,15 @@ export const configSchema = z.strictObject({
   if (c.consul.token && "vault" in c.consul.token && !c.vault) {
     ctx.addIssue({ code: "custom", path: ["consul", "token", "vault"], message: "a Consul token from Vault needs the vault section" });
   }
+  if (c.api?.actionToken && "vault" in c.api.actionToken && !c.vault) {
+    ctx.addIssue({ code: "custom", path: ["api", "actionToken", "vault"], message: "an action token from Vault needs the vault section" });
+  }
 });
 
 export type StewardConfig = z.output<typeof configSchema>;
 export type SecretRef = z.output<typeof tokenFrom>;
+/** Where the action endpoints' bearer token comes from, and its name. */
+export type ActionTokenRef = z.output<typeof actionTokenRef>;
 /** Steward's Vault connection, when configured. */
 export type VaultConfig = NonNullable<StewardConfig["vault"]>;
 /** A secret in Vault KV v2 named by the config. */

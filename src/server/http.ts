@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { Logger } from "../log.js";
 import { validHubSignature } from "../sources/git-webhook.js";
+import type { ActionAuth } from "./action-auth.js";
 
 /** What the HTTP server shows and whom it tells; the daemon supplies these. */
 export interface ServerDeps {
@@ -18,6 +19,8 @@ export interface ServerDeps {
   webhookSecret?: string | undefined;
   /** Called for a valid git webhook. */
   onGitHook?: () => void;
+  /** The bearer token every action endpoint requires (action-auth.ts `checkAction`); absent: actions are refused. */
+  actionAuth?: ActionAuth | undefined;
 }
 
 export interface StewardServer {
