@@ -155,7 +155,8 @@ async function loadService(name: string, ctx: Shared & { layout: TreeLayout }): 
   const jobRel = parsed.success ? parsed.data.job : typeof raw.job === "string" ? raw.job : undefined;
   const jobFile = await checkJobFile(name, jobRel, yaml, ctx);
   if (!jobFile) return undefined;
-  for (const path of others.filter((p) => p !== jobFile.path)) {
+  const verifyFiles = verifyJobPaths(name, parsed.success ? parsed.data : undefined);
+  for (const path of others.filter((p) => p !== jobFile.path && !verifyFiles.includes(p))) {
     issues.push(located(path, undefined, "", `not used: ${file} runs ${jobFile.path}; only the job file and *.md files belong beside it`));
   }
   const envNames = serviceEnvNames(raw.environments, yaml, ctx);
@@ -166,9 +167,9 @@ async function loadService(name: string, ctx: Shared & { layout: TreeLayout }): 
   const envs = Object.fromEntries(envNames.map((n): [string, ServiceEnvironment] => [n, { variables: listed?.[n]?.variables ?? {} }]));
   checkVariables(parsed.data, envs, jobFile.facts, yaml, jobFile.path, issues);
   checkGateStages(parsed.data, envNames, yaml, issues);
+  const promotion = withVerifyFiles(name, parsed.data.promotion, yaml, ctx);
   if (issues.length > before || !ctx.steward.file) return loaded;
   const { repository, digest, policy } = parsed.data.image;
-  const { promotion } = parsed.data;
   const spec: ServiceSpec = {
     name,
     file,
@@ -275,6 +276,48 @@ function checkVariables(
       issues.push(located(yaml.file, yaml.lineOf(path), formatFieldPath(path), `must set "${name}": ${jobFile} declares it without a default`));
     }
   }
+}
+
+/** A verify gate's `job` names a file beside service.yaml (rather than a registered job's ID) when it ends in `.hcl` or `.nomad`. */
+export function isVerifyJobFile(job: string): boolean {
+  return /\.(hcl|nomad)$/.test(job);
+}
+
+/** Tree paths of the verification job files a service.yaml names. */
+function verifyJobPaths(service: string, data: ServiceFile | undefined): string[] {
+  return Object.values(data?.promotion?.gates ?? {})
+    .flat()
+    .flatMap((g) => (g.kind === "verify" && isVerifyJobFile(g.job) ? [`services/${service}/${g.job.replace(/^\.\//, "")}`] : []));
+}
+
+/**
+ * The promotion policy with each verify gate's job file read in (`file`,
+ * `hcl`); a path that is unusable or names no file is an issue at the gate's
+ * `verify.job`.
+ */
+function withVerifyFiles(service: string, promotion: ServiceFile["promotion"], yaml: YamlFile, ctx: Shared): ServiceFile["promotion"] {
+  if (!promotion) return promotion;
+  const gates = Object.fromEntries(
+    Object.entries(promotion.gates).map(([stage, list]) => [
+      stage,
+      list.map((g, i) => {
+        if (g.kind !== "verify" || !isVerifyJobFile(g.job)) return g;
+        const fieldPath = ["promotion", "gates", stage, i, "verify", "job"];
+        const rel = g.job.replace(/^\.\//, "");
+        const problem = pathProblem(rel);
+        const file = `services/${service}/${rel}`;
+        const hcl = problem === undefined ? ctx.texts.get(file) : undefined;
+        if (hcl === undefined) {
+          const message = problem !== undefined ? `${problem} (the path is relative to services/${service}/)` : `verification job file ${file} does not exist`;
+          // A file that exists but was refused (too large, not UTF-8) already has its issue.
+          if (problem !== undefined || !issuesMention(ctx.issues, file)) ctx.issues.push(located(yaml.file, yaml.lineOf(fieldPath), formatFieldPath(fieldPath), message));
+          return g;
+        }
+        return { ...g, file, hcl };
+      }),
+    ]),
+  );
+  return { gates };
 }
 
 /** Gates may only be declared for environments the service runs in: a gate on a stage it skips would never run. */

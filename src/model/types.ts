@@ -57,8 +57,13 @@ export interface FreezeWindow {
  * succeeded (the implicit first gate). Durations in ms.
  */
 export type GateSpec =
-  /** A Nomad batch job (a job file beside service.yaml, or the ID of a registered job) run in the stage; passes when it exits 0. */
-  | { kind: "verify"; job: string; timeoutMs: number }
+  /**
+   * A Nomad batch job run in the stage for the digest; passes when it exits 0.
+   * `job` as written: a job file beside service.yaml when it ends in `.hcl`
+   * or `.nomad` (then `file` is its tree path and `hcl` its text), else the
+   * ID of a job registered in the stage's Nomad, copied per digest.
+   */
+  | { kind: "verify"; job: string; timeoutMs: number; file?: string; hcl?: string }
   /** Passes once `url` answers `expectStatus`; fails when it has not by `timeoutMs`. */
   | { kind: "http"; url: string; expectStatus: number; timeoutMs: number }
   /** Passes after `durationMs` with no failed allocation of the job in the stage; fails at the first failed one. */
