@@ -21,6 +21,8 @@ import { syncStateOf } from "./reconciler/sync/loop.js";
 import { findCondition } from "./reconciler/core/status.js";
 import { startServer, type StewardServer } from "./server/http.js";
 import { actionAuthFromConfig, type ActionAuth } from "./server/action-auth.js";
+import { ApprovalStore } from "./sources/approvals.js";
+import { ApprovalWriter } from "./actuators/approvals.js";
 
 /** How often a directory source is re-read (it has no webhook): a local tree for demos and development. */
 const DIRECTORY_POLL_MS = 2_000;
@@ -46,6 +48,9 @@ export class Daemon {
   /** Steward's credentials from Vault, when `config.vault` is set. */
   readonly vault: VaultSource | undefined;
   private readonly controls: ControlsSource;
+  /** Manual approvals (`<statePrefix>/approvals/`), watched on every instance so the cache is warm at failover. */
+  readonly approvals: ApprovalStore;
+  private readonly approvalWriter: ApprovalWriter;
   private readonly writer: ConsulKvWriter;
   private poller: TreePoller | undefined;
   private kvTree: ConsulKvTreeSource | undefined;
@@ -82,6 +87,8 @@ export class Daemon {
       metrics: this.metrics,
       ...(overrides.watchWaitMs !== undefined ? { watchWaitMs: overrides.watchWaitMs } : {}),
     });
+    this.approvals = new ApprovalStore({ consul: this.consul, prefix: `${prefix}/approvals/`, logger: this.logger, metrics: this.metrics });
+    this.approvalWriter = new ApprovalWriter(writer, { prefix: `${prefix}/approvals/` });
     this.controls = new ControlsSource({ consul: this.consul, prefix: `${prefix}/control/`, logger: this.logger, metrics: this.metrics });
     this.elector = new LeaderElector({
       consul: this.consul,
@@ -111,6 +118,7 @@ export class Daemon {
       webhookSecret,
       onGitHook: () => this.onGitHook(),
       actionAuth: this.actionAuth,
+      approvals: { record: (r) => this.approvalWriter.record(r), list: () => this.approvals.list() },
     });
     if (this.vault) {
       // The Consul token may be in Vault, and every loop needs its credentials: nothing starts before the first read.
@@ -126,6 +134,7 @@ export class Daemon {
       if (syncNowRequested(prev, next) || pauseChanged) this.sync.wakeAll();
     });
     this.controls.start();
+    this.approvals.start();
     this.startSource();
     this.elector.onChange((leading) => {
       void (leading ? this.sync.lead() : this.sync.standBy()).catch((err: unknown) =>
@@ -141,6 +150,7 @@ export class Daemon {
     await this.poller?.stop();
     await this.kvTree?.stop();
     await this.controls.stop();
+    await this.approvals.stop();
     await this.sync.stop();
     await this.vault?.stop();
     await this.server?.close();

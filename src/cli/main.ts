@@ -5,6 +5,7 @@
  *   steward validate  [--dir DIR | --git URL] [--parse]     check a desired-state tree (exit 1: invalid)
  *   steward status    [--url URL] [--json]                  ask a running daemon
  *   steward pause|resume [SERVICE], steward sync-now         runtime switches in Consul KV
+ *   steward approve|reject SERVICE DIGEST [--stage S]        a manual gate's decision in Consul KV
  */
 import { parseArgs } from "node:util";
 import { InvalidInputError } from "../model/errors.js";
@@ -17,6 +18,8 @@ const USAGE = `usage: steward <run|plan|validate|status> [options]
   pause     [SERVICE] [--reason TEXT] [--config FILE]   stop syncing everything, or one service (a Consul KV switch)
   resume    [SERVICE] [--config FILE]                 undo pause
   sync-now  [--config FILE]                           ask the leader for a full pass now
+  approve   SERVICE DIGEST [--stage S] [--by NAME] [--reason TEXT] [--config FILE]   pass the manual gate of a digest
+  reject    SERVICE DIGEST [--stage S] [--by NAME] [--reason TEXT] [--config FILE]   fail the manual gate of a digest
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -34,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
       parse: { type: "boolean", default: false },
       url: { type: "string", default: process.env.STEWARD_URL ?? "http://127.0.0.1:8080" },
       reason: { type: "string" },
+      stage: { type: "string" },
+      by: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -65,6 +70,11 @@ async function main(argv: string[]): Promise<number> {
     case "sync-now": {
       const { controlCommand } = await import("./controls.js");
       return controlCommand(command, { config: values.config, service: positionals[0], reason: values.reason });
+    }
+    case "approve":
+    case "reject": {
+      const { approvalCommand } = await import("./approvals.js");
+      return approvalCommand(command, { config: values.config, service: positionals[0], digest: positionals[1], stage: values.stage, by: values.by, reason: values.reason });
     }
     default:
       process.stderr.write(`steward: unknown command ${command}\n${USAGE}`);

@@ -183,3 +183,16 @@ export const REGISTRY_AUTH_RETRY_AFTER_MS = 60_000;
 
 /** Longest a new leader waits for every environment's jobs list before acting (30 s): long enough for a healthy cluster, short enough that one unreachable cluster does not stall the others. */
 export const LEAD_SYNC_WAIT_MS = 30_000;
+
+// ── Gates and approvals (reconciler/promotion/gates.ts, sources/gate-probes.ts, sources/approvals.ts) ──
+
+/** KV prefix of manual approvals, one key per `<service>/<digest>`, as DESIGN.md lays out. */
+export const CONSUL_APPROVALS_PREFIX = "steward/approvals/";
+/** Period of an http gate's probe (5 s): a service that just turned healthy is seen within one promotion recheck. */
+export const HTTP_GATE_INTERVAL_MS = 5_000;
+/** Timeout of one http gate probe (5 s): a health endpoint slower than this is not healthy; shorter than the interval, so probes never overlap. */
+export const HTTP_GATE_PROBE_TIMEOUT_MS = 5_000;
+/** Period of a prometheus gate's query (15 s, Prometheus's default scrape interval): querying faster only re-reads the same samples. */
+export const PROMETHEUS_GATE_INTERVAL_MS = 15_000;
+/** Period at which a verification job's state is read (2 s): batch jobs run for seconds to minutes, so this adds little to a gate's time. */
+export const VERIFY_GATE_POLL_MS = 2_000;

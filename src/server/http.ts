@@ -4,6 +4,7 @@ import type { Registry } from "prom-client";
 import type { Logger } from "../log.js";
 import { validHubSignature } from "../sources/git-webhook.js";
 import type { ActionAuth } from "./action-auth.js";
+import { approvalsRoute, MAX_APPROVAL_BODY_BYTES, type ApprovalsApi } from "./approvals-route.js";
 
 /** What the HTTP server shows and whom it tells; the daemon supplies these. */
 export interface ServerDeps {
@@ -21,6 +22,8 @@ export interface ServerDeps {
   onGitHook?: () => void;
   /** The bearer token every action endpoint requires (action-auth.ts `checkAction`); absent: actions are refused. */
   actionAuth?: ActionAuth | undefined;
+  /** `/api/approvals` (approvals-route.ts); absent: GET 404, POST 503. */
+  approvals?: ApprovalsApi | undefined;
 }
 
 export interface StewardServer {
@@ -70,6 +73,12 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, deps:
     return send(res, r.ready ? 200 : 503, r);
   }
   if (method === "GET" && path === "/api/status") return send(res, 200, deps.status());
+  if (path === "/api/approvals") {
+    const r = await approvalsRoute({ method, headers: req.headers, body: () => readBody(req, MAX_APPROVAL_BODY_BYTES) }, deps);
+    res.writeHead(r.status, { "Content-Type": "application/json", ...r.headers });
+    res.end(JSON.stringify(r.body, null, 2));
+    return;
+  }
   if (path === "/hooks/git") {
     if (method !== "POST") return send(res, 405, { error: "POST only" });
     if (!deps.webhookSecret) return send(res, 404, { error: "the git webhook is not configured (webhookSecret)" });
