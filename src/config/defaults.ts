@@ -196,3 +196,22 @@ export const HTTP_GATE_PROBE_TIMEOUT_MS = 5_000;
 export const PROMETHEUS_GATE_INTERVAL_MS = 15_000;
 /** Period at which a verification job's state is read (2 s): batch jobs run for seconds to minutes, so this adds little to a gate's time. */
 export const VERIFY_GATE_POLL_MS = 2_000;
+
+// ── Terraform (actuators/terraform.ts, reconciler/healing/budget.ts) ──
+
+/** The terraform binary, looked up on PATH: the machine image installs it there. */
+export const TERRAFORM_BINARY = "terraform";
+/** Longest a `terraform apply` may run before Steward interrupts it (15 min): above aws_instance's own 10 min create timeout plus a delete, so only a hung apply is stopped (the provider never times out a hung EC2 call itself). */
+export const TERRAFORM_APPLY_TIMEOUT_MS = 15 * 60_000;
+/** Longest a `plan`, `show` or `init` may run (5 min): they make no changes, and an offline init takes seconds. */
+export const TERRAFORM_COMMAND_TIMEOUT_MS = 5 * 60_000;
+/** After the interrupt, how long Terraform gets to cancel its calls, write state and release the lock before it is killed (60 s): that takes seconds, a kill may leave a remote lock behind. */
+export const TERRAFORM_INTERRUPT_GRACE_MS = 60_000;
+/** `-lock-timeout` of plan and apply (30 s): rides out a colleague's quick plan; a longer hold is reported as a lock error and retried with backoff. */
+export const TERRAFORM_LOCK_TIMEOUT_MS = 30_000;
+/** Window of the apply budget (10 min): a few replacements an hour per pool is plenty, a storm of applies is not. */
+export const TERRAFORM_APPLY_BUDGET_WINDOW_MS = 10 * 60_000;
+/** Applies per working directory per window (2): several lost nodes of one pool go into one apply with several -replace flags anyway. */
+export const TERRAFORM_APPLY_BUDGET_PER_DIR = 2;
+/** Applies across all working directories per window (6): the cloud API's rate limit is per account, shared by every pool. */
+export const TERRAFORM_APPLY_BUDGET_GLOBAL = 6;

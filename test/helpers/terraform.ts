@@ -240,3 +240,18 @@ export function terraformVersion(): string {
   const out = execFileSync(terraformBinary(), ["version", "-json"], { env: { ...process.env, TF_CLI_CONFIG_FILE: "/dev/null" } }).toString("utf8");
   return (JSON.parse(out) as { terraform_version: string }).terraform_version;
 }
+
+/**
+ * Why the real-Terraform tests cannot run here (terraform or the provider
+ * mirror missing), or undefined when they can.
+ */
+export function terraformMissing(): string | undefined {
+  try {
+    terraformBinary();
+    findProviderMirror();
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
