@@ -23,6 +23,11 @@ import { startServer, type StewardServer } from "./server/http.js";
 import { actionAuthFromConfig, type ActionAuth } from "./server/action-auth.js";
 import { ApprovalStore } from "./sources/approvals.js";
 import { ApprovalWriter } from "./actuators/approvals.js";
+import { PromotionJournalStore } from "./actuators/journal.js";
+import { PromotionLoop, type PromotionLoopOptions } from "./reconciler/promotion/loop.js";
+import { promotedImageResolver } from "./reconciler/promotion/observe.js";
+import { pinnedImage } from "./reconciler/sync/intake.js";
+import { RegistryClient } from "./sources/registry.js";
 
 /** How often a directory source is re-read (it has no webhook): a local tree for demos and development. */
 const DIRECTORY_POLL_MS = 2_000;
@@ -33,6 +38,8 @@ export interface DaemonOverrides {
   metrics?: StewardMetrics;
   leader?: { ttlMs?: number; lockDelayMs?: number; stepDownMarginMs?: number; waitMs?: number };
   watchWaitMs?: number;
+  /** Promotion loop pacing (registry poll period and backoff, queue backoff). */
+  promotion?: Partial<Pick<PromotionLoopOptions, "pollIntervalMs" | "pollBackoff" | "runner" | "gates" | "approvals">>;
 }
 
 /**
@@ -43,6 +50,7 @@ export class Daemon {
   readonly logger: Logger;
   readonly metrics: StewardMetrics;
   readonly sync: SyncLoop;
+  readonly promotion: PromotionLoop;
   readonly consul: ConsulClient;
   readonly elector: LeaderElector;
   /** Steward's credentials from Vault, when `config.vault` is set. */
@@ -65,7 +73,7 @@ export class Daemon {
   ) {
     this.logger = overrides.logger ?? createLogger({ base: { instance: config.instanceId } });
     this.metrics = overrides.metrics ?? createMetrics();
-    initMetrics(this.metrics, { actionKinds: { sync: ["register", "stop", "noop"] } });
+    initMetrics(this.metrics, { actionKinds: { sync: ["register", "stop", "noop"], promotion: ["setStageDigest", "startGate", "record", "fail"] } });
     this.vault = config.vault
       ? new VaultSource({ address: config.vault.address, auth: vaultAuthFromConfig(config.vault.auth), kvMount: config.vault.kvMount, logger: this.logger, metrics: this.metrics })
       : undefined;
@@ -80,15 +88,29 @@ export class Daemon {
     const prefix = config.statePrefix.replace(/\/+$/, "");
     const writer = new ConsulKvWriter(this.consul, { controlPrefix: `${prefix}/control/` });
     this.writer = writer;
+    this.approvals = new ApprovalStore({ consul: this.consul, prefix: `${prefix}/approvals/`, logger: this.logger, metrics: this.metrics });
+    this.approvalWriter = new ApprovalWriter(writer, { prefix: `${prefix}/approvals/` });
+    this.promotion = new PromotionLoop({
+      approvals: this.approvals,
+      // Sync's clients: one reader per environment, shared.
+      nomad: (env) => this.sync.clients.get(env).reader,
+      registry: new RegistryClient({ http: { logger: this.logger, metrics: this.metrics } }),
+      journal: new PromotionJournalStore(this.consul, writer, { prefix: `${prefix}/journal/promotion/`, logger: this.logger }),
+      logger: this.logger,
+      metrics: this.metrics,
+      onStageDigest: (service) => this.sync.refreshService(service),
+      ...(overrides.watchWaitMs !== undefined ? { watchWaitMs: overrides.watchWaitMs } : {}),
+      ...overrides.promotion,
+    });
     this.sync = new SyncLoop({
       clients: new NomadClients({ tokens: this.vault ? vaultTokens(this.vault) : envTokens, logger: this.logger, metrics: this.metrics }),
       store: new SyncStateStore(this.consul, writer, { prefix: `${prefix}/state/sync/`, logger: this.logger }),
       logger: this.logger,
       metrics: this.metrics,
+      // The promotion journal decides each promoted service's image per stage; the pinned digest otherwise.
+      resolveImage: promotedImageResolver(this.promotion.cache, pinnedImage),
       ...(overrides.watchWaitMs !== undefined ? { watchWaitMs: overrides.watchWaitMs } : {}),
     });
-    this.approvals = new ApprovalStore({ consul: this.consul, prefix: `${prefix}/approvals/`, logger: this.logger, metrics: this.metrics });
-    this.approvalWriter = new ApprovalWriter(writer, { prefix: `${prefix}/approvals/` });
     this.controls = new ControlsSource({ consul: this.consul, prefix: `${prefix}/control/`, logger: this.logger, metrics: this.metrics });
     this.elector = new LeaderElector({
       consul: this.consul,
@@ -109,6 +131,7 @@ export class Daemon {
   async start(): Promise<void> {
     this.startedAt = Date.now();
     const webhookSecret = await readSecret(this.config.webhookSecret);
+    const registrySecret = await readSecret(this.config.registryWebhookSecret);
     this.server = await startServer(this.config.http.listen, {
       registry: this.metrics.registry,
       logger: this.logger,
@@ -119,6 +142,7 @@ export class Daemon {
       onGitHook: () => this.onGitHook(),
       actionAuth: this.actionAuth,
       approvals: { record: (r) => this.approvalWriter.record(r), list: () => this.approvals.list() },
+      registryHook: { secret: registrySecret, onPushes: (pushes) => this.onRegistryHook(pushes) },
     });
     if (this.vault) {
       // The Consul token may be in Vault, and every loop needs its credentials: nothing starts before the first read.
@@ -127,17 +151,29 @@ export class Daemon {
     }
     this.controls.onChange((next, prev) => {
       this.sync.cache.paused = { all: next.paused.all, services: new Set(next.paused.services) };
+      this.promotion.cache.paused.clear();
+      for (const s of next.paused.all ? (this.sync.cache.revision?.state.services.map((x) => x.name) ?? []) : next.paused.services) this.promotion.cache.paused.add(s);
       this.sync.cache.pruneOverride = new Set(next.pruneOverride);
       if (next.unknown.length) this.logger.warn({ keys: next.unknown }, "controls: unknown keys ignored");
       if (prev !== undefined && syncNowRequested(prev, next)) this.poller?.trigger();
       const pauseChanged = prev === undefined || prev.paused.all !== next.paused.all || !sameSet(prev.paused.services, next.paused.services);
-      if (syncNowRequested(prev, next) || pauseChanged) this.sync.wakeAll();
+      if (syncNowRequested(prev, next) || pauseChanged) {
+        this.sync.wakeAll();
+        this.promotion.wakeAll();
+      }
+      if (prev !== undefined && syncNowRequested(prev, next)) this.promotion.pollAll();
     });
     this.controls.start();
     this.approvals.start();
+    this.promotion.start();
     this.startSource();
     this.elector.onChange((leading) => {
-      void (leading ? this.sync.lead() : this.sync.standBy()).catch((err: unknown) =>
+      // Sync registers a promoted stage's image only once the journal says which one it is.
+      const lead = async (): Promise<void> => {
+        await this.promotion.whenJournalSynced();
+        await Promise.all([this.sync.lead(), this.promotion.lead()]);
+      };
+      void (leading ? lead() : Promise.all([this.sync.standBy(), this.promotion.standBy()])).catch((err: unknown) =>
         this.logger.error({ err: (err as Error).message }, leading ? "could not start leading" : "could not stand by"),
       );
     });
@@ -151,6 +187,7 @@ export class Daemon {
     await this.kvTree?.stop();
     await this.controls.stop();
     await this.approvals.stop();
+    await this.promotion.stop();
     await this.sync.stop();
     await this.vault?.stop();
     await this.server?.close();
@@ -170,9 +207,28 @@ export class Daemon {
     }
   }
 
+  /**
+   * A registry notification: the services it names poll the registry now.
+   * A standby also flips `sync-now`, so the leader (which acts) polls too,
+   * the way a git webhook reaches it.
+   */
+  private onRegistryHook(pushes: ReadonlyArray<{ repository: string }>): string[] {
+    const services = this.promotion.notify(pushes);
+    if (services.length && !this.elector.isLeader) {
+      void this.writer.putControl({ kind: "sync-now" }, { by: this.config.instanceId, reason: "registry webhook" }).catch((err: unknown) =>
+        this.logger.warn({ err: (err as Error).message }, "could not pass the registry webhook on to the leader"),
+      );
+    }
+    return services;
+  }
+
   private startSource(): void {
     const src = this.config.source;
-    const accept = (s: TreeSnapshot): Promise<"accepted" | "refused" | "pending"> => this.sync.acceptSnapshot(s);
+    const accept = async (s: TreeSnapshot): Promise<"accepted" | "refused" | "pending"> => {
+      const result = await this.sync.acceptSnapshot(s);
+      if (result === "accepted" && this.sync.cache.revision) this.promotion.setRevision(this.sync.cache.revision);
+      return result;
+    };
     if ("consul" in src) {
       this.kvTree = new ConsulKvTreeSource({ consul: this.consul, prefix: src.consul.prefix, onSnapshot: async (s) => void (await accept(s)), logger: this.logger, metrics: this.metrics });
       this.kvTree.start();
@@ -239,6 +295,7 @@ export class Daemon {
       startedAt: new Date(this.startedAt).toISOString(),
       leader: { self: this.elector.isLeader, ...(leader ? { id: leader.instanceId, address: leader.address } : {}) },
       revision: this.sync.revision,
+      promotion: this.promotion.status(),
       controls: { paused: this.sync.cache.paused.all, pausedServices: [...this.sync.cache.paused.services] },
       jobs: this.sync.statuses().map((s) => {
         const ready = findCondition(s, "Ready");

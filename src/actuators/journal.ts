@@ -4,6 +4,7 @@ import type { ErrorContext } from "../model/errors.js";
 import { stageDigest, type PromotionRecord } from "../reconciler/promotion/journal.js";
 import type { ConsulClient, KvEntry } from "../sources/consul.js";
 import { folderPrefix } from "../sources/consul-kv-tree.js";
+import type { WatchQuery } from "../sources/watch.js";
 import type { ConsulKvWriter } from "./consul-kv.js";
 
 /** A journal record and the Consul ModifyIndex it was read at: the index the next write must check against. */
@@ -70,6 +71,27 @@ export class PromotionJournalStore {
   /** Every readable record, by service: what the promotion cache and sync's resolver start from. */
   async listAll(): Promise<Map<string, JournalEntry[]>> {
     const { entries } = await this.consul.kvList(this.prefix, { context: { endpoint: `GET /v1/kv/${this.prefix}` } });
+    return this.fromEntries(entries);
+  }
+
+  /**
+   * The whole journal as a blocking query, for a Watch: every instance keeps
+   * its copy current (sync's image resolver reads it on standbys too).
+   * @param waitMs server-side wait of each blocking list
+   */
+  query(waitMs: number): WatchQuery<Map<string, JournalEntry[]>> {
+    const prefix = this.prefix;
+    return {
+      name: "consul-kv",
+      fetch: async (index, signal, options) => {
+        const { meta, entries } = await this.consul.kvList(prefix, { index, waitMs, allowStale: options.allowStale, signal, context: { endpoint: `GET /v1/kv/${prefix}` } });
+        return { index: meta.index, data: this.fromEntries(entries), lastContactMs: meta.lastContactMs };
+      },
+    };
+  }
+
+  /** Readable records among KV entries under the prefix (a blocking list's answer), by service, oldest first. */
+  fromEntries(entries: readonly KvEntry[]): Map<string, JournalEntry[]> {
     const out = new Map<string, JournalEntry[]>();
     for (const e of entries) {
       const parsed = this.parse(e);

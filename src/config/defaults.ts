@@ -178,6 +178,20 @@ export const DEFAULT_GATE_TIMEOUT_MS = 10 * 60_000;
 export const DEFAULT_HTTP_GATE_STATUS = 200;
 /** Wait before a key whose registry login was refused (401/403) is retried (1 min): credentials rotated in Vault are picked up soon, a wrong password does not hammer the registry. */
 export const REGISTRY_AUTH_RETRY_AFTER_MS = 60_000;
+/** How often each promoted service's tags are listed when no notification came (1 min): the safety net under `POST /hooks/registry`, cheap for a registry. */
+export const PROMOTION_POLL_INTERVAL_MS = 60_000;
+/** First wait after a failed registry poll (1 s), doubled per failure with full jitter, never below Retry-After. */
+export const PROMOTION_POLL_BACKOFF_BASE_MS = 1_000;
+/** Longest wait between registry polls after failures (5 min): a registry down for long is still noticed back within minutes. */
+export const PROMOTION_POLL_BACKOFF_CAP_MS = 5 * 60_000;
+/** Newest tags resolved to digests per poll (3): a HEAD each; older tags can only be superseded, so resolving them would only cost calls. */
+export const PROMOTION_CANDIDATES_RESOLVED = 3;
+/** Most journal steps one promotion pass takes before yielding (20): a pass walks a whole chain of recorded steps, but cannot spin. */
+export const PROMOTION_MAX_STEPS_PER_PASS = 20;
+/** History lines per service shown in `/api/status` and `steward status` (20): the latest promotion and the one before, readable in a terminal. */
+export const PROMOTION_STATUS_HISTORY = 20;
+/** Header of `POST /hooks/registry` that carries the shared secret, as `Bearer <secret>` (the registry's endpoint `headers` config sends it). */
+export const REGISTRY_HOOK_HEADER = "Authorization";
 
 // ── Sync loop ──
 

@@ -87,6 +87,12 @@ export const configSchema = z.strictObject({
   prometheus: z.strictObject({ address: z.url() }).optional(),
   /** The shared secret of `POST /hooks/git` (X-Hub-Signature-256). Without it the hook is off. */
   webhookSecret: tokenFrom.optional(),
+  /**
+   * The shared secret of `POST /hooks/registry`: the registry's notification
+   * endpoint sends it as `Authorization: Bearer <secret>` (its `headers`
+   * config). Without it the hook is off and promotion finds builds by polling.
+   */
+  registryWebhookSecret: tokenFrom.optional(),
   /** This instance's name in the leader lock and in logs. @default the host name and process id */
   instanceId: z.string().min(1).optional(),
   /** Directory Steward may write to (its git mirror). @default .cache/steward under the working directory */

@@ -5,6 +5,7 @@ import type { Logger } from "../log.js";
 import { validHubSignature } from "../sources/git-webhook.js";
 import type { ActionAuth } from "./action-auth.js";
 import { approvalsRoute, MAX_APPROVAL_BODY_BYTES, type ApprovalsApi } from "./approvals-route.js";
+import { registryHook, type RegistryHookDeps } from "./registry-route.js";
 
 /** What the HTTP server shows and whom it tells; the daemon supplies these. */
 export interface ServerDeps {
@@ -24,6 +25,8 @@ export interface ServerDeps {
   actionAuth?: ActionAuth | undefined;
   /** `/api/approvals` (approvals-route.ts); absent: GET 404, POST 503. */
   approvals?: ApprovalsApi | undefined;
+  /** `POST /hooks/registry` (registry-route.ts); absent: the hook answers 404. */
+  registryHook?: Omit<RegistryHookDeps, "logger">;
 }
 
 export interface StewardServer {
@@ -91,6 +94,10 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, deps:
     }
     deps.onGitHook?.();
     return send(res, 202, { accepted: true });
+  }
+  if (path === "/hooks/registry") {
+    const r = await registryHook(req, { secret: undefined, onPushes: () => [], ...deps.registryHook, logger: deps.logger });
+    return send(res, r.status, r.body);
   }
   send(res, 404, { error: `no endpoint ${method} ${path}` });
 }

@@ -27,6 +27,23 @@ export interface NomadJob {
   [k: string]: unknown;
 }
 
+/** The parts of a Nomad deployment Steward reads (`/v1/job/:id/deployments`). */
+export interface NomadDeployment {
+  ID: string;
+  JobVersion: number;
+  Status: string;
+  StatusDescription?: string;
+}
+
+/** The parts of an allocation stub Steward reads (`/v1/job/:id/allocations`). */
+export interface NomadAllocStub {
+  ID: string;
+  JobVersion: number;
+  ClientStatus: string;
+  DesiredStatus?: string;
+  DeploymentStatus?: { Healthy?: boolean | null } | null;
+}
+
 /** A plan's diff reduced to what Steward reports: the type and the paths of changed fields. */
 export interface PlanDiffSummary {
   type: "Added" | "Deleted" | "Edited" | "None";
@@ -94,6 +111,52 @@ export class NomadReader {
   }
 
   /**
+   * One job as a blocking query: `data` undefined while Nomad does not know
+   * it (a 404 also carries an index to block on).
+   * @param index 0 for an immediate answer; else wait for a change past it
+   */
+  async watchJob(id: string, index: number, waitMs: number, signal?: AbortSignal): Promise<{ index: number; data: NomadJob | undefined }> {
+    const res = await this.http.request<NomadJob>({
+      method: "GET",
+      path: `/v1/job/${encodeURIComponent(id)}`,
+      params: { ...this.q, ...blocking(index, waitMs) },
+      okStatuses: [404],
+      ...(index > 0 ? { blockingWaitMs: waitMs } : {}),
+      ...(signal ? { signal } : {}),
+      context: this.ctx({ nomadJob: id }),
+    });
+    return { index: Number(res.headers["x-nomad-index"] ?? 0), data: res.status === 404 ? undefined : res.data };
+  }
+
+  /** The job's deployments (newest first, as Nomad lists them), as a blocking query; empty for an unknown job. */
+  async watchDeployments(id: string, index: number, waitMs: number, signal?: AbortSignal): Promise<{ index: number; data: NomadDeployment[] }> {
+    const res = await this.http.request<NomadDeployment[] | null>({
+      method: "GET",
+      path: `/v1/job/${encodeURIComponent(id)}/deployments`,
+      params: { ...this.q, ...blocking(index, waitMs) },
+      okStatuses: [404],
+      ...(index > 0 ? { blockingWaitMs: waitMs } : {}),
+      ...(signal ? { signal } : {}),
+      context: this.ctx({ nomadJob: id }),
+    });
+    return { index: Number(res.headers["x-nomad-index"] ?? 0), data: res.status === 404 || !Array.isArray(res.data) ? [] : res.data };
+  }
+
+  /** The job's allocations (terminal ones included), as a blocking query; empty for an unknown job. */
+  async watchAllocations(id: string, index: number, waitMs: number, signal?: AbortSignal): Promise<{ index: number; data: NomadAllocStub[] }> {
+    const res = await this.http.request<NomadAllocStub[] | null>({
+      method: "GET",
+      path: `/v1/job/${encodeURIComponent(id)}/allocations`,
+      params: { ...this.q, all: true, ...blocking(index, waitMs) },
+      okStatuses: [404],
+      ...(index > 0 ? { blockingWaitMs: waitMs } : {}),
+      ...(signal ? { signal } : {}),
+      context: this.ctx({ nomadJob: id }),
+    });
+    return { index: Number(res.headers["x-nomad-index"] ?? 0), data: res.status === 404 || !Array.isArray(res.data) ? [] : res.data };
+  }
+
+  /**
    * Turns a job file into API JSON with this environment's own parser.
    * @param file the job file's path, so a parse error names it
    * @throws InvalidInputError naming the file when Nomad refuses the job file
@@ -132,6 +195,11 @@ export class NomadReader {
     const diff = res.data.Diff;
     return { type: (diff?.Type as PlanDiffSummary["type"]) ?? "None", fields: diff ? changedFields(diff) : [] };
   }
+}
+
+/** Query parameters of a blocking read: none for index 0 (answer at once). */
+function blocking(index: number, waitMs: number): Record<string, string | number> {
+  return index > 0 ? { index, wait: `${Math.round(waitMs / 1000)}s` } : {};
 }
 
 interface NomadDiff {

@@ -54,6 +54,8 @@ function parser(): Promise<JobParser> {
   sharedParser ??= createJobParser();
   return sharedParser;
 }
+/** The shared jobspec helper (started on first use, closed after the file's tests). */
+export const parserForTests = parser;
 // Ended after the file's tests, or the helper process would keep the worker alive.
 test.after.always(async () => {
   await (await sharedParser)?.close();

@@ -82,6 +82,24 @@ export class RevisionIntake {
     return { state, jobs };
   }
 
+  /**
+   * The jobs of one service in every environment it runs in, rendered again
+   * with the image the resolver gives now (a promotion moved a stage), keyed
+   * by environment. An environment whose render failed validation is left out
+   * (the previous render stays in force there; the issues are returned).
+   * @throws TransientError when an environment's Nomad cannot be reached to parse
+   */
+  async renderService(state: DesiredState, service: ServiceSpec, revision: string): Promise<{ jobs: Map<string, DesiredJob>; issues: ValidationIssue[] }> {
+    const issues: ValidationIssue[] = [];
+    const jobs = new Map<string, DesiredJob>();
+    for (const env of state.environments) {
+      if (!(env.name in service.environments)) continue;
+      const job = await this.render(this.readerFor(env), service, env.name, revision, issues);
+      if (job) jobs.set(env.name, job);
+    }
+    return { jobs, issues };
+  }
+
   private async render(reader: NomadReader, s: ServiceSpec, env: string, revision: string, issues: ValidationIssue[]): Promise<DesiredJob | undefined> {
     const image = this.resolveImage(s, env);
     const variables = renderVariables(s, env, image ?? `${s.image.repository}@${PLACEHOLDER_DIGEST}`);

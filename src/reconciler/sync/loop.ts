@@ -185,6 +185,28 @@ export class SyncLoop {
     this.runner?.add(key);
   }
 
+  /**
+   * Renders one service's jobs again with the image the resolver gives now
+   * and looks at them at once: the promotion loop calls it after the journal
+   * changed which digest a stage runs (or holds). A job whose ID changed with
+   * the image is not expected (the ID must not depend on `var.image`).
+   * @throws TransientError when an environment's Nomad cannot be reached to parse
+   */
+  async refreshService(name: string): Promise<void> {
+    const rev = this.cache.revision;
+    const service = rev?.state.services.find((s) => s.name === name);
+    if (!rev || !service) return;
+    const { jobs, issues } = await this.intake.renderService(rev.state, service, rev.state.revision);
+    for (const i of issues) this.o.logger.error({ service: name, env: i.env, file: i.file }, `sync: re-render for a new image refused: ${i.message}`);
+    // A revision accepted meanwhile was rendered with the resolver's current answer already.
+    if (this.cache.revision !== rev) return;
+    for (const [env, job] of jobs) {
+      const id = String(job.spec.ID);
+      rev.jobs.get(env)?.set(id, job);
+      this.wake({ env, jobId: id });
+    }
+  }
+
   /** Waits until every environment's jobs list was read once. */
   async whenSynced(): Promise<void> {
     await Promise.all([...this.watches.values()].map((w) => w.watch.whenSynced()));
