@@ -142,21 +142,21 @@ export async function promotionFixture(o: PromotionFixtureOptions = {}): Promise
       const c = new ConsulClient({ address: sim.urls.consul });
       const w = new ConsulKvWriter(c);
       const j = new PromotionJournalStore(c, w, { logger });
-      let sync!: SyncLoop;
+      const ref: { sync?: SyncLoop } = {};
       const promotion = new PromotionLoop({
-        nomad: (env) => sync.clients.get(env).reader,
+        nomad: (env) => ref.sync!.clients.get(env).reader,
         registry: new RegistryClient({ http: { retry: { baseMs: 20, capMs: 200 }, timeoutMs: 2_000 } }),
         journal: j,
         logger,
         metrics,
-        onStageDigest: (svc) => sync.refreshService(svc),
+        onStageDigest: (svc) => ref.sync!.refreshService(svc),
         watchWaitMs: 5_000,
         pollIntervalMs: 60_000,
         pollBackoff: { baseMs: 100, capMs: 1_000 },
         runner: { queue: { backoffBaseMs: 50, backoffCapMs: 1_000 } },
         ...o.loop,
       });
-      sync = new SyncLoop({
+      const sync = new SyncLoop({
         clients: new NomadClients({ tokens: envTokens, metrics, http: { retry: { baseMs: 20, capMs: 200 }, timeoutMs: 2_000 } }),
         store: new SyncStateStore(c, w, { prefix: "steward/state/sync/" }),
         logger,
@@ -165,6 +165,7 @@ export async function promotionFixture(o: PromotionFixtureOptions = {}): Promise
         resolveImage: promotedImageResolver(promotion.cache, pinnedImage),
         runner: { queue: { backoffBaseMs: 50, backoffCapMs: 1_000 } },
       });
+      ref.sync = sync;
       promotion.start();
       await promotion.whenJournalSynced();
       if ((await sync.acceptSnapshot(snapshot)) !== "accepted") throw new Error(`desired state not accepted: ${JSON.stringify(sync.revision)}`);

@@ -7,7 +7,7 @@ async function eventually<T>(check: () => T | Promise<T>, o: { timeoutMs?: numbe
   try {
     return await retry(check, { timeoutMs: o.timeoutMs ?? 5_000 });
   } catch (err) {
-    throw new Error(`timed out waiting until ${o.message}: ${(err as Error).message}`);
+    throw new Error(`timed out waiting until ${o.message}: ${(err as Error).message}`, { cause: err });
   }
 }
 
