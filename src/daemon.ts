@@ -23,6 +23,8 @@ import { startServer, type StewardServer } from "./server/http.js";
 import { actionAuthFromConfig, type ActionAuth } from "./server/action-auth.js";
 import { ApprovalStore } from "./sources/approvals.js";
 import { ApprovalWriter } from "./actuators/approvals.js";
+import { GateNomadClients, GateRunner } from "./reconciler/promotion/gates.js";
+import { PrometheusReader } from "./sources/gate-probes.js";
 import { PromotionJournalStore } from "./actuators/journal.js";
 import { PromotionLoop, type PromotionLoopOptions } from "./reconciler/promotion/loop.js";
 import { promotedImageResolver } from "./reconciler/promotion/observe.js";
@@ -90,8 +92,17 @@ export class Daemon {
     this.writer = writer;
     this.approvals = new ApprovalStore({ consul: this.consul, prefix: `${prefix}/approvals/`, logger: this.logger, metrics: this.metrics });
     this.approvalWriter = new ApprovalWriter(writer, { prefix: `${prefix}/approvals/` });
+    const tokens = this.vault ? vaultTokens(this.vault) : envTokens;
+    // The gates' own Nomad clients: a verify gate registers its batch job in the stage it gates.
+    const gateNomad = new GateNomadClients({ environments: () => this.promotion.cache.state?.environments ?? [], tokens, logger: this.logger, metrics: this.metrics });
     this.promotion = new PromotionLoop({
       approvals: this.approvals,
+      gates: new GateRunner({
+        nomad: (stage) => gateNomad.for(stage),
+        prometheus: config.prometheus ? new PrometheusReader(config.prometheus.address, { logger: this.logger, metrics: this.metrics }) : undefined,
+        logger: this.logger,
+        metrics: this.metrics,
+      }),
       // Sync's clients: one reader per environment, shared.
       nomad: (env) => this.sync.clients.get(env).reader,
       registry: new RegistryClient({ http: { logger: this.logger, metrics: this.metrics } }),

@@ -77,7 +77,7 @@ export const SOURCES = [
 ] as const;
 
 /** The HTTP APIs Steward calls through sources/http-client.ts. */
-export const TARGETS = ["nomad", "consul", "vault", "registry"] as const;
+export const TARGETS = ["nomad", "consul", "vault", "registry", "prometheus"] as const;
 
 /** What `initMetrics` uses when not told otherwise. */
 export const DEFAULT_LABEL_SETS: MetricLabelSets = {

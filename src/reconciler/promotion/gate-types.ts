@@ -56,9 +56,12 @@ export interface GateRunnerLike {
 /**
  * Manual approvals of (service, digest). `isApproved` answers from a cache
  * (no I/O); `watch`, when given, calls back when an approval appears so the
- * loop looks at the key at once.
+ * loop looks at the key at once. A decision may be for one stage: with
+ * `stage` given, only decisions for that stage or for every stage count.
+ * `isRejected`, when given, says a manual gate is to fail.
  */
 export interface ApprovalStoreLike {
-  isApproved(service: string, digest: string): boolean;
+  isApproved(service: string, digest: string, stage?: string): boolean;
+  isRejected?(service: string, digest: string, stage?: string): boolean;
   watch?(listener: (service: string, digest: string) => void): void;
 }

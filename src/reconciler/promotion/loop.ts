@@ -563,8 +563,12 @@ export class PromotionLoop {
       c.stages.set(k, obs);
     }
     const key = promotionKeyString({ service, digest });
-    if (this.o.approvals?.isApproved(service, digest)) c.approvals.add(key);
+    // A decision may name the stage it is for; the stage gating now is the one it must match.
+    const gating = record?.stages.find((s) => s.status === "gating")?.name;
+    if (this.o.approvals?.isApproved(service, digest, gating)) c.approvals.add(key);
     else c.approvals.delete(key);
+    if (this.o.approvals?.isRejected?.(service, digest, gating)) c.rejections.add(key);
+    else c.rejections.delete(key);
     return observePromotion(c, { service, digest });
   }
 

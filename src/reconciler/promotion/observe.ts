@@ -35,6 +35,8 @@ export class PromotionCache {
   readonly candidates = new Map<string, CandidateSeen[]>();
   /** `service/digest` keys with a manual approval. */
   readonly approvals = new Set<string>();
+  /** `service/digest` keys with a manual rejection. */
+  readonly rejections = new Set<string>();
   /** `env/service` → the service's job in that stage. */
   readonly stages = new Map<string, StageObservation>();
   readonly paused = new Set<string>();
@@ -65,6 +67,7 @@ export function observePromotion(c: PromotionCache, key: PromotionKey): Promotio
     peers: peersOf(candidates, entries, key.digest),
     failedDigests: entries.filter((e) => e.record.status === "failed").map((e) => e.record.digest),
     approved: c.approvals.has(promotionKeyString(key)),
+    ...(c.rejections.has(promotionKeyString(key)) && { rejected: true }),
     observed: Object.fromEntries(Object.keys(service.environments).map((env) => [env, c.stages.get(`${env}/${key.service}`) ?? EMPTY_STAGE])),
     observedAt: c.refreshedAt.size === 0 ? 0 : Math.min(...c.refreshedAt.values()),
     paused: c.paused.has(key.service),

@@ -81,8 +81,10 @@ export interface PromotionSnapshot {
   peers: Peer[];
   /** Digests that failed for this service, ever: never promoted again. */
   failedDigests: string[];
-  /** A manual approval exists for this service and digest. */
+  /** A manual approval exists for this service and digest (for the stage now gating, or for every stage). */
   approved: boolean;
+  /** A manual rejection exists (same scope): a running manual gate fails. */
+  rejected?: boolean;
   /** Stage name → its observation. */
   observed: Record<string, StageObservation>;
   observedAt: number;
@@ -244,7 +246,7 @@ function planGates(s: PromotionSnapshot, e: Entry, stage: StageRecord, now: numb
       recheckAfterMs: PROMOTION_RECHECK_MS,
     };
   }
-  const v = evaluateGate(gate.spec, { startedAt: gate.startedAt ?? now, now, approved: s.approved, obs: s.observed[stage.name], gate: g });
+  const v = evaluateGate(gate.spec, { startedAt: gate.startedAt ?? now, now, approved: s.approved, ...(s.rejected && { rejected: true }), obs: s.observed[stage.name], gate: g });
   const message = `${label}: ${v.detail}`;
   if (v.verdict === "passed") return one(write(s, e, "record", { type: "gatePassed", stage: stage.name, gate: g, message }, now));
   if (v.verdict === "failed" || v.verdict === "timedOut") {
@@ -268,7 +270,7 @@ export interface GateVerdict {
  */
 export function evaluateGate(
   spec: GateSpec,
-  c: { startedAt: number; now: number; approved: boolean; obs: StageObservation | undefined; gate: number },
+  c: { startedAt: number; now: number; approved: boolean; rejected?: boolean; obs: StageObservation | undefined; gate: number },
 ): GateVerdict {
   const seen = c.obs?.gates[c.gate];
   const elapsed = c.now - c.startedAt;
@@ -278,6 +280,7 @@ export function evaluateGate(
       : { verdict: "pending", detail: pending, recheckAfterMs: Math.min(PROMOTION_RECHECK_MS, limit - elapsed) };
   switch (spec.kind) {
     case "manual":
+      if (c.rejected) return { verdict: "failed", detail: "rejected by a manual decision" };
       return c.approved ? { verdict: "passed", detail: "approved" } : { verdict: "pending", detail: "awaiting a manual approval" };
     case "soak": {
       const failures = (c.obs?.allocFailures ?? []).filter((t) => t >= c.startedAt).length;

@@ -315,6 +315,11 @@ const rows: Row[] = [
     want: [{ kind: "record", reason: "GatePassed" }],
   },
   {
+    name: "manual_gate_fails_when_rejected",
+    given: snap({ approved: false, rejected: true, observed: { qa: obs() } }, recordAfter(D1, gateRunning(MANUAL))),
+    want: [{ kind: "fail", reason: "GateFailed" }],
+  },
+  {
     name: "all_gates_passed_passes_stage",
     given: snap({}, recordAfter(D1, [...gateRunning(MANUAL), { type: "gatePassed", stage: "qa", gate: 0 }])),
     want: [{ kind: "record", reason: "StagePassed" }],
