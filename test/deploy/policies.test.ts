@@ -17,10 +17,12 @@ const POLICIES = path.join(DEPLOY, "policies");
 // ── which product a call goes to ──
 
 /** Nomad calls live in src/**\/nomad*.ts (STYLE 4.1: nomad-jobs.ts, nomad-nodes.ts, …); Consul calls in src/sources/consul.ts. */
-function productOf(call: HttpCall): "nomad" | "consul" | undefined {
+function productOf(call: HttpCall): "nomad" | "consul" | "no-acl" | undefined {
   const base = path.basename(call.file);
   if (base.startsWith("nomad")) return "nomad";
   if (call.file === "src/sources/consul.ts") return "consul";
+  // Gate probes call the user's URLs and Prometheus, which no Steward policy governs.
+  if (call.file === "src/sources/gate-probes.ts") return "no-acl";
   return undefined;
 }
 
