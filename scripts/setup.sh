@@ -2,7 +2,8 @@
 # Installs what Steward's commands need on a fresh machine, and nothing when
 # it is already there: npm packages, and the Debian packages for the real
 # registry, Prometheus, and the Go toolchain + hcl/v2 that sim's jobspec
-# parser is built from. Safe to run again; fast when nothing is missing.
+# parser is built from, Chromium for the UI tests; then the UI's build.
+# Safe to run again; fast when nothing is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,8 @@ command -v git >/dev/null 2>&1 || need_apt+=(git)
 # OCI images without a Docker daemon: examples/hello/ci/push-image.sh (umoci builds, skopeo pushes).
 command -v umoci >/dev/null 2>&1 || need_apt+=(umoci)
 command -v skopeo >/dev/null 2>&1 || need_apt+=(skopeo)
+# The UI's end-to-end tests drive Debian's Chromium through playwright-core (its own browser download does not work here).
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2
@@ -28,4 +31,10 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages (npm ci)" >&2
   npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# The live UI's production build (dist/ui, served at /ui/), when missing or older than its sources.
+if [ ! -f dist/ui/index.html ] || [ -n "$(find ui src/server/live-types.ts package-lock.json -newer dist/ui/index.html -print -quit)" ]; then
+  echo "setup: building the UI (npm run build)" >&2
+  npm run build --silent
 fi

@@ -30,6 +30,8 @@ import { PromotionLoop, type PromotionLoopOptions } from "./reconciler/promotion
 import { promotedImageResolver } from "./reconciler/promotion/observe.js";
 import { pinnedImage } from "./reconciler/sync/intake.js";
 import { RegistryClient } from "./sources/registry.js";
+import { checkAction } from "./server/action-auth.js";
+import { DaemonLive } from "./server/live-daemon.js";
 
 /** How often a directory source is re-read (it has no webhook): a local tree for demos and development. */
 const DIRECTORY_POLL_MS = 2_000;
@@ -42,6 +44,8 @@ export interface DaemonOverrides {
   watchWaitMs?: number;
   /** Promotion loop pacing (registry poll period and backoff, queue backoff). */
   promotion?: Partial<Pick<PromotionLoopOptions, "pollIntervalMs" | "pollBackoff" | "runner" | "gates" | "approvals">>;
+  /** Where the production build of ui/ is. @default dist/ui */
+  uiDir?: string;
 }
 
 /**
@@ -57,6 +61,8 @@ export class Daemon {
   readonly elector: LeaderElector;
   /** Steward's credentials from Vault, when `config.vault` is set. */
   readonly vault: VaultSource | undefined;
+  /** The live UI's state, events and routes. */
+  readonly live: DaemonLive;
   private readonly controls: ControlsSource;
   /** Manual approvals (`<statePrefix>/approvals/`), watched on every instance so the cache is warm at failover. */
   readonly approvals: ApprovalStore;
@@ -121,6 +127,8 @@ export class Daemon {
       // The promotion journal decides each promoted service's image per stage; the pinned digest otherwise.
       resolveImage: promotedImageResolver(this.promotion.cache, pinnedImage),
       ...(overrides.watchWaitMs !== undefined ? { watchWaitMs: overrides.watchWaitMs } : {}),
+      onStatus: (st) => this.live.onSyncStatus(st),
+      onChange: (key) => this.live.onSyncChange(key),
     });
     this.controls = new ControlsSource({ consul: this.consul, prefix: `${prefix}/control/`, logger: this.logger, metrics: this.metrics });
     this.elector = new LeaderElector({
@@ -131,6 +139,18 @@ export class Daemon {
       logger: this.logger,
       metrics: this.metrics,
       ...overrides.leader,
+    });
+    this.live = new DaemonLive({
+      instanceId: config.instanceId,
+      startedAt: () => this.startedAt,
+      sync: this.sync,
+      elector: this.elector,
+      controls: () => this.controls.current,
+      writer,
+      logger: this.logger,
+      authorize: (req) => checkAction(req, this.actionAuth),
+      actionsEnabled: () => this.actionAuth !== undefined,
+      ...(overrides.uiDir ? { uiDir: overrides.uiDir } : {}),
     });
   }
 
@@ -154,6 +174,7 @@ export class Daemon {
       actionAuth: this.actionAuth,
       approvals: { record: (r) => this.approvalWriter.record(r), list: () => this.approvals.list() },
       registryHook: { secret: registrySecret, onPushes: (pushes) => this.onRegistryHook(pushes) },
+      routes: [this.live.route()],
     });
     if (this.vault) {
       // The Consul token may be in Vault, and every loop needs its credentials: nothing starts before the first read.
@@ -168,11 +189,14 @@ export class Daemon {
       if (next.unknown.length) this.logger.warn({ keys: next.unknown }, "controls: unknown keys ignored");
       if (prev !== undefined && syncNowRequested(prev, next)) this.poller?.trigger();
       const pauseChanged = prev === undefined || prev.paused.all !== next.paused.all || !sameSet(prev.paused.services, next.paused.services);
-      if (syncNowRequested(prev, next) || pauseChanged) {
+      const scope = next.syncNowScope;
+      if (syncNowRequested(prev, next) && !pauseChanged && (scope.env || scope.service)) this.wakeScope(scope);
+      else if (syncNowRequested(prev, next) || pauseChanged) {
         this.sync.wakeAll();
         this.promotion.wakeAll();
       }
       if (prev !== undefined && syncNowRequested(prev, next)) this.promotion.pollAll();
+      this.live.onControls(next, prev);
     });
     this.controls.start();
     this.approvals.start();
@@ -201,6 +225,7 @@ export class Daemon {
     await this.promotion.stop();
     await this.sync.stop();
     await this.vault?.stop();
+    this.live.close();
     await this.server?.close();
   }
 
@@ -233,11 +258,22 @@ export class Daemon {
     return services;
   }
 
+  /** A scoped sync-now: wakes the jobs of one environment and/or one service. */
+  private wakeScope(scope: { env?: string; service?: string }): void {
+    const rev = this.sync.cache.revision;
+    for (const k of this.sync.cache.keys()) {
+      if (scope.env && k.env !== scope.env) continue;
+      if (scope.service && rev?.jobs.get(k.env)?.get(k.jobId)?.service !== scope.service) continue;
+      this.sync.wake(k);
+    }
+  }
+
   private startSource(): void {
     const src = this.config.source;
     const accept = async (s: TreeSnapshot): Promise<"accepted" | "refused" | "pending"> => {
       const result = await this.sync.acceptSnapshot(s);
       if (result === "accepted" && this.sync.cache.revision) this.promotion.setRevision(this.sync.cache.revision);
+      this.live.onRevision(result, s);
       return result;
     };
     if ("consul" in src) {

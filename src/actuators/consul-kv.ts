@@ -76,9 +76,10 @@ export class ConsulKvWriter {
    * Turns a switch on (`steward pause`, `steward sync-now`, …). The value is
    * a JSON note `{at, by?, reason?}` that status shows. A `sync-now` note
    * also carries a fresh `id`, so two requests in the same millisecond are
-   * still two writes (Consul skips a write of the value already stored).
+   * still two writes (Consul skips a write of the value already stored);
+   * its `env`/`service` narrow the pass to those jobs.
    */
-  async putControl(s: ControlSwitch, note: { by?: string; reason?: string } = {}): Promise<void> {
+  async putControl(s: ControlSwitch, note: { by?: string; reason?: string; env?: string; service?: string } = {}): Promise<void> {
     const at = new Date((this.options.clock ?? systemClock).now()).toISOString();
     const value = { at, ...note, ...(s.kind === "sync-now" ? { id: randomUUID() } : {}) };
     await this.putJson(`${this.controlPrefix}${controlPath(s)}`, value);

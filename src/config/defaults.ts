@@ -229,3 +229,19 @@ export const TERRAFORM_APPLY_BUDGET_WINDOW_MS = 10 * 60_000;
 export const TERRAFORM_APPLY_BUDGET_PER_DIR = 2;
 /** Applies across all working directories per window (6): the cloud API's rate limit is per account, shared by every pool. */
 export const TERRAFORM_APPLY_BUDGET_GLOBAL = 6;
+// ── Live UI (server/live-*.ts, ui/) ──
+
+/** Stream messages kept for a page's Last-Event-ID resume (1,000): a page that lost its connection for a failover or a few seconds resumes without a full snapshot; a longer gap just gets one. */
+export const LIVE_EVENT_BUFFER = 1_000;
+/** Longest a status change waits to be batched into one patch (50 ms): a revision touching 2,000 jobs is one message, yet a single change reaches the page well under a human's notice. */
+export const LIVE_FLUSH_MS = 50;
+/** Period of the check of the small sections (1 s): who leads changes without any loop event; comparing a few hundred bytes of JSON each second costs nothing. */
+export const LIVE_SECTION_TICK_MS = 1_000;
+/** SSE comment sent on an idle stream (15 s): proxies and load balancers close connections silent for 30-60 s. */
+export const LIVE_HEARTBEAT_MS = 15_000;
+/** The page's EventSource reconnect delay (1 s, sent as `retry:`): after a failover it reconnects within about a second of the server answering again. */
+export const LIVE_RETRY_MS = 1_000;
+/** A stream whose unsent data passes this is closed (4 MiB); the page reconnects and resumes or gets a snapshot, instead of the server buffering for a stalled reader. */
+export const LIVE_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/** Largest action request body read (16 KiB): an action names a service, an environment, a reason. */
+export const LIVE_MAX_ACTION_BODY_BYTES = 16 * 1024;

@@ -6,6 +6,7 @@ import { validHubSignature } from "../sources/git-webhook.js";
 import type { ActionAuth } from "./action-auth.js";
 import { approvalsRoute, MAX_APPROVAL_BODY_BYTES, type ApprovalsApi } from "./approvals-route.js";
 import { registryHook, type RegistryHookDeps } from "./registry-route.js";
+import type { Route } from "./live-routes.js";
 
 /** What the HTTP server shows and whom it tells; the daemon supplies these. */
 export interface ServerDeps {
@@ -27,6 +28,8 @@ export interface ServerDeps {
   approvals?: ApprovalsApi | undefined;
   /** `POST /hooks/registry` (registry-route.ts); absent: the hook answers 404. */
   registryHook?: Omit<RegistryHookDeps, "logger">;
+  /** More routes (the live UI's), tried in order before the built-in ones. */
+  routes?: Route[];
 }
 
 export interface StewardServer {
@@ -57,13 +60,19 @@ export async function startServer(listen: string, deps: ServerDeps): Promise<Ste
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${host}:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())).then(() => undefined),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Event streams never end on their own; a stopping instance ends them (the pages reconnect elsewhere).
+        server.closeAllConnections();
+      }),
   };
 }
 
 async function handle(req: http.IncomingMessage, res: http.ServerResponse, deps: ServerDeps): Promise<void> {
   const path = new URL(req.url ?? "/", "http://steward.invalid").pathname;
   const method = req.method ?? "GET";
+  for (const route of deps.routes ?? []) if (await route(req, res, path)) return;
   if (method === "GET" && path === "/metrics") {
     const text = await deps.registry.metrics();
     res.writeHead(200, { "Content-Type": deps.registry.contentType });

@@ -24,8 +24,13 @@ export interface Controls {
   /** X-Consul-Index of the answer these came from; 0 before the first. */
   index: number;
   paused: { all: boolean; services: ReadonlySet<string> };
-  /** ModifyIndex of `sync-now`; 0 when the key is absent. A change asks for a full resync (`syncNowRequested`). */
+  /** ModifyIndex of `sync-now`; 0 when the key is absent. A change asks for a resync (`syncNowRequested`). */
   syncNowIndex: number;
+  /**
+   * The scope the latest `sync-now` note names (`{"env":"qa"}`, `{"service":"web"}`):
+   * only those jobs are woken. Empty (a full pass) when the note names none or is not JSON.
+   */
+  syncNowScope: { env?: string; service?: string };
   /** Environments whose prune share guard is lifted for the next prune. */
   pruneOverride: ReadonlySet<string>;
   /** The value of each switch that is on (a note: who, why, when), keyed by its path under the prefix (`pause/web`). */
@@ -39,6 +44,7 @@ export const NO_CONTROLS: Controls = {
   index: 0,
   paused: { all: false, services: new Set() },
   syncNowIndex: 0,
+  syncNowScope: {},
   pruneOverride: new Set(),
   notes: new Map(),
   unknown: [],
@@ -84,6 +90,7 @@ export function controlsFromEntries(prefix: string, entries: readonly KvEntry[],
   const root = folderPrefix(prefix);
   let all = false;
   let syncNowIndex = 0;
+  let syncNowScope: Controls["syncNowScope"] = {};
   const services = new Set<string>();
   const pruneOverride = new Set<string>();
   const notes = new Map<string, string>();
@@ -99,6 +106,7 @@ export function controlsFromEntries(prefix: string, entries: readonly KvEntry[],
     // sync-now is an event, not a state: any write counts, whatever it holds.
     if (s.kind === "sync-now") {
       syncNowIndex = e.modifyIndex;
+      syncNowScope = syncNowScopeOf(e.value);
       continue;
     }
     if (isOffValue(e.value)) continue;
@@ -107,7 +115,23 @@ export function controlsFromEntries(prefix: string, entries: readonly KvEntry[],
     else if (s.service === undefined) all = true;
     else services.add(s.service);
   }
-  return { index, paused: { all, services }, syncNowIndex, pruneOverride, notes, unknown };
+  return { index, paused: { all, services }, syncNowIndex, syncNowScope, pruneOverride, notes, unknown };
+}
+
+/** The `env` and `service` a sync-now note names, when they are names; else none (a full pass). */
+function syncNowScopeOf(value: Buffer): Controls["syncNowScope"] {
+  let note: unknown;
+  try {
+    note = JSON.parse(value.toString("utf8"));
+  } catch {
+    return {};
+  }
+  if (note === null || typeof note !== "object") return {};
+  const { env, service } = note as Record<string, unknown>;
+  return {
+    ...(typeof env === "string" && NAME.test(env) ? { env } : {}),
+    ...(typeof service === "string" && NAME.test(service) ? { service } : {}),
+  };
 }
 
 /** Whether `next` asks for a resync that `prev` did not: `sync-now` was written since. The first answer never does (startup syncs anyway). */

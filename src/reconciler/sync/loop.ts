@@ -52,6 +52,13 @@ export interface SyncLoopOptions {
   runner?: Partial<Pick<RunnerOptions<SyncKey>, "workers" | "resyncIntervalMs" | "queue" | "clock" | "random">>;
   now?: () => number;
   onStatus?: (s: KeyStatus) => void;
+  /**
+   * Called on every instance when what a key's view depends on may have
+   * changed: its job moved in Nomad, the desired state or the switches
+   * changed (key undefined: every key), or the leader is about to act on it.
+   * For views (the live UI); it must not throw or block.
+   */
+  onChange?: (key: SyncKey | undefined) => void;
 }
 
 /**
@@ -95,6 +102,11 @@ export class SyncLoop {
   /** Statuses of every key the runner has seen (empty on a standby). */
   statuses(): KeyStatus[] {
     return this.runner?.status.list() ?? [];
+  }
+
+  /** The status of one key (`qa/web`); undefined on a standby or before its first pass. */
+  statusOf(key: string): KeyStatus | undefined {
+    return this.runner?.status.get(key);
   }
 
   /**
@@ -182,6 +194,7 @@ export class SyncLoop {
 
   /** Wakes one key now (a webhook, an operator's sync-now). */
   wake(key: SyncKey): void {
+    this.o.onChange?.(key);
     this.runner?.add(key);
   }
 
@@ -213,6 +226,7 @@ export class SyncLoop {
   }
 
   wakeAll(): void {
+    this.o.onChange?.(undefined);
     for (const k of this.cache.keys()) this.runner?.add(k);
   }
 
@@ -247,6 +261,7 @@ export class SyncLoop {
   async reconcile(key: SyncKey, ctx: PassContext): Promise<PassResult> {
     const k = syncKeyString(key);
     const plan = await this.planKey(key, ctx.now);
+    if (plan.actions.some((a) => a.kind !== "noop")) this.o.onChange?.(key);
     for (const action of plan.actions) {
       if (ctx.signal.aborted) break;
       ctx.recordAction(await this.act(action, key, ctx));

@@ -1,0 +1,287 @@
+import type http from "node:http";
+import type { Logger } from "../log.js";
+import type { ConsulKvWriter } from "../actuators/consul-kv.js";
+import type { TreeSnapshot } from "../model/types.js";
+import type { LeaderInfo } from "../reconciler/core/leader.js";
+import type { KeyStatus } from "../reconciler/core/status.js";
+import type { SyncLoop } from "../reconciler/sync/loop.js";
+import type { SyncKey } from "../reconciler/sync/observe.js";
+import type { Controls } from "../sources/controls.js";
+import { LiveHub, type LiveCollectionSource, type LiveRecord } from "./live-hub.js";
+import { liveRoutes, type ActionAuthorization, type LiveActions, type Route } from "./live-routes.js";
+import type { ControlsSection, LiveSections, RevisionSection, ServicePlan, ServicePlanEntry, SyncCell } from "./live-types.js";
+import { syncCellOf, syncEventsOf } from "./sync-view.js";
+
+/** What the live view of a daemon reads and acts through. */
+export interface DaemonLiveDeps {
+  instanceId: string;
+  startedAt: () => number;
+  sync: SyncLoop;
+  elector: { readonly isLeader: boolean; currentLeader(): LeaderInfo | undefined };
+  /** The switches as last read from Consul KV. */
+  controls: () => Controls;
+  /** The same writer the CLI's `pause`/`resume`/`sync-now` use. */
+  writer: ConsulKvWriter;
+  logger: Logger;
+  /** Checks an action's bearer token (action-auth). */
+  authorize: (req: http.IncomingMessage) => ActionAuthorization;
+  /** Whether an action token is configured at all. */
+  actionsEnabled: () => boolean;
+  /** Where the production build of ui/ is (tests). */
+  uiDir?: string;
+  /** Passed to the hub (tests, benchmarks). */
+  hub?: { flushMs?: number; bufferSize?: number };
+}
+
+/**
+ * A daemon's live view: the hub (sections, the `sync` collection, events),
+ * the hooks the daemon calls from the sync loop, the controls watch and the
+ * desired-state source, and the routes (`/ui/`, `/api/events`, actions).
+ * Every instance has one: a standby's cells come from its own warm caches;
+ * the leader's add what its passes know (last action, errors, drift).
+ */
+export class DaemonLive {
+  readonly hub: LiveHub;
+  private readonly prevStatus = new Map<string, KeyStatus>();
+  private readonly lastSyncByEnv = new Map<string, number>();
+  private lastLeaderId: string | undefined;
+  private lastRevision: string | undefined;
+
+  constructor(private readonly d: DaemonLiveDeps) {
+    this.hub = new LiveHub({ sections: () => this.sections(), ...d.hub });
+    this.hub.register("sync", this.syncSource());
+  }
+
+  /** The sync loop's status hook (leader): the cell, and the pass's events. */
+  onSyncStatus(st: KeyStatus): void {
+    const prev = this.prevStatus.get(st.key);
+    this.prevStatus.set(st.key, st);
+    const env = st.key.slice(0, st.key.indexOf("/"));
+    if (st.lastReconcileTime && st.conditions.some((c) => c.type === "Ready" && c.status === "True")) {
+      const t = Date.parse(st.lastReconcileTime);
+      if (t > (this.lastSyncByEnv.get(env) ?? 0)) this.lastSyncByEnv.set(env, t);
+    }
+    const service = this.serviceOf(st.key);
+    for (const e of syncEventsOf(prev, st, service)) this.hub.record(e);
+    this.hub.touch("sync", st.key);
+  }
+
+  /** The sync loop's change hook (every instance): one key, or every key. */
+  onSyncChange(key: SyncKey | undefined): void {
+    this.hub.touch("sync", key ? `${key.env}/${key.jobId}` : undefined);
+  }
+
+  /** The controls watch (every instance): the switches turned on or off, with the note of who did it. */
+  onControls(next: Controls, prev: Controls | undefined): void {
+    this.hub.touch("sync");
+    if (!prev || prev.index === 0) return;
+    for (const [path, raw] of next.notes) {
+      if (prev.notes.get(path) === raw) continue;
+      const note = parseNote(raw);
+      this.hub.record({ loop: "controls", kind: "switch-on", message: `${path} on${note.by ? ` by ${note.by}` : ""}${note.reason ? `: ${note.reason}` : ""}`, ...serviceOfSwitch(path), ...(note.by ? { by: note.by } : {}) });
+    }
+    for (const path of prev.notes.keys()) {
+      if (!next.notes.has(path)) this.hub.record({ loop: "controls", kind: "switch-off", message: `${path} off`, ...serviceOfSwitch(path) });
+    }
+    if (next.syncNowIndex !== prev.syncNowIndex && next.syncNowIndex !== 0) {
+      const s = next.syncNowScope;
+      const what = s.service ? `service ${s.service}` : s.env ? `environment ${s.env}` : "everything";
+      this.hub.record({ loop: "controls", kind: "sync-now", message: `sync-now requested for ${what}`, ...(s.env ? { env: s.env } : {}), ...(s.service ? { service: s.service } : {}) });
+    }
+  }
+
+  /** The desired-state source's verdict on a revision (every instance). */
+  onRevision(verdict: "accepted" | "refused" | "pending", snapshot: TreeSnapshot): void {
+    if (verdict === "pending" || snapshot.revision === this.lastRevision) return;
+    this.lastRevision = snapshot.revision;
+    const short = snapshot.revision.slice(0, 12);
+    if (verdict === "accepted") this.hub.record({ loop: "sync", kind: "revision", message: `revision ${short} accepted (${snapshot.origin})` });
+    else {
+      const issues = this.d.sync.revision.refused?.issues ?? [];
+      const first = issues[0];
+      const where = first ? `${first.file ?? ""}${first.line ? `:${first.line}` : ""}${first.field ? ` ${first.field}` : ""}: ${first.message}` : "";
+      this.hub.record({ loop: "sync", kind: "refused", level: "error", message: `revision ${short} refused (${issues.length} problem${issues.length === 1 ? "" : "s"}) ${where}; the last good revision stays in force` });
+    }
+  }
+
+  /** The routes to mount on the daemon's HTTP server. */
+  route(): Route {
+    return liveRoutes({ hub: this.hub, logger: this.d.logger, actions: this.actions(), plan: (s) => this.plan(s), ...(this.d.uiDir ? { uiDir: this.d.uiDir } : {}) });
+  }
+
+  close(): void {
+    this.hub.close();
+  }
+
+  /** Every job of a service in every environment, planned now as `steward plan` would, with Nomad's diff for changes. */
+  async plan(service: string): Promise<ServicePlan> {
+    const rev = this.d.sync.cache.revision;
+    if (!rev) return { service, entries: [], error: "the desired state has not been read on this instance yet" };
+    const entries: ServicePlanEntry[] = [];
+    const now = Date.now();
+    try {
+      for (const env of rev.state.environments) {
+        for (const [job, desired] of rev.jobs.get(env.name) ?? []) {
+          if (desired.service !== service) continue;
+          const { actions } = await this.d.sync.planKey({ env: env.name, jobId: job }, now);
+          for (const a of actions) {
+            const diff = a.kind === "register" && a.reason !== "JobMissing" ? (await this.d.sync.clients.get(env).reader.planJob(a.spec as never)).fields : [];
+            entries.push({ env: env.name, job, kind: a.kind, reason: a.reason, message: a.message, diff });
+          }
+        }
+      }
+    } catch (err) {
+      return { service, revision: this.d.sync.revision.good?.revision ?? "", entries, error: (err as Error).message };
+    }
+    return { service, ...(this.d.sync.revision.good ? { revision: this.d.sync.revision.good.revision } : {}), entries };
+  }
+
+  private actions(): LiveActions {
+    const { writer } = this.d;
+    const record = (e: Omit<LiveRecord, "loop">): void => this.hub.record({ loop: "ui", ...e });
+    return {
+      authorize: (req) => this.d.authorize(req),
+      enabled: () => this.d.actionsEnabled(),
+      syncNow: async (scope, by, reason) => {
+        this.checkScope(scope);
+        await writer.putControl({ kind: "sync-now" }, { by, ...(reason ? { reason } : {}), ...scope });
+        const what = scope.service ? `service ${scope.service}` : scope.env ? `environment ${scope.env}` : "everything";
+        record({ kind: "sync-now", by, message: `${by}: sync now, ${what}`, ...scope });
+        return `a sync of ${what} was requested`;
+      },
+      pause: async (service, by, reason) => {
+        if (service !== undefined) this.checkScope({ service });
+        await writer.putControl({ kind: "pause", ...(service ? { service } : {}) }, { by, ...(reason ? { reason } : {}) });
+        record({ kind: "pause", by, message: `${by}: pause ${service ?? "everything"}${reason ? ` (${reason})` : ""}`, ...(service ? { service } : {}) });
+        return `${service ?? "everything"} paused`;
+      },
+      resume: async (service, by) => {
+        await writer.deleteControl({ kind: "pause", ...(service ? { service } : {}) });
+        record({ kind: "resume", by, message: `${by}: resume ${service ?? "everything"}`, ...(service ? { service } : {}) });
+        return `${service ?? "everything"} resumed`;
+      },
+    };
+  }
+
+  /** @throws Error naming the environment or service the revision in force does not have */
+  private checkScope(scope: { env?: string; service?: string }): void {
+    const rev = this.d.sync.cache.revision;
+    if (scope.env && !rev?.state.environments.some((e) => e.name === scope.env)) throw new Error(`no environment ${scope.env} in the desired state`);
+    if (scope.service && !rev?.state.services.some((s) => s.name === scope.service)) throw new Error(`no service ${scope.service} in the desired state`);
+  }
+
+  private syncSource(): LiveCollectionSource<SyncCell> {
+    return {
+      list: () => {
+        const out: Array<[string, SyncCell]> = [];
+        for (const k of this.d.sync.cache.keys()) {
+          const cell = this.cell(k.env, k.jobId);
+          if (cell) out.push([cell.key, cell]);
+        }
+        return out;
+      },
+      get: (key) => {
+        const slash = key.indexOf("/");
+        return slash > 0 ? this.cell(key.slice(0, slash), key.slice(slash + 1)) : undefined;
+      },
+    };
+  }
+
+  private cell(env: string, job: string): SyncCell | undefined {
+    const { cache } = this.d.sync;
+    const k = `${env}/${job}`;
+    const desired = cache.revision?.jobs.get(env)?.get(job);
+    const stub = cache.actual.get(env)?.get(job);
+    const service = desired?.service ?? stub?.Meta?.["steward.service"] ?? job;
+    const leading = this.d.sync.leading;
+    return syncCellOf({
+      env,
+      job,
+      desired,
+      stub,
+      full: cache.fullJobs.get(k),
+      drift: cache.drift.get(k),
+      appliedIndex: leading ? cache.applied.get(k)?.jobModifyIndex : undefined,
+      status: leading ? this.d.sync.statusOf(k) : undefined,
+      paused: cache.paused.all || cache.paused.services.has(service),
+    });
+  }
+
+  private serviceOf(key: string): string {
+    const slash = key.indexOf("/");
+    const env = key.slice(0, slash);
+    const job = key.slice(slash + 1);
+    const { cache } = this.d.sync;
+    return cache.revision?.jobs.get(env)?.get(job)?.service ?? cache.actual.get(env)?.get(job)?.Meta?.["steward.service"] ?? job;
+  }
+
+  private sections(): LiveSections {
+    const leader = this.d.elector.currentLeader();
+    const leading = this.d.elector.isLeader;
+    if (leader?.instanceId !== this.lastLeaderId) {
+      const was = this.lastLeaderId;
+      this.lastLeaderId = leader?.instanceId;
+      this.hub.record({
+        loop: "leader",
+        kind: "leader",
+        level: leader ? "info" : "warn",
+        message: leader ? `${leader.instanceId} leads${was ? ` (was ${was})` : ""}` : `nobody leads${was ? ` (${was} stepped down)` : ""}`,
+      });
+    }
+    if (!leading && this.prevStatus.size) this.prevStatus.clear();
+    const rev = this.d.sync.revision;
+    const iso = (t: number): string => new Date(t).toISOString();
+    const revision: RevisionSection = {
+      lastSyncByEnv: Object.fromEntries([...this.lastSyncByEnv].map(([e, t]) => [e, iso(t)])),
+      ...(rev.good ? { good: { revision: rev.good.revision, origin: rev.good.origin, at: iso(rev.good.at) } } : {}),
+      ...(rev.refused ? { refused: { revision: rev.refused.revision, origin: rev.refused.origin, at: iso(rev.refused.at), issues: rev.refused.issues.map(issueView) } } : {}),
+      ...(rev.pending ? { pending: { revision: rev.pending.revision, error: rev.pending.error, at: iso(rev.pending.at) } } : {}),
+    };
+    const c = this.d.controls();
+    const controls: ControlsSection = {
+      paused: c.paused.all,
+      pausedServices: [...c.paused.services].sort(),
+      notes: Object.fromEntries([...c.notes].map(([p, raw]) => [p, parseNote(raw)])),
+    };
+    return {
+      instance: {
+        id: this.d.instanceId,
+        startedAt: iso(this.d.startedAt()),
+        leading,
+        ...(leader ? { leader: { id: leader.instanceId, address: leader.address, since: leader.since } } : {}),
+        access: { actionsEnabled: this.d.actionsEnabled() },
+      },
+      revision,
+      controls,
+      environments: { names: this.d.sync.cache.revision?.state.environments.map((e) => e.name) ?? [] },
+    };
+  }
+}
+
+function issueView(i: { message: string; file?: string | undefined; line?: number | undefined; field?: string | undefined }): { message: string; file?: string; line?: number; field?: string } {
+  return { message: i.message, ...(i.file ? { file: i.file } : {}), ...(i.line ? { line: i.line } : {}), ...(i.field ? { field: i.field } : {}) };
+}
+
+/** A switch's note (`{"at","by","reason"}`); a value that is not such JSON is shown as the reason. */
+function parseNote(raw: string): { by?: string; reason?: string; at?: string } {
+  try {
+    const v = JSON.parse(raw) as Record<string, unknown>;
+    if (v && typeof v === "object") {
+      return {
+        ...(typeof v.by === "string" ? { by: v.by } : {}),
+        ...(typeof v.reason === "string" ? { reason: v.reason } : {}),
+        ...(typeof v.at === "string" ? { at: v.at } : {}),
+      };
+    }
+  } catch {
+    // A hand-written value (`consul kv put steward/control/pause yes`): shown as it is.
+  }
+  return raw.trim() ? { reason: raw.trim().slice(0, 200) } : {};
+}
+
+function serviceOfSwitch(path: string): { service?: string; env?: string } {
+  const [head, name] = path.split("/");
+  if (head === "pause" && name) return { service: name };
+  if (head === "prune-override" && name) return { env: name };
+  return {};
+}

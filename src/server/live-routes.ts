@@ -1,0 +1,266 @@
+import { readFile, stat } from "node:fs/promises";
+import type http from "node:http";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { LIVE_HEARTBEAT_MS, LIVE_MAX_ACTION_BODY_BYTES, LIVE_MAX_BUFFERED_BYTES, LIVE_RETRY_MS } from "../config/defaults.js";
+import type { Logger } from "../log.js";
+import type { LiveHub } from "./live-hub.js";
+import type { ActionReply, ActionRequest, LiveMessage, ServicePlan } from "./live-types.js";
+
+/** A route: answers the request and returns true, or returns false to let the next route try. */
+export type Route = (req: http.IncomingMessage, res: http.ServerResponse, path: string) => Promise<boolean>;
+
+/** The outcome of checking an action's credentials (the shape of action-auth's `checkAction`). */
+export type ActionAuthorization =
+  | { ok: true; by: string }
+  | { ok: false; status: number; headers?: Record<string, string>; body: { error: string } };
+
+/** The operator actions the page may ask for; each goes through the same code as the CLI and the KV switches. */
+export interface LiveActions {
+  /** Checks `Authorization: Bearer …` (never logs or echoes the token). */
+  authorize(req: http.IncomingMessage): ActionAuthorization;
+  /** Whether any action can be authorised at all (a token is configured); the page greys its buttons out otherwise. */
+  enabled(): boolean;
+  /** Asks for a pass now: everything, one environment, or one service. Resolves with what was done, in one sentence. */
+  syncNow(scope: { env?: string; service?: string }, by: string, reason?: string): Promise<string>;
+  /** Pauses everything or one service. */
+  pause(service: string | undefined, by: string, reason?: string): Promise<string>;
+  /** Resumes everything or one service. */
+  resume(service: string | undefined, by: string, reason?: string): Promise<string>;
+}
+
+/** What the live routes need. */
+export interface LiveRoutesDeps {
+  hub: LiveHub;
+  logger: Logger;
+  actions: LiveActions;
+  /** `GET /api/services/:service/plan`: the service's plan as `steward plan` shows it. */
+  plan: (service: string) => Promise<ServicePlan>;
+  /** Where the production build of ui/ is. @default dist/ui at the repository root */
+  uiDir?: string;
+}
+
+/** The repository's `dist/ui`, where `npm run build` writes the page. */
+export const DEFAULT_UI_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../dist/ui");
+
+/** The header a page must send with every action: a cross-site form or image cannot set it, and a cross-site script cannot without a CORS preflight Steward never grants. */
+export const ACTION_HEADER = "x-steward-action";
+
+const ACTION_NAME = /^[A-Za-z0-9._-]{1,128}$/;
+
+/**
+ * The live UI's routes: the page at `/ui/` (the production build),
+ * `GET /api/events` (Server-Sent Events with Last-Event-ID resume),
+ * `GET /api/live` (the snapshot as JSON), `GET /api/services/:s/plan`, and
+ * `POST /api/actions/{sync-now,pause,resume}`. Actions need the action token
+ * (`Authorization: Bearer`), the `X-Steward-Action` header and, when the
+ * browser sends an `Origin`, this server's own origin (CSRF); anything else
+ * is refused with a message saying what is missing.
+ */
+export function liveRoutes(deps: LiveRoutesDeps): Route {
+  const uiDir = deps.uiDir ?? DEFAULT_UI_DIR;
+  return async (req, res, p) => {
+    const method = req.method ?? "GET";
+    if (p === "/ui") {
+      res.writeHead(308, { Location: "/ui/" });
+      res.end();
+      return true;
+    }
+    if (p.startsWith("/ui/")) {
+      if (method !== "GET" && method !== "HEAD") return sendJson(res, 405, { error: "GET only" });
+      await serveStatic(res, uiDir, p.slice("/ui/".length));
+      return true;
+    }
+    if (p === "/api/events" && method === "GET") {
+      serveEvents(req, res, deps.hub, deps.logger);
+      return true;
+    }
+    if (p === "/api/live" && method === "GET") return sendJson(res, 200, deps.hub.snapshot());
+    const plan = /^\/api\/services\/([^/]+)\/plan$/.exec(p);
+    if (plan && method === "GET") {
+      const service = decodeURIComponent(plan[1] ?? "");
+      if (!ACTION_NAME.test(service)) return sendJson(res, 400, { error: "not a service name" });
+      return sendJson(res, 200, await deps.plan(service));
+    }
+    const action = /^\/api\/actions\/([a-z-]+)$/.exec(p);
+    if (action) {
+      if (method !== "POST") return sendJson(res, 405, reply(false, "actions are POST only"));
+      await handleAction(req, res, action[1] ?? "", deps);
+      return true;
+    }
+    return false;
+  };
+}
+
+async function handleAction(req: http.IncomingMessage, res: http.ServerResponse, name: string, deps: LiveRoutesDeps): Promise<void> {
+  if (!["sync-now", "pause", "resume"].includes(name)) return void sendJson(res, 404, reply(false, `no action ${name}`));
+  const csrf = csrfProblem(req);
+  if (csrf) return void sendJson(res, 403, reply(false, csrf));
+  const auth = deps.actions.authorize(req);
+  if (!auth.ok) {
+    deps.logger.warn({ action: name, remote: req.socket.remoteAddress }, "ui: action refused: not authorised");
+    res.writeHead(auth.status, { "Content-Type": "application/json", ...auth.headers });
+    res.end(JSON.stringify(reply(false, `refused: ${auth.body.error}`)));
+    return;
+  }
+  const body = await readJson(req);
+  if (body === undefined) return void sendJson(res, 400, reply(false, "the body must be a JSON object of at most 16 KiB"));
+  for (const f of ["env", "service"] as const) {
+    const v = body[f];
+    if (v !== undefined && (typeof v !== "string" || !ACTION_NAME.test(v))) return void sendJson(res, 400, reply(false, `${f}: not a name`));
+  }
+  const who = typeof body.who === "string" && body.who.trim() ? body.who.trim().slice(0, 64) : undefined;
+  const by = who ? `${who} via ui (token ${auth.by})` : `${auth.by} via ui`;
+  const reason = typeof body.reason === "string" && body.reason.trim() ? body.reason.trim().slice(0, 200) : undefined;
+  const scope = { ...(body.env ? { env: body.env } : {}), ...(body.service ? { service: body.service } : {}) };
+  try {
+    const message =
+      name === "sync-now"
+        ? await deps.actions.syncNow(scope, by, reason)
+        : name === "pause"
+          ? await deps.actions.pause(body.service, by, reason)
+          : await deps.actions.resume(body.service, by, reason);
+    deps.logger.info({ action: name, by, ...scope }, `ui: ${message}`);
+    sendJson(res, 200, reply(true, message));
+  } catch (err) {
+    deps.logger.warn({ action: name, err: (err as Error).message }, "ui: action failed");
+    sendJson(res, 502, reply(false, `failed: ${(err as Error).message}`));
+  }
+}
+
+/** Why a request fails the CSRF checks, or undefined when it passes. */
+export function csrfProblem(req: http.IncomingMessage): string | undefined {
+  if (req.headers[ACTION_HEADER] !== "1") return "refused: actions must carry the X-Steward-Action: 1 header (cross-site requests cannot)";
+  const origin = req.headers.origin;
+  if (origin !== undefined && origin !== "null") {
+    let host: string;
+    try {
+      host = new URL(origin).host;
+    } catch {
+      return "refused: the Origin header is not a URL";
+    }
+    if (host !== req.headers.host) return `refused: the request comes from another site (${origin})`;
+  } else if (origin === "null") return "refused: the request comes from an opaque origin";
+  const type = req.headers["content-type"] ?? "";
+  if (!type.startsWith("application/json")) return "refused: actions take a JSON body (Content-Type: application/json)";
+  return undefined;
+}
+
+function reply(ok: boolean, message: string): ActionReply {
+  return { ok, message };
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): true {
+  res.writeHead(status, { "Content-Type": "application/json", "Cache-Control": "no-store" });
+  res.end(JSON.stringify(body));
+  return true;
+}
+
+async function readJson(req: http.IncomingMessage): Promise<(ActionRequest & Record<string, unknown>) | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    size += c.length;
+    if (size > LIVE_MAX_ACTION_BODY_BYTES) return undefined;
+    chunks.push(c);
+  }
+  const text = Buffer.concat(chunks).toString("utf8").trim();
+  if (!text) return {};
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as ActionRequest & Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One SSE connection: `retry:` first, then either the messages missed since
+ * `Last-Event-ID` or a snapshot, then every message as it is sent. A reader
+ * that falls too far behind is cut off (it reconnects and catches up).
+ */
+function serveEvents(req: http.IncomingMessage, res: http.ServerResponse, hub: LiveHub, logger: Logger): void {
+  res.writeHead(200, {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-store",
+    Connection: "keep-alive",
+    "X-Accel-Buffering": "no",
+  });
+  res.write(`retry: ${LIVE_RETRY_MS}\n\n`);
+  const write = (msg: LiveMessage): void => {
+    if (res.writableLength > LIVE_MAX_BUFFERED_BYTES) {
+      logger.warn({ buffered: res.writableLength }, "ui: event stream reader too slow; closing it (it will resume)");
+      end();
+      return;
+    }
+    res.write(`id: ${msg.id}\nevent: ${msg.type}\ndata: ${JSON.stringify(msg.data)}\n\n`);
+  };
+  const last = req.headers["last-event-id"];
+  const { missed, unsubscribe } = hub.subscribe(write, Array.isArray(last) ? last[0] : last);
+  if (missed) for (const m of missed) write(m);
+  else {
+    const snap = hub.snapshot();
+    res.write(`id: ${snap.at}\nevent: snapshot\ndata: ${JSON.stringify(snap)}\n\n`);
+  }
+  const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), LIVE_HEARTBEAT_MS);
+  let ended = false;
+  function end(): void {
+    if (ended) return;
+    ended = true;
+    clearInterval(heartbeat);
+    unsubscribe();
+    res.end();
+  }
+  req.on("close", end);
+  res.on("error", end);
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".json": "application/json",
+  ".map": "application/json",
+  ".woff2": "font/woff2",
+};
+
+/** The page's headers: no framing (clickjacking), no sniffing, scripts and connections only from this origin. */
+const PAGE_HEADERS = {
+  "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  "X-Content-Type-Options": "nosniff",
+  "Referrer-Policy": "no-referrer",
+  "X-Frame-Options": "DENY",
+};
+
+async function serveStatic(res: http.ServerResponse, root: string, rel: string): Promise<void> {
+  const clean = path.normalize(decodeURIComponent(rel || "index.html")).replace(/^([/\\])+/, "");
+  let file = path.join(root, clean);
+  if (!file.startsWith(root + path.sep)) {
+    sendJson(res, 404, { error: "not found" });
+    return;
+  }
+  const isFile = async (f: string): Promise<boolean> => (await stat(f).catch(() => undefined))?.isFile() === true;
+  // The page routes in its URL hash, so any other path under /ui/ is the page itself.
+  if (!(await isFile(file))) {
+    if (clean.startsWith("assets/")) return void sendJson(res, 404, { error: "not found" });
+    file = path.join(root, "index.html");
+  }
+  let body: Buffer;
+  try {
+    body = await readFile(file);
+  } catch {
+    res.writeHead(503, { "Content-Type": "text/plain; charset=utf-8" });
+    res.end(`The UI is not built: run \`npm run build\` (it writes ${root}).\n`);
+    return;
+  }
+  const immutable = clean.startsWith("assets/");
+  res.writeHead(200, {
+    "Content-Type": CONTENT_TYPES[path.extname(file)] ?? "application/octet-stream",
+    "Cache-Control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
+    ...PAGE_HEADERS,
+  });
+  res.end(body);
+}

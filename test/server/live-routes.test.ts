@@ -1,0 +1,161 @@
+import test from "ava";
+import http from "node:http";
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import axios from "axios";
+import { createLogger } from "../../src/log.js";
+import { startServer, type StewardServer } from "../../src/server/http.js";
+import { LiveHub } from "../../src/server/live-hub.js";
+import { liveRoutes, type LiveActions } from "../../src/server/live-routes.js";
+import type { LiveSections } from "../../src/server/live-types.js";
+import { createMetrics } from "../../src/metrics.js";
+import { eventually } from "../helpers/eventually.js";
+
+const TOKEN = "s3cret-token";
+const SECTIONS: LiveSections = {
+  instance: { id: "a", startedAt: "2026-01-01T00:00:00.000Z", leading: true, access: { actionsEnabled: true } },
+  revision: { lastSyncByEnv: {} },
+  controls: { paused: false, pausedServices: [], notes: {} },
+  environments: { names: ["qa"] },
+};
+
+interface World {
+  server: StewardServer;
+  hub: LiveHub;
+  done: string[];
+  uiDir: string;
+}
+
+async function world(): Promise<World> {
+  const uiDir = await mkdtemp(path.join(tmpdir(), "steward-ui-dist-"));
+  await mkdir(path.join(uiDir, "assets"));
+  await writeFile(path.join(uiDir, "index.html"), "<!doctype html><title>Steward</title>");
+  await writeFile(path.join(uiDir, "assets", "app-1.js"), "console.log(1)");
+  const hub = new LiveHub({ sections: () => SECTIONS, flushMs: 5 });
+  const done: string[] = [];
+  const actions: LiveActions = {
+    authorize: (req) =>
+      req.headers.authorization === `Bearer ${TOKEN}` ? { ok: true, by: "ops" } : { ok: false, status: 401, body: { error: "this action needs the action token (Authorization: Bearer …)" } },
+    enabled: () => true,
+    syncNow: async (scope, by) => (done.push(`sync-now ${JSON.stringify(scope)} ${by}`), "requested"),
+    pause: async (service, by) => (done.push(`pause ${service ?? "all"} ${by}`), "paused"),
+    resume: async (service, by) => (done.push(`resume ${service ?? "all"} ${by}`), "resumed"),
+  };
+  const server = await startServer("127.0.0.1:0", {
+    registry: createMetrics({ defaultMetrics: false }).registry,
+    logger: createLogger({ level: "silent" }),
+    healthy: () => true,
+    ready: () => ({ ready: true, reasons: [] }),
+    status: () => ({}),
+    routes: [liveRoutes({ hub, logger: createLogger({ level: "silent" }), actions, plan: async (s) => ({ service: s, entries: [] }), uiDir })],
+  });
+  return { server, hub, done, uiDir };
+}
+
+async function teardown(w: World): Promise<void> {
+  w.hub.close();
+  await w.server.close();
+  await rm(w.uiDir, { recursive: true, force: true });
+}
+
+const GOOD = { "Content-Type": "application/json", "X-Steward-Action": "1", Authorization: `Bearer ${TOKEN}` };
+
+const refusals: Array<{ name: string; headers: Record<string, string>; status: number; message: RegExp }> = [
+  { name: "without_the_action_header", headers: { ...GOOD, "X-Steward-Action": "" }, status: 403, message: /X-Steward-Action/ },
+  { name: "from_another_origin", headers: { ...GOOD, Origin: "http://evil.example" }, status: 403, message: /another site/ },
+  { name: "from_an_opaque_origin", headers: { ...GOOD, Origin: "null" }, status: 403, message: /opaque origin/ },
+  { name: "as_a_form_post", headers: { ...GOOD, "Content-Type": "application/x-www-form-urlencoded" }, status: 403, message: /JSON body/ },
+  { name: "without_a_token", headers: { "Content-Type": "application/json", "X-Steward-Action": "1" }, status: 401, message: /refused: this action needs the action token/ },
+  { name: "with_a_wrong_token", headers: { ...GOOD, Authorization: "Bearer nope" }, status: 401, message: /refused/ },
+];
+
+for (const row of refusals) {
+  test(`action_refused_${row.name}`, async (t) => {
+    const w = await world();
+    t.teardown(() => teardown(w));
+    const r = await axios.post(`${w.server.url}/api/actions/pause`, JSON.stringify({ service: "web" }), { headers: row.headers, validateStatus: () => true, transformRequest: (d: unknown) => d });
+    t.is(r.status, row.status);
+    t.false(r.data.ok);
+    t.regex(r.data.message, row.message);
+    t.false(JSON.stringify(r.data).includes(TOKEN), "the token is never echoed");
+    t.deepEqual(w.done, [], "nothing was done");
+  });
+}
+
+test("action_with_token_from_the_same_origin_is_done_and_names_who", async (t) => {
+  const w = await world();
+  t.teardown(() => teardown(w));
+  const origin = w.server.url;
+  const r = await axios.post(`${w.server.url}/api/actions/sync-now`, { env: "qa", who: "alice" }, { headers: { ...GOOD, Origin: origin }, validateStatus: () => true });
+  t.is(r.status, 200);
+  t.deepEqual(r.data, { ok: true, message: "requested" });
+  t.deepEqual(w.done, ['sync-now {"env":"qa"} alice via ui (token ops)']);
+});
+
+test("action_with_a_bad_name_is_refused", async (t) => {
+  const w = await world();
+  t.teardown(() => teardown(w));
+  const r = await axios.post(`${w.server.url}/api/actions/pause`, { service: "../etc" }, { headers: GOOD, validateStatus: () => true });
+  t.is(r.status, 400);
+  t.deepEqual(w.done, []);
+});
+
+test("the_page_is_served_with_its_security_headers_and_paths_stay_inside", async (t) => {
+  const w = await world();
+  t.teardown(() => teardown(w));
+  const page = await axios.get(`${w.server.url}/ui/`);
+  t.regex(page.data, /<title>Steward/);
+  t.regex(String(page.headers["content-security-policy"]), /frame-ancestors 'none'/);
+  t.is((await axios.get(`${w.server.url}/ui/assets/app-1.js`)).headers["cache-control"], "public, max-age=31536000, immutable");
+  t.is((await axios.get(`${w.server.url}/ui/assets/missing.js`, { validateStatus: () => true })).status, 404);
+  t.is((await axios.get(`${w.server.url}/ui/%2e%2e/%2e%2e/etc/passwd`, { validateStatus: () => true })).status, 404);
+  t.regex((await axios.get(`${w.server.url}/ui/service/web`)).data, /<title>Steward/, "any page path is the page");
+});
+
+/** Reads SSE messages from `/api/events` until `count` arrived. */
+function readEvents(url: string, count: number, lastEventId?: string): Promise<Array<{ id: string; event: string; data: string }>> {
+  return new Promise((resolve, reject) => {
+    const out: Array<{ id: string; event: string; data: string }> = [];
+    const req = http.get(`${url}/api/events`, { headers: lastEventId ? { "Last-Event-ID": lastEventId } : {} }, (res) => {
+      let buf = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        buf += chunk;
+        let i: number;
+        while ((i = buf.indexOf("\n\n")) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const f = Object.fromEntries(block.split("\n").map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 2)]));
+          if (f.event) out.push({ id: f.id ?? "", event: f.event, data: f.data ?? "" });
+          if (out.length >= count) {
+            req.destroy();
+            resolve(out);
+          }
+        }
+      });
+    });
+    req.on("error", (err) => (out.length >= count ? undefined : reject(err)));
+  });
+}
+
+test("the_stream_starts_with_a_snapshot_and_resumes_from_last_event_id", async (t) => {
+  const w = await world();
+  t.teardown(() => teardown(w));
+  w.hub.flush();
+  const first = readEvents(w.server.url, 3);
+  await eventually(() => w.hub.connections === 1);
+  w.hub.record({ loop: "sync", kind: "x", message: "one" });
+  w.hub.flush();
+  w.hub.record({ loop: "sync", kind: "x", message: "two" });
+  w.hub.flush();
+  const got = await first;
+  t.deepEqual(
+    got.map((m) => m.event),
+    ["snapshot", "event", "event"],
+  );
+  w.hub.record({ loop: "sync", kind: "x", message: "three" });
+  w.hub.flush();
+  const resumed = await readEvents(w.server.url, 1, got[1]?.id);
+  t.deepEqual(resumed.map((m) => (JSON.parse(m.data) as { message: string }).message), ["two"], "only what followed the last id, no snapshot");
+});

@@ -1,0 +1,221 @@
+// The live UI in real Chromium against the demo's parts on sim: two Steward
+// instances, the example desired state in git. One world for the file; the
+// tests run in order, the failover last.
+import test from "ava";
+import { copyFileSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import axios from "axios";
+import type { Browser, Page } from "playwright-core";
+import type { Daemon } from "../../src/daemon.js";
+import { eventually } from "../helpers/eventually.js";
+import { REPO_ROOT } from "../helpers/sync-fixture.js";
+import {
+  UI_TOKEN,
+  axeViolations,
+  cellState,
+  ensureUiBuilt,
+  launchChromium,
+  recordStates,
+  recordedStates,
+  screenshot,
+  uiSkipReason,
+  uiWorld,
+  type UiWorld,
+} from "../helpers/ui.js";
+
+const skip = uiSkipReason();
+if (skip) console.log(`test/ui/live.test.ts: ${skip}`);
+const uiTest = skip ? test.serial.skip : test.serial;
+
+interface Ctx {
+  w: UiWorld;
+  browser: Browser;
+  leader: Daemon;
+  standby: Daemon;
+}
+let ctx: Ctx | undefined;
+
+/** Also copies the screenshot to docs/screenshots when asked to (STEWARD_UPDATE_SCREENSHOTS=1): the README's images are refreshed on purpose, never by CI. */
+async function shot(page: Page, name: string): Promise<void> {
+  const file = await screenshot(page, name);
+  if (process.env.STEWARD_UPDATE_SCREENSHOTS === "1") {
+    const dir = path.join(REPO_ROOT, "docs", "screenshots");
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(file, path.join(dir, `${name}.png`));
+  }
+}
+
+async function open(d: Daemon, hash = "#/"): Promise<Page> {
+  if (!ctx) throw new Error("no world");
+  const page = await ctx.browser.newPage({ viewport: { width: 1280, height: 760 }, bypassCSP: true });
+  await page.goto(`${d.url}/ui/${hash}`);
+  return page;
+}
+
+test.before(async () => {
+  if (skip) return;
+  ensureUiBuilt();
+  const w = await uiWorld();
+  const a = await w.start("steward-a");
+  const b = await w.start("steward-b");
+  const leader = (await eventually(() => [a, b].find((d) => d.elector.isLeader), { timeoutMs: 15_000 })) as Daemon;
+  const standby = leader === a ? b : a;
+  const browser = await launchChromium();
+  ctx = { w, browser, leader, standby };
+});
+
+test.after.always(async () => {
+  await ctx?.browser.close();
+  await ctx?.w.close();
+});
+
+uiTest("overview_shows_every_job_synced_with_leader_and_revision", async (t) => {
+  const { leader } = ctx!;
+  const page = await open(leader);
+  for (const key of ["qa/web", "prod/web", "qa/api", "prod/api"]) await cellState(page, key, "in_sync");
+  await page.locator(`[data-testid=leader][data-leader="${leader.config.instanceId}"]`).waitFor();
+  t.regex(await page.locator("[data-testid=leader]").innerText(), new RegExp(`Leader: ${leader.config.instanceId}`));
+  t.regex(await page.locator("[data-testid=revision]").innerText(), /^[0-9a-f]{8}$/, "the revision in force is shown");
+  t.regex(await page.locator(`[data-key="prod/web"]`).innerText(), /synced[\s\S]*00000000[\s\S]*running|synced[\s\S]*00000000[\s\S]*pending/, "state, short digest and Nomad status");
+  t.is(await page.locator("[data-testid=link]").innerText().then((s) => s.trim()), "● live");
+  await shot(page, "overview");
+  t.deepEqual(await axeViolations(page), [], "no serious or critical accessibility violation");
+  await page.close();
+});
+
+uiTest("keyboard_moves_through_the_grid_and_enter_opens_the_service", async (t) => {
+  const page = await open(ctx!.leader);
+  await cellState(page, "qa/api", "in_sync");
+  await page.locator('[role=rowheader][tabindex="0"]').focus();
+  await page.keyboard.press("ArrowRight");
+  t.is(await page.evaluate(() => document.activeElement?.getAttribute("data-col")), "1");
+  await page.keyboard.press("ArrowDown");
+  t.is(await page.evaluate(() => document.activeElement?.getAttribute("data-row")), "1");
+  await page.keyboard.press("Enter");
+  await page.locator("#service-title").waitFor();
+  t.regex(page.url(), /#\/service\/\w+/);
+  await page.close();
+});
+
+uiTest("a_commit_turns_the_cell_out_of_sync_then_synced_without_reload", async (t) => {
+  const { w, leader } = ctx!;
+  const page = await open(leader);
+  await cellState(page, "prod/web", "in_sync");
+  await recordStates(page);
+  // Registers in prod take 1.5 s, so the out-of-sync state is there to be seen (as on a busy cluster).
+  const fault = w.sim.control.addFault({ target: "nomad:prod", method: "PUT", path: "/v1/jobs", kind: "latency", latencyMs: 1_500, count: 1 });
+  const sha = await w.commit(leader, "desired-state/services/web/service.yaml", (s) => s.replace("count: 3", "count: 4"), "web: 4 instances in prod");
+  await cellState(page, "prod/web", "in_sync", 20_000);
+  await eventually(async () => (await recordedStates(page, "prod/web")).includes("in_sync") && (await recordedStates(page, "prod/web")).length >= 3, { timeoutMs: 20_000 });
+  t.deepEqual(await recordedStates(page, "prod/web"), ["in_sync", "out_of_sync", "in_sync"]);
+  t.deepEqual(await recordedStates(page, "prod/api"), ["in_sync"], "the job the commit did not touch never left in_sync");
+  w.sim.control.removeFault(fault.id);
+  await page.locator("[data-testid=revision]", { hasText: sha.slice(0, 8) }).waitFor();
+  t.pass();
+  await page.close();
+});
+
+uiTest("a_hand_edit_in_nomad_shows_as_drift_then_healed", async (t) => {
+  const { w, leader } = ctx!;
+  const page = await open(leader);
+  await cellState(page, "qa/web", "in_sync");
+  await recordStates(page);
+  const qa = axios.create({ baseURL: w.sim.urls.nomad.qa ?? "", validateStatus: () => true });
+  const job = (await qa.get("/v1/job/web")).data;
+  job.TaskGroups[0].Tasks[0].Config.image = "127.0.0.1:5000/web:latest";
+  // The hand edit and the heal each take 1.5 s in qa, so the drift is on screen long enough to see.
+  const fault = w.sim.control.addFault({ target: "nomad:qa", method: "PUT", path: "/v1/jobs", kind: "latency", latencyMs: 1_500, count: 2 });
+  t.is((await qa.put("/v1/jobs", { Job: job })).status, 200);
+  await eventually(async () => (await recordedStates(page, "qa/web")).join(",").endsWith("drifted,in_sync"), { timeoutMs: 20_000 });
+  w.sim.control.removeFault(fault.id);
+  const events = page.locator(".events");
+  await page.goto(`${leader.url}/ui/#/service/web`);
+  await events.locator("li", { hasText: "DriftHealed" }).first().waitFor();
+  t.regex(await events.innerText(), /qa\/web: register \(DriftHealed\)[^\n]*Config\.image/, "the event names the field that drifted");
+  await page.close();
+});
+
+uiTest("actions_without_a_token_are_refused_with_a_message", async (t) => {
+  const { w, leader } = ctx!;
+  const page = await open(leader);
+  await cellState(page, "qa/web", "in_sync");
+  await page.getByRole("button", { name: "Pause all" }).click();
+  const notice = page.getByTestId("action-result");
+  await notice.locator("text=refused").waitFor();
+  t.regex(await notice.innerText(), /Pause all: ✕ refused: missing Authorization header: send Authorization: Bearer <api.actionToken>/);
+  const kv = await axios.get(`${w.sim.urls.consul}/v1/kv/steward/control/pause`, { validateStatus: () => true });
+  t.is(kv.status, 404, "nothing was paused");
+  // A cross-site request is refused before the token is even looked at.
+  const forged = await axios.post(`${leader.url}/api/actions/pause`, {}, { headers: { Authorization: `Bearer ${UI_TOKEN}`, Origin: "http://evil.example" }, validateStatus: () => true });
+  t.is(forged.status, 403);
+  t.regex(forged.data.message, /X-Steward-Action/);
+  await page.close();
+});
+
+uiTest("with_the_token_pause_resume_and_sync_now_work_and_are_recorded", async (t) => {
+  const { leader } = ctx!;
+  const page = await open(leader, "#/service/web");
+  await page.locator("[data-env=qa][data-state=in_sync]").waitFor();
+  await page.getByRole("button", { name: "Set action token" }).click();
+  await page.getByLabel("Your name").fill("alice");
+  await page.getByLabel("Action token").fill(UI_TOKEN);
+  await page.getByRole("button", { name: "Save for this tab" }).click();
+  await page.getByRole("button", { name: "Pause web" }).click();
+  await page.getByTestId("action-result").locator("text=web paused").waitFor();
+  await page.locator("[data-env=qa][data-state=paused]").waitFor();
+  await page.locator("[data-env=prod][data-state=paused]").waitFor();
+  await page.locator(".events li", { hasText: "pause/web on by alice via ui (token ops)" }).waitFor();
+  await page.getByRole("button", { name: "Resume web" }).click();
+  await page.locator("[data-env=qa][data-state=in_sync]").waitFor();
+  await page.getByRole("button", { name: "Sync web" }).click();
+  await page.getByTestId("action-result").locator("text=a sync of service web was requested").waitFor();
+  await page.locator(".events li", { hasText: "sync-now requested for service web" }).waitFor();
+  t.regex(await page.locator(".events").innerText(), /alice via ui \(token ops\): resume web/);
+  await shot(page, "service");
+  t.deepEqual(await axeViolations(page), [], "no serious or critical accessibility violation");
+  await page.close();
+});
+
+uiTest("the_service_page_shows_the_plan_as_steward_plan_does", async (t) => {
+  const { leader } = ctx!;
+  const page = await open(leader, "#/service/api");
+  await page.locator("[data-testid=plan] li").first().waitFor();
+  const plan = await page.getByTestId("plan").innerText();
+  t.regex(plan, /qa\/api \[InSync\]/);
+  t.regex(plan, /prod\/api \[InSync\]/);
+  await page.close();
+});
+
+uiTest("the_events_and_pools_pages_are_accessible", async (t) => {
+  const { leader } = ctx!;
+  const page = await open(leader, "#/events");
+  await page.locator(".events li").first().waitFor();
+  await page.getByLabel("Environment").selectOption("qa");
+  t.false(/\bprod\//.test(await page.locator(".events").innerText()), "filtered to qa");
+  t.deepEqual(await axeViolations(page), []);
+  await page.goto(`${leader.url}/ui/#/pools`);
+  await page.getByRole("heading", { name: "Node pools" }).waitFor();
+  await shot(page, "pools");
+  t.deepEqual(await axeViolations(page), []);
+  await page.close();
+});
+
+uiTest("the_leader_goes_away_and_the_page_shows_the_new_leader_and_keeps_updating", async (t) => {
+  const { w, leader, standby } = ctx!;
+  const page = await open(standby);
+  await page.locator(`[data-testid=leader][data-leader="${leader.config.instanceId}"]`).waitFor();
+  await cellState(page, "qa/api", "in_sync");
+  const started = Date.now();
+  await leader.stop();
+  w.daemons.splice(w.daemons.indexOf(leader), 1);
+  await page.locator(`[data-testid=leader][data-leader="${standby.config.instanceId}"]`).waitFor({ timeout: 15_000 });
+  t.log(`new leader shown ${Date.now() - started} ms after the leader stopped`);
+  t.regex(await page.locator("[data-testid=leader]").innerText(), /this page from steward-\w \(leader\)/);
+  await recordStates(page);
+  const fault = w.sim.control.addFault({ target: "nomad:prod", method: "PUT", path: "/v1/jobs", kind: "latency", latencyMs: 1_000, count: 1 });
+  await w.commit(standby, "desired-state/services/web/service.yaml", (s) => s.replace("count: 4", "count: 2"), "web: back to 2 in prod");
+  await eventually(async () => (await recordedStates(page, "prod/web")).join(",") === "in_sync,out_of_sync,in_sync", { timeoutMs: 20_000 });
+  w.sim.control.removeFault(fault.id);
+  t.is(await page.getByTestId("link").innerText().then((s) => s.trim()), "● live");
+  await page.close();
+});

@@ -1,0 +1,2 @@
+// Vite bundles the imported stylesheet; for the type checker it is a plain side-effect module.
+declare module "*.css";
