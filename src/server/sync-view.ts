@@ -100,7 +100,8 @@ function cellState(
   if (!i.desired) return { state: "out_of_sync", reason: a?.reason ?? "NotDesired", message: a?.message ?? "the job left the desired state; it is pruned per the service's sync policy" };
   if (fromStatus === "out_of_sync") return { state: "out_of_sync", reason: a?.reason ?? ready?.reason ?? "", message: a?.message ?? ready?.message ?? "" };
   if (i.desired.imagePending) return { state: "out_of_sync", reason: "AwaitingImage", message: "no image digest is known for this environment yet" };
-  return { state: "in_sync", ...(a ? { reason: a.reason, message: a.message ?? "" } : { reason: "InSync", message: "the running job carries the desired spec" }) };
+  const last = a && a.result === "changed" ? ` (Steward's last action: ${a.kind}, ${a.reason})` : "";
+  return { state: "in_sync", reason: "InSync", message: `the running job carries the desired spec${last}` };
 }
 
 /**

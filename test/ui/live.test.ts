@@ -85,12 +85,15 @@ uiTest("overview_shows_every_job_synced_with_leader_and_revision", async (t) => 
 
 uiTest("keyboard_moves_through_the_grid_and_enter_opens_the_service", async (t) => {
   const page = await open(ctx!.leader);
+  // Both rows the test moves through are there (a fresh world may still be registering the second).
   await cellState(page, "qa/api", "in_sync");
+  await cellState(page, "qa/hello", "in_sync");
   await page.locator('[role=rowheader][tabindex="0"]').focus();
   await page.keyboard.press("ArrowRight");
-  t.is(await page.evaluate(() => document.activeElement?.getAttribute("data-col")), "1");
+  await page.locator('[data-row="0"][data-col="1"]:focus').waitFor();
   await page.keyboard.press("ArrowDown");
-  t.is(await page.evaluate(() => document.activeElement?.getAttribute("data-row")), "1");
+  await page.locator('[data-row="1"][data-col="1"]:focus').waitFor();
+  t.is(await page.locator('[role=gridcell][tabindex="0"]').count(), 1, "one tab stop in the grid (roving tabindex)");
   await page.keyboard.press("Enter");
   await page.locator("#service-title").waitFor();
   t.regex(page.url(), /#\/service\/\w+/);

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { SyncCell, SyncCellState } from "../../src/server/live-types.js";
 import { ActionButton } from "./action-button.js";
 import { EventList } from "./events.js";
@@ -74,7 +74,8 @@ export function Overview({ store }: { store: LiveStore }): preact.JSX.Element {
     return () => ro.disconnect();
   }, []);
 
-  useEffect(() => {
+  // Layout effect: focus follows the key press in the same frame (plain effects wait for a paint).
+  useLayoutEffect(() => {
     if (!focusPending.current) return;
     focusPending.current = false;
     scroller.current?.querySelector<HTMLElement>(`[data-row="${active.row}"][data-col="${active.col}"]`)?.focus();
