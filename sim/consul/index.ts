@@ -17,7 +17,8 @@ import { sessionRoutes } from "./session-routes.js";
 import { catalogRoutes } from "./catalog-routes.js";
 import { healthRoutes } from "./health-routes.js";
 import { agentRoutes, CONSUL_VERSION } from "./agent-routes.js";
-import { statusRoutes } from "./status-routes.js";
+import { consulQuorum, statusRoutes } from "./status-routes.js";
+import type { ServerQuorum } from "../core/server-quorum.js";
 
 export interface ConsulServerOptions {
   datacenter: string;
@@ -50,6 +51,7 @@ export class ConsulServer {
   private readonly sessions: SessionStore;
   private readonly agent: AgentState;
   private readonly serf: SerfMembers;
+  private readonly quorum: ServerQuorum;
 
   constructor(ctx: SimContext, options: ConsulServerOptions) {
     this.datacenter = options.datacenter;
@@ -68,6 +70,7 @@ export class ConsulServer {
     });
     this.registerServer(server);
     this.serf.start();
+    this.quorum = consulQuorum(ctx, server, () => this.raft.index);
 
     const acl = new Acl(options.aclToken);
     const parts: ConsulParts = {
@@ -81,6 +84,7 @@ export class ConsulServer {
       acl,
       random: ctx.random,
       server,
+      quorum: this.quorum,
     };
     const r = new ConsulRouter(acl);
     kvRoutes(r, parts);
@@ -95,6 +99,7 @@ export class ConsulServer {
   /** Cancels every pending timer and stops following the World. */
   close(): void {
     this.serf.stop();
+    this.quorum.close();
     this.timers.clear();
   }
 

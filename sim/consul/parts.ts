@@ -5,6 +5,7 @@ import type { KvStore } from "./kv-store.js";
 import type { Raft } from "./raft.js";
 import type { SerfMembers } from "./serf.js";
 import type { SessionStore } from "./session-store.js";
+import type { ServerQuorum } from "../core/server-quorum.js";
 
 /** Everything a route module needs from the server. */
 export interface ConsulParts {
@@ -19,4 +20,6 @@ export interface ConsulParts {
   /** The sim's seeded random source (blocking-query jitter). */
   random: () => number;
   server: { name: string; id: string; address: string };
+  /** Raft peers and autopilot health, from the world's server machines. */
+  quorum: ServerQuorum;
 }

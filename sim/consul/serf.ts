@@ -69,13 +69,14 @@ export class SerfMembers {
     for (const m of this.ctx.world.list()) {
       const check = this.catalog.check(m.name, SERF_CHECK_ID);
       if (!check) continue;
-      out.push({ name: m.name, address: m.address, status: check.Status === "passing" ? 1 : 4, role: "node" });
+      out.push({ name: m.name, address: m.address, status: check.Status === "passing" ? 1 : 4, role: m.role === "server" ? "consul" : "node" });
     }
     return out;
   }
 
   private reachable(m: Machine): boolean {
-    return m.state === "up" && !this.ctx.world.isPartitioned;
+    // A partition cuts client agents off from the servers; server machines stay in touch with each other.
+    return m.state === "up" && (m.role === "server" || !this.ctx.world.isPartitioned);
   }
 
   private join(m: Machine): void {

@@ -18,6 +18,12 @@ export interface Machine {
   nodePool: string;
   nodeClass: string;
   meta: Record<string, string>;
+  /**
+   * `client` (the default): a Nomad client and a Consul client agent.
+   * `server`: a Nomad server of `cluster` and a Consul server; it is a Raft
+   * peer of both (`/v1/operator/raft/configuration`), not a Nomad client node.
+   */
+  role: "client" | "server";
   /** `up`: both agents run; `down`: the machine is dead (killed, or its instance terminated). */
   state: "up" | "down";
   /** EC2 instance id when an instance of sim's EC2 runs this machine. */
@@ -36,6 +42,8 @@ export interface MachineSpec {
   id?: string;
   /** The machine's IP (an EC2 instance's private address); one is made up when absent. */
   address?: string;
+  /** @default "client" */
+  role?: "client" | "server";
 }
 
 /**
@@ -70,13 +78,14 @@ export class World extends EventEmitter<WorldEvents> {
     const id = spec.id ?? randomUUID();
     const m: Machine = {
       id,
-      name: spec.name ?? `${spec.cluster}-client-${n - 10}`,
+      name: spec.name ?? `${spec.cluster}-${spec.role === "server" ? "server" : "client"}-${n - 10}`,
       address: spec.address ?? `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`,
       cluster: spec.cluster,
       datacenter: spec.datacenter ?? "dc1",
       nodePool: spec.nodePool ?? "default",
       nodeClass: spec.nodeClass ?? "",
       meta: { ...(spec.meta ?? {}) },
+      role: spec.role ?? "client",
       state: "up",
       createdAt: this.now(),
       ...(spec.instanceId !== undefined ? { instanceId: spec.instanceId } : {}),

@@ -110,6 +110,8 @@ function launchSpec(c: ActionContext): LaunchSpec {
     throw new Ec2Error("InvalidParameterValue", `Value (${credits}) for parameter cpuCredits is invalid. Expected: 'standard' or 'unlimited'.`);
   }
   const cpuCredits = typeInfo.burstable ? (credits ?? typeInfo.defaultCredits) : undefined;
+  const privateIp = p.get("PrivateIpAddress");
+  if (privateIp !== undefined) checkPrivateIp(c, privateIp, max);
   return {
     imageId,
     instanceType,
@@ -126,7 +128,21 @@ function launchSpec(c: ActionContext): LaunchSpec {
     ebsOptimized: p.bool("EbsOptimized") ?? false,
     monitoring: p.bool("Monitoring.Enabled") ?? false,
     ...(cpuCredits !== undefined ? { cpuCredits } : {}),
+    ...(privateIp !== undefined ? { privateIp } : {}),
   };
+}
+
+/** A fixed primary address (aws_instance `private_ip`, how servers keep stable addresses): in the VPC, one instance, not held by a live instance. */
+function checkPrivateIp(c: ActionContext, ip: string, count: number): void {
+  const m = /^10\.0\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
+  const octets = m ? [Number(m[1]), Number(m[2])] : [];
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip)) throw new Ec2Error("InvalidParameterValue", `Invalid value '${ip}' for PrivateIpAddress.`);
+  // .0-.3 and .255 of a subnet are AWS's own.
+  if (!m || octets.some((o) => o > 255) || (octets[1] ?? 0) < 4 || octets[1] === 255) {
+    throw new Ec2Error("InvalidParameterValue", `Address ${ip} does not fall within the subnet's address range`);
+  }
+  if (count > 1) throw new Ec2Error("InvalidParameterCombination", "A private IP address can be specified for one instance only; MaxCount must be 1.");
+  if (c.fleet.all().some((i) => i.privateIp === ip && i.state !== "terminated")) throw new Ec2Error("InvalidIPAddress.InUse", `Address ${ip} is in use.`);
 }
 
 function checkTagKey(key: string): void {

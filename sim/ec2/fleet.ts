@@ -16,6 +16,8 @@ export const TAGS = {
   stewardPool: "steward:pool",
   /** Copied into client meta as `terraform_key`: the for_each key, so a node names its Terraform address. */
   terraformKey: "terraform_key",
+  /** `server`: the instance runs the Nomad and Consul servers (a Raft peer), anything else a client. */
+  role: "steward:role",
 } as const;
 
 export interface FleetOptions {
@@ -44,6 +46,8 @@ export interface LaunchSpec {
   ebsOptimized: boolean;
   monitoring: boolean;
   cpuCredits?: "standard" | "unlimited";
+  /** A fixed primary private address (checked by the caller); one is handed out when absent. */
+  privateIp?: string;
 }
 
 /**
@@ -56,6 +60,7 @@ export interface LaunchSpec {
 export class Fleet {
   private readonly byId = new Map<string, Instance>();
   private seq = 0;
+  private ipSeq = 0;
 
   constructor(
     private readonly ctx: SimContext,
@@ -76,9 +81,8 @@ export class Fleet {
     const now = this.ctx.clock.now();
     const instances: Instance[] = [];
     for (let n = 0; n < spec.count; n++) {
-      // Addresses .10-.249 of 10.0.1.0/24, then the next /24, as a subnet hands them out.
       const host = this.seq++;
-      const privateIp = `10.0.${1 + Math.floor(host / 240)}.${10 + (host % 240)}`;
+      const privateIp = spec.privateIp ?? this.freeIp();
       const inst: Instance = {
         instanceId: this.id("i-"),
         reservationId,
@@ -201,6 +205,16 @@ export class Fleet {
     this.byId.delete(inst.instanceId);
   }
 
+  /** The next address of .10-.249 of 10.0.1.0/24, then the next /24, as a subnet hands them out, skipping those live instances hold. */
+  private freeIp(): string {
+    const held = new Set(this.all().filter((i) => i.state !== "terminated").map((i) => i.privateIp));
+    for (;;) {
+      const n = this.ipSeq++;
+      const ip = `10.0.${1 + Math.floor(n / 240)}.${10 + (n % 240)}`;
+      if (!held.has(ip)) return ip;
+    }
+  }
+
   /** EC2-style ids: a prefix and 17 hex digits, from the sim's seeded random source. */
   private id(prefix: string): string {
     let s = "";
@@ -229,6 +243,7 @@ export function machineSpec(inst: Instance, tags: Record<string, string>, cluste
     meta,
     instanceId: inst.instanceId,
     address: inst.privateIp,
+    role: tags[TAGS.role] === "server" ? "server" : "client",
   };
 }
 

@@ -13,7 +13,8 @@ import { NodeManager } from "./nodes.js";
 import { addNodeRoutes } from "./nodes-api.js";
 import { Scheduler } from "./scheduler.js";
 import { seedJobs, seedNodes, type SeedJobsOptions, type SeedNodesOptions } from "./seed.js";
-import { addStatusRoutes } from "./status-api.js";
+import { addOperatorRoutes, clusterQuorum } from "./operator-api.js";
+import type { ServerQuorum } from "../core/server-quorum.js";
 import type { Job, NodeRec } from "./types.js";
 import { allocTerminal } from "./types.js";
 
@@ -63,6 +64,7 @@ export interface NomadClusterStats {
 export class NomadCluster {
   readonly router: Router;
   private readonly core: NomadCore;
+  private readonly quorum: ServerQuorum;
 
   constructor(ctx: SimContext, opts: NomadClusterOptions) {
     const healthy = opts.healthyAfterMs;
@@ -92,7 +94,8 @@ export class NomadCluster {
       notFound: () => ({ status: 404 }),
       methodNotAllowed: () => textError(405, ERR.invalidMethod),
     });
-    addStatusRoutes(core, this.router);
+    this.quorum = clusterQuorum(core);
+    addOperatorRoutes(core, this.router, this.quorum);
     addJobRoutes(core, this.router);
     addNodeRoutes(core, this.router);
     addAllocEvalRoutes(core, this.router);
@@ -133,6 +136,7 @@ export class NomadCluster {
     this.core.closed = true;
     this.core.timers.cancelAll();
     this.core.nodes.close();
+    this.quorum.close();
   }
 
   /** The current version of a job, as GET /v1/job/:id would return it. */

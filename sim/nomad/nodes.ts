@@ -36,7 +36,8 @@ export class NodeManager {
   constructor(private readonly core: NomadCore) {
     const on = (event: "machine-added" | "machine-down" | "machine-up" | "machine-removed", fn: (m: Machine) => void): void => {
       const wrapped = (m: Machine): void => {
-        if (m.cluster === core.cfg.name && !core.closed) fn(m);
+        // A server machine runs this cluster's Nomad server, not a client: it is no node.
+        if (m.cluster === core.cfg.name && m.role !== "server" && !core.closed) fn(m);
       };
       core.ctx.world.on(event, wrapped);
       this.listeners.push([event, wrapped]);
@@ -46,6 +47,7 @@ export class NodeManager {
     on("machine-up", (m) => this.heartbeat(m));
     on("machine-removed", () => undefined);
     for (const m of core.ctx.world.list(core.cfg.name)) {
+      if (m.role === "server") continue;
       this.register(m);
       if (m.state === "down") this.missHeartbeats(m);
     }
