@@ -138,7 +138,7 @@ test("hung_ec2_call_times_out_is_interrupted_releases_the_lock_and_the_retry_lea
   t.false(tf.isBusy(w.dir));
 
   // The retry: Terraform kept the interrupted instance in state (tainted), so it replaces it rather than adding a second one.
-  const retried = await tf.apply({ dir: w.dir });
+  const retried = await tf.apply({ dir: w.dir, timeoutMs: 180_000 });
   report(t, "retry", retried);
   t.true(retried.ok, applyFailure(retried)?.message);
   t.is(live(ec2).length, 1, "exactly one live instance after the retry");
@@ -197,4 +197,25 @@ test("invalid_replace_address_is_an_input_error", async (t) => {
   const err = applyFailure(r, { pool: "workers" });
   t.true(err instanceof TerraformInputError, "retrying cannot fix a wrong address");
   t.regex(err?.message ?? "", /replacing data\.aws_ami\.x: Invalid force-replace address "data\.aws_ami\.x"/);
+});
+
+test("a_lost_runinstances_answer_leaves_an_orphan_the_retry_does_not_see", async (t) => {
+  t.timeout(3 * 60_000);
+  const { ec2, w, env } = await fixture(t, { a: {} });
+  const tf = new TerraformRunner({ binary: terraformBinary(), env, applyTimeoutMs: 30_000, interruptGraceMs: 20_000 });
+  await tf.init(w.dir);
+  // EC2 launches the instance but the answer never comes back.
+  ec2.hangAction("RunInstances", 1, { apply: true });
+  const lost = await tf.apply({ dir: w.dir });
+  report(t, "apply with a lost RunInstances answer", lost);
+  t.true(lost.timedOut);
+  t.regex(applyFailure(lost)?.message ?? "", /RunInstances, .*context canceled/);
+
+  const retried = await tf.apply({ dir: w.dir, timeoutMs: 180_000 });
+  t.true(retried.ok, applyFailure(retried)?.message);
+  const tokens = ec2.calls("RunInstances").map((c) => c.params.ClientToken);
+  t.is(new Set(tokens).size, 2, "the provider makes a new ClientToken per apply, so EC2 cannot tell it is a retry");
+  const inState = (await tf.state(w.dir)).filter((r) => r.type === "aws_instance").map((r) => String(r.values.id));
+  const orphans = ec2.instances().filter((i) => i.state === "running" && i.tags["steward:pool"] === "workers" && !inState.includes(i.instanceId));
+  t.is(orphans.length, 1, "one running instance with the pool's tag that no state holds: Steward must report it");
 });
