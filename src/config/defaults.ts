@@ -62,6 +62,8 @@ export const HTTP_RETRY_AFTER_CAP_MS = 30_000;
 
 /** Largest file of a desired-state tree Steward reads (256 KiB): job files and YAML are a few KiB; anything larger is a mistake (a binary, a log) that would slow every pass. */
 export const MAX_DESIRED_STATE_FILE_BYTES = 256 * 1024;
+/** Services whose validated form is kept between revisions (20,000): every service of a 10,000-service tree, twice over, so a revision re-checks only the services it changed. */
+export const LOADED_SERVICES_KEPT = 20_000;
 /** Nomad region of an environment that names none: Nomad's own default region. */
 export const DEFAULT_NOMAD_REGION = "global";
 /** Nomad namespace of an environment that names none: Nomad's own default namespace. */

@@ -1,4 +1,5 @@
-import { MAX_DESIRED_STATE_FILE_BYTES } from "../config/defaults.js";
+import { createHash } from "node:crypto";
+import { LOADED_SERVICES_KEPT, MAX_DESIRED_STATE_FILE_BYTES } from "../config/defaults.js";
 import { InvalidInputError, describeIssue, type ValidationIssue } from "./errors.js";
 import { formatFieldPath, fromSchemaIssues, humanMessage, located, sortIssues } from "./issues.js";
 import { inspectJobFile, type JobFileFacts } from "./job-file.js";
@@ -31,8 +32,9 @@ export async function loadDesiredState(snapshot: TreeSnapshot, options: LoadOpti
   const { texts, layout, issues } = readTree(snapshot, options.maxFileBytes ?? MAX_DESIRED_STATE_FILE_BYTES);
   const steward = loadStewardFile(snapshot, texts, issues);
   const loaded: LoadedService[] = [];
+  const stewardText = texts.get(STEWARD_FILE) ?? "";
   for (const name of [...layout.services.keys()].sort()) {
-    const service = await loadService(name, { texts, layout, steward, issues });
+    const service = await loadServiceCached(name, stewardText, { texts, layout, steward, issues });
     if (service) loaded.push(service);
   }
   const pools = [...layout.pools.entries()]
@@ -122,6 +124,42 @@ function parseYaml(file: string, texts: Map<string, string>, issues: ValidationI
   const yaml = parseYamlFile(file, text);
   issues.push(...yaml.issues);
   return yaml.value === undefined && yaml.issues.length > 0 ? undefined : yaml;
+}
+
+/**
+ * Services loaded without any issue, by name, with the hash of every input
+ * they were loaded from. A revision usually changes a few services of many:
+ * the others are taken from here instead of being parsed and checked again.
+ */
+const loadedServices = new Map<string, { inputs: string; service: LoadedService }>();
+
+/**
+ * `loadService`, memoized. A service's result depends only on steward.yaml
+ * (environments, sync defaults) and the files under its own directory, so
+ * those are hashed; only a service that loaded cleanly is kept (one with
+ * issues is checked again, so its issues are reported every time).
+ */
+async function loadServiceCached(name: string, stewardText: string, ctx: Shared & { layout: TreeLayout }): Promise<LoadedService | undefined> {
+  const h = createHash("sha1").update(stewardText).update("\0").update(name);
+  const file = `services/${name}/service.yaml`;
+  for (const path of [file, ...(ctx.layout.services.get(name) ?? [])]) {
+    const text = ctx.texts.get(path);
+    // Absent (not in the tree, or refused by readTree) is part of the input too.
+    h.update("\0").update(path).update(text === undefined ? "\u0001" : `\u0002${text}`);
+  }
+  const inputs = h.digest("base64");
+  const hit = loadedServices.get(name);
+  if (hit?.inputs === inputs) return hit.service;
+  const before = ctx.issues.length;
+  const service = await loadService(name, ctx);
+  if (service?.spec && ctx.issues.length === before) {
+    if (!loadedServices.has(name) && loadedServices.size >= LOADED_SERVICES_KEPT) {
+      const oldest = loadedServices.keys().next().value;
+      if (oldest !== undefined) loadedServices.delete(oldest);
+    }
+    loadedServices.set(name, { inputs, service });
+  }
+  return service;
 }
 
 /** A service as far as it could be loaded: `spec` only when it is entirely valid. */

@@ -194,3 +194,25 @@ for (const name of readdirSync(BAD).sort()) {
     t.deepEqual(await issuesOf(s, spec.maxFileBytes !== undefined ? { maxFileBytes: spec.maxFileBytes } : {}), expected);
   });
 }
+
+// Services that loaded cleanly are kept between revisions; these rows show the memo never hides a change.
+test("a service loaded before is checked again when its job file changes", async (t) => {
+  await loadDesiredState(snapshot(MINIMAL));
+  const issues = await issuesOf(snapshot({ ...MINIMAL, "services/web/web.nomad.hcl": JOB.replace("var.image", `"nginx"`) }));
+  t.true(issues.some((i) => i.includes(`variable "image" is declared but never used`)), issues.join("\n"));
+});
+
+test("a service loaded before is checked again when steward.yaml drops its environment", async (t) => {
+  const withEnv = `${SERVICE}environments:\n  prod: {}\n`;
+  await loadDesiredState(snapshot({ ...MINIMAL, "services/web/service.yaml": withEnv }));
+  const issues = await issuesOf(snapshot({ ...MINIMAL, "services/web/service.yaml": withEnv, "steward.yaml": STEWARD.split("  - name: prod")[0] ?? "" }));
+  t.true(issues.some((i) => i.includes(`unknown environment "prod"`)), issues.join("\n"));
+});
+
+test("an unchanged service of a new revision keeps its settings, and a changed one gets its new ones", async (t) => {
+  const two = { ...MINIMAL, "services/api/service.yaml": SERVICE.replace("web", "api"), "services/api/api.nomad.hcl": JOB.replaceAll("web", "api") };
+  await loadDesiredState(snapshot(two));
+  const next = await loadDesiredState({ ...snapshot({ ...two, "services/api/service.yaml": `${SERVICE.replace("web", "api")}sync:\n  prune: true\n` }), revision: "rev-2" });
+  t.is(next.revision, "rev-2");
+  t.deepEqual(next.services.map((s) => [s.name, s.sync.prune]), [["api", true], ["web", false]]);
+});
