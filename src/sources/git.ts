@@ -33,6 +33,8 @@ export class GitSource {
   private readonly timeoutMs: number;
   private readonly maxFileBytes: number;
   private initialized = false;
+  /** The blobs of the last tree read, by object ID (content-addressed, so never stale). */
+  private blobs = new Map<string, Buffer>();
 
   constructor(private readonly opts: GitSourceOptions) {
     this.branch = opts.branch ?? "main";
@@ -81,9 +83,15 @@ export class GitSource {
     if (issues.length) {
       throw new InvalidInputError(`revision ${revision.slice(0, 12)} is refused: ${issues.length} problem(s)`, { revision }, issues.map((i) => ({ ...i, revision })));
     }
-    const blobs = await this.catBlobs(entries.map((e) => e.oid));
+    // A commit changes a few files of many: only blobs the last read did not hold are read.
+    const missing = [...new Set(entries.map((e) => e.oid).filter((oid) => !this.blobs.has(oid)))];
+    const read = await this.catBlobs(missing);
+    const blobs = new Map<string, Buffer>();
+    for (const e of entries) blobs.set(e.oid, this.blobs.get(e.oid) ?? Buffer.alloc(0));
+    missing.forEach((oid, i) => blobs.set(oid, read[i] ?? Buffer.alloc(0)));
+    this.blobs = blobs;
     const files = new Map<string, Buffer>();
-    entries.forEach((e, i) => files.set(e.file, blobs[i] ?? Buffer.alloc(0)));
+    for (const e of entries) files.set(e.file, blobs.get(e.oid) ?? Buffer.alloc(0));
     return { revision, origin: this.origin, files };
   }
 
