@@ -29,6 +29,8 @@ export const RESYNC_INTERVAL_MS = 10 * 60_000;
 export const RESYNC_JITTER_FRACTION = 0.1;
 /** Conflicts in a row re-observed at once before backoff applies: a stale cache catches up within one watch round-trip, but a persistent conflict must not spin. */
 export const RUNNER_CONFLICT_IMMEDIATE_RETRIES = 2;
+/** Longest run of back-to-back passes before the runner lets timers and I/O in (10 ms): a pass over 10,000 idle keys never waits for I/O, and must not hold up a register's answer or a lock renewal for its whole length. */
+export const RUNNER_SLICE_MS = 10;
 
 // ── Watches (sources/watch.ts, layer 3) ──
 

@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import {
   RESYNC_INTERVAL_MS,
   RESYNC_JITTER_FRACTION,
   RUNNER_CONFLICT_IMMEDIATE_RETRIES,
+  RUNNER_SLICE_MS,
   RUNNER_WORKERS,
 } from "../../config/defaults.js";
 import { childLogger, type LogFields, type Logger } from "../../log.js";
@@ -120,6 +122,8 @@ export class Runner<K> {
   private running: Promise<void>[] = [];
   private resyncTimer: Timer | undefined;
   private state: "new" | "running" | "stopped" = "new";
+  /** When the workers last let the event loop run (performance.now() ms). */
+  private sliceStartedAt = 0;
 
   /** @throws RangeError naming the option when a count or duration is out of range */
   constructor(options: RunnerOptions<K>) {
@@ -204,7 +208,19 @@ export class Runner<K> {
       } finally {
         this.queue.done(key);
       }
+      await this.yieldWhenBusy();
     }
+  }
+
+  /**
+   * Idle passes resolve through promises alone, so a queue of thousands runs
+   * as one long turn of the event loop; every RUNNER_SLICE_MS the workers step
+   * aside for timers and I/O (an answer to a write, a lock renewal).
+   */
+  private async yieldWhenBusy(): Promise<void> {
+    if (performance.now() - this.sliceStartedAt < RUNNER_SLICE_MS) return;
+    await nextTurn();
+    this.sliceStartedAt = performance.now();
   }
 
   private async pass(key: K): Promise<void> {

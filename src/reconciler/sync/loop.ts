@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import type { Logger } from "../../log.js";
 import { SYNC_STATES, type StewardMetrics } from "../../metrics.js";
 import type { EnvironmentSpec, TreeSnapshot } from "../../model/types.js";
@@ -8,7 +9,7 @@ import { LEAD_SYNC_WAIT_MS, WATCH_BLOCKING_WAIT_MS } from "../../config/defaults
 import { Runner, type PassContext, type RunnerOptions } from "../core/runner.js";
 import type { ActionRecord, PassResult } from "../core/outcome.js";
 import type { KeyStatus } from "../core/status.js";
-import { RevisionIntake, type ImageResolver, pinnedImage } from "./intake.js";
+import { RevisionIntake, type ImageResolver, type RenderedRevision, pinnedImage } from "./intake.js";
 import { SyncCache, observeSync, syncKeyString, type SyncKey } from "./observe.js";
 import { planSync, type AppliedRecord, type DriftCheck, type SyncAction, type SyncPlan } from "./plan.js";
 import type { NomadClients } from "./clients.js";
@@ -119,6 +120,7 @@ export class SyncLoop {
     const at = this.now();
     try {
       const rendered = await this.intake.accept(snapshot);
+      const changed = changedKeys(this.cache.revision, rendered);
       this.cache.revision = rendered;
       for (const [env, jobs] of rendered.jobs) for (const [id, job] of jobs) this.cache.lastPolicy.set(`${env}/${id}`, job.policy);
       this.revision.good = { revision: snapshot.revision, origin: snapshot.origin, at };
@@ -133,6 +135,8 @@ export class SyncLoop {
         for (const e of rendered.state.environments) for (const st of SYNC_STATES) m.syncJobs.inc({ env: e.name, state: st }, 0);
       }
       this.o.logger.info({ revision: snapshot.revision, origin: snapshot.origin, jobs: countJobs(rendered.jobs) }, "sync: revision accepted");
+      // What the revision changed goes first; every other key is looked at again after it.
+      for (const k of changed) this.wake(k);
       this.wakeAll();
       return "accepted";
     } catch (err) {
@@ -411,6 +415,23 @@ export function syncStateOf(st: KeyStatus): SyncState | undefined {
   if (reason === "DriftReported") return "drifted";
   if (OUT_OF_SYNC_REASONS.has(reason) || ready?.status === "Unknown") return "out_of_sync";
   return "in_sync";
+}
+
+/** Keys whose desired job a new revision added, removed, or changed in spec, policy or image. */
+function changedKeys(before: RenderedRevision | undefined, after: RenderedRevision): SyncKey[] {
+  const out: SyncKey[] = [];
+  for (const [env, jobs] of after.jobs) {
+    const old = before?.jobs.get(env);
+    for (const [jobId, job] of jobs) {
+      const was = old?.get(jobId);
+      if (!was || was.specHash !== job.specHash || was.imagePending !== job.imagePending || !isDeepStrictEqual(was.policy, job.policy)) out.push({ env, jobId });
+    }
+  }
+  for (const [env, jobs] of before?.jobs ?? []) {
+    const now = after.jobs.get(env);
+    for (const jobId of jobs.keys()) if (!now?.has(jobId)) out.push({ env, jobId });
+  }
+  return out;
 }
 
 function countJobs(jobs: Map<string, Map<string, unknown>>): number {
