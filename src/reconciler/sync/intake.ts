@@ -42,6 +42,8 @@ const PARSE_CONCURRENCY = 8;
 export class RevisionIntake {
   /** Parse results with their spec hash: both depend only on (environment, job text, variables). */
   private readonly cache = new Map<string, { job: NomadJob; specHash: string; scaledGroups: string[] }>();
+  /** Each service's parse-cache key per (address, environment, image), so an unchanged service costs no hashing. */
+  private readonly keysOf = new WeakMap<ServiceSpec, Map<string, string>>();
 
   constructor(
     private readonly readerFor: (env: EnvironmentSpec) => NomadReader,
@@ -102,10 +104,21 @@ export class RevisionIntake {
 
   private async render(reader: NomadReader, s: ServiceSpec, env: string, revision: string, issues: ValidationIssue[]): Promise<DesiredJob | undefined> {
     const image = this.resolveImage(s, env);
-    const variables = renderVariables(s, env, image ?? `${s.image.repository}@${PLACEHOLDER_DIGEST}`);
-    const key = createHash("sha256").update(`${reader.env.nomad.address}\0${s.jobHcl}\0${variables}`).digest("hex");
+    const imageRef = image ?? `${s.image.repository}@${PLACEHOLDER_DIGEST}`;
+    // An unchanged service is the same object in the next revision (the loader keeps it), so its key is known.
+    const keys = this.keysOf.get(s) ?? new Map<string, string>();
+    this.keysOf.set(s, keys);
+    const known = `${reader.env.nomad.address}\0${env}\0${imageRef}`;
+    let key = keys.get(known);
+    let variables: string | undefined;
+    if (key === undefined) {
+      variables = renderVariables(s, env, imageRef);
+      key = createHash("sha256").update(`${reader.env.nomad.address}\0${s.jobHcl}\0${variables}`).digest("hex");
+      keys.set(known, key);
+    }
     let entry = this.cache.get(key);
     if (!entry) {
+      variables ??= renderVariables(s, env, imageRef);
       let parsed: NomadJob;
       try {
         parsed = await reader.parseJob(s.jobHcl, variables, s.jobFile);
