@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdir, access } from "node:fs/promises";
+import { access, mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { InvalidInputError } from "../model/errors.js";
 import { TransientError } from "../reconciler/core/outcome.js";
@@ -56,6 +56,9 @@ export class GitSource {
     await this.init();
     const ref = `refs/remotes/origin/${this.branch}`;
     await this.git(["fetch", "--quiet", "--prune", "--no-tags", "origin", `+refs/heads/${this.branch}:${ref}`], "fetch");
+    // fetch writes the ref as a loose file; reading it saves a process (a fork of a large daemon is not cheap).
+    const loose = await readFile(path.join(this.opts.cacheDir, ref), "utf8").then((t) => t.trim(), () => "");
+    if (/^[0-9a-f]{40}([0-9a-f]{24})?$/.test(loose)) return loose;
     return (await this.git(["rev-parse", "--verify", `${ref}^{commit}`], "rev-parse")).trim();
   }
 
