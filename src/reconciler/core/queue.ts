@@ -77,7 +77,17 @@ export class WorkQueue<K> {
   /** Keys that must be processed (again): queued in `ready`, or waiting for their current pass to end. */
   private readonly dirty = new Set<string>();
   private readonly processing = new Set<string>();
-  private readonly delayed = new Map<string, { at: number; timer: Timer }>();
+  /** Key → when its delayed add falls due (epoch ms). */
+  private readonly delayed = new Map<string, number>();
+  /**
+   * The delayed adds in time order, behind one timer for the earliest: a
+   * pass over N keys schedules N follow-ups, and N runtime timers of
+   * jittered lengths cost far more than a heap. Entries whose key was since
+   * added, or rescheduled earlier, stay until popped and are skipped.
+   */
+  private heap: DelayedEntry[] = [];
+  private heapSeq = 0;
+  private delayTimer: { at: number; timer: Timer } | undefined;
   private readonly failures = new Map<string, number>();
   private getters: ((key: K | undefined) => void)[] = [];
   private closed = false;
@@ -143,14 +153,11 @@ export class WorkQueue<K> {
     if (this.dirty.has(id)) return;
     const at = this.clock.now() + ms;
     const pending = this.delayed.get(id);
-    if (pending && pending.at <= at) return;
-    pending?.timer.cancel();
-    const timer = this.clock.setTimeout(() => {
-      this.delayed.delete(id);
-      const latest = this.items.get(id);
-      if (latest !== undefined) this.add(latest);
-    }, ms);
-    this.delayed.set(id, { at, timer });
+    if (pending !== undefined && pending <= at) return;
+    this.delayed.set(id, at);
+    if (this.heap.length > 2 * this.delayed.size + HEAP_SLACK) this.heap = rebuildHeap(this.delayed, () => this.heapSeq++);
+    else heapPush(this.heap, { at, seq: this.heapSeq++, id });
+    this.armDelayTimer();
   }
 
   /**
@@ -239,8 +246,10 @@ export class WorkQueue<K> {
   shutdown(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const { timer } of this.delayed.values()) timer.cancel();
+    this.delayTimer?.timer.cancel();
+    this.delayTimer = undefined;
     this.delayed.clear();
+    this.heap = [];
     this.ready = [];
     this.dirty.clear();
     for (const get of this.getters) get(undefined);
@@ -259,10 +268,41 @@ export class WorkQueue<K> {
   }
 
   private cancelDelayed(id: string): void {
-    const pending = this.delayed.get(id);
-    if (!pending) return;
-    pending.timer.cancel();
-    this.delayed.delete(id);
+    if (!this.delayed.delete(id)) return;
+    if (this.delayed.size === 0) {
+      this.heap = [];
+      this.armDelayTimer();
+    }
+  }
+
+  /** Keeps the one timer set for the earliest live delayed add (none when there is none). */
+  private armDelayTimer(): void {
+    const heap = this.heap;
+    for (let top = heap[0]; top && this.delayed.get(top.id) !== top.at; top = heap[0]) heapPop(heap);
+    const next = heap[0];
+    if (!next) {
+      this.delayTimer?.timer.cancel();
+      this.delayTimer = undefined;
+      return;
+    }
+    if (this.delayTimer && this.delayTimer.at <= next.at) return;
+    this.delayTimer?.timer.cancel();
+    const at = next.at;
+    this.delayTimer = { at, timer: this.clock.setTimeout(() => this.fireDelayed(), at - this.clock.now()) };
+  }
+
+  private fireDelayed(): void {
+    this.delayTimer = undefined;
+    const now = this.clock.now();
+    const heap = this.heap;
+    for (let top = heap[0]; top && top.at <= now; top = heap[0]) {
+      heapPop(heap);
+      if (this.delayed.get(top.id) !== top.at) continue;
+      this.delayed.delete(top.id);
+      const latest = this.items.get(top.id);
+      if (latest !== undefined) this.add(latest);
+    }
+    this.armDelayTimer();
   }
 
   private dispatch(): void {
@@ -295,4 +335,57 @@ export class WorkQueue<K> {
       this.scheduleWriters();
     }, waitMs);
   }
+}
+
+/** Stale heap entries tolerated beyond twice the live ones before the heap is rebuilt. */
+const HEAP_SLACK = 1024;
+
+interface DelayedEntry {
+  at: number;
+  /** Ties fall due in the order they were scheduled. */
+  seq: number;
+  id: string;
+}
+
+function before(a: DelayedEntry, b: DelayedEntry): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}
+
+function heapPush(heap: DelayedEntry[], e: DelayedEntry): void {
+  heap.push(e);
+  let i = heap.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    const parent = heap[p] as DelayedEntry;
+    if (!before(e, parent)) break;
+    heap[i] = parent;
+    i = p;
+  }
+  heap[i] = e;
+}
+
+function heapPop(heap: DelayedEntry[]): DelayedEntry | undefined {
+  const top = heap[0];
+  const last = heap.pop();
+  if (heap.length === 0 || last === undefined) return top;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= heap.length) break;
+    const r = l + 1;
+    const c = r < heap.length && before(heap[r] as DelayedEntry, heap[l] as DelayedEntry) ? r : l;
+    const child = heap[c] as DelayedEntry;
+    if (!before(child, last)) break;
+    heap[i] = child;
+    i = c;
+  }
+  heap[i] = last;
+  return top;
+}
+
+/** A heap of the live delayed adds only, in due order. */
+function rebuildHeap(delayed: ReadonlyMap<string, number>, seq: () => number): DelayedEntry[] {
+  const entries = [...delayed].map(([id, at]) => ({ at, seq: seq(), id }));
+  entries.sort((a, b) => a.at - b.at || a.seq - b.seq);
+  return entries;
 }
