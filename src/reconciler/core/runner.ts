@@ -141,7 +141,24 @@ export class Runner<K> {
       keyOf: options.keyOf,
       clock: this.clock,
       random: this.random,
-      ...(depth ? { onDepth: (d: number) => depth.set({ loop: options.loop }, d) } : {}),
+      ...(depth ? { onDepth: (d: number) => this.reportDepth(depth, d) } : {}),
+    });
+  }
+
+  private depthNow = 0;
+  private depthPending = false;
+
+  /**
+   * The queue reports its depth at every add and hand-out (twice per key of a
+   * pass); the gauge takes the latest value once per turn of the event loop.
+   */
+  private reportDepth(gauge: NonNullable<StewardMetrics["queueDepth"]>, depth: number): void {
+    this.depthNow = depth;
+    if (this.depthPending) return;
+    this.depthPending = true;
+    setImmediate(() => {
+      this.depthPending = false;
+      gauge.set({ loop: this.o.loop }, this.depthNow);
     });
   }
 
@@ -227,38 +244,43 @@ export class Runner<K> {
     const id = this.o.keyOf(key);
     this.known.set(id, key);
     const reconcileId = (this.o.newReconcileId ?? randomUUID)();
-    // A child logger costs a redaction of its bindings; an idle pass logs nothing at info, so it is made only when used.
-    let child: Logger | undefined;
-    const log = (): Logger => (child ??= childLogger(this.log, { ...this.o.keyFields?.(key), reconcile_id: reconcileId }));
     const started = this.clock.now();
-    const recorded: ActionRecord[] = [];
-    const ctx: PassContext = {
-      reconcileId,
-      get log() {
-        return log();
-      },
-      now: started,
-      signal: this.abort.signal,
-      acquireWrite: () => this.queue.acquireWrite(this.abort.signal),
-      recordAction: (a) => void recorded.push(a),
-    };
+    // One object per pass, its methods on the prototype: a pass over 10,000 keys makes no closures.
+    const ctx = new Pass<K>(this, key, reconcileId, started);
     let result: PassResult | undefined;
     let error: unknown;
     try {
-      // Through a promise so a reconcile that throws synchronously is caught the same way.
-      result = await Promise.resolve().then(() => this.o.reconcile(key, ctx));
+      // Inside the try, a reconcile that throws synchronously is caught like one that rejects.
+      result = await this.o.reconcile(key, ctx);
     } catch (err) {
       error = err ?? new Error("reconcile threw a nullish value");
     }
+    const log = (): Logger => ctx.log;
     if (error !== undefined && this.state === "stopped") {
       // Interrupted by stop (shutdown, lost leadership): not an outcome of the key, so no status, metrics or error.
       log().info({ err: error }, "pass interrupted: runner stopping");
       return;
     }
-    const actions = [...recorded, ...(result?.actions ?? [])];
+    const returned = result?.actions ?? [];
+    const actions = ctx.recorded.length === 0 ? returned : returned.length === 0 ? ctx.recorded : [...ctx.recorded, ...returned];
     const outcome = computeOutcome(error, result?.recheckAfterMs);
     const nextInMs = this.schedule(key, id, outcome, error);
     this.record({ key, id, reconcileId, log, started, actions, outcome, error, nextInMs });
+  }
+
+  /** The logger of one pass (used by `Pass`): the loop's, with the key's fields and the reconcile ID. */
+  passLogger(key: K, reconcileId: string): Logger {
+    return childLogger(this.log, { ...this.o.keyFields?.(key), reconcile_id: reconcileId });
+  }
+
+  /** The write budget for one pass (used by `Pass`). */
+  passAcquireWrite(): Promise<void> {
+    return this.queue.acquireWrite(this.abort.signal);
+  }
+
+  /** Aborted when the runner stops. */
+  get signal(): AbortSignal {
+    return this.abort.signal;
   }
 
   /** Puts the key back in the queue as the outcome says; returns the delay, or undefined when stalled. */
@@ -357,5 +379,34 @@ export class Runner<K> {
       ...(kind ? { error_kind: kind, error_context: errorContext(p.error), err: p.error } : {}),
     };
     p.log()[level](fields, kind ? `pass ${p.outcome.result}: ${errorMessage(p.error)}` : `pass ${p.outcome.result}`);
+  }
+}
+
+/** A pass's context: what `reconcile` gets besides its key. */
+class Pass<K> implements PassContext {
+  readonly recorded: ActionRecord[] = [];
+  readonly signal: AbortSignal;
+  // A child logger costs a redaction of its bindings; an idle pass logs nothing at info, so it is made only when used.
+  private child: Logger | undefined;
+
+  constructor(
+    private readonly runner: Runner<K>,
+    private readonly key: K,
+    readonly reconcileId: string,
+    readonly now: number,
+  ) {
+    this.signal = runner.signal;
+  }
+
+  get log(): Logger {
+    return (this.child ??= this.runner.passLogger(this.key, this.reconcileId));
+  }
+
+  acquireWrite(): Promise<void> {
+    return this.runner.passAcquireWrite();
+  }
+
+  recordAction(action: ActionRecord): void {
+    this.recorded.push(action);
   }
 }

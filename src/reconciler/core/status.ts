@@ -99,12 +99,9 @@ type Verdict = Omit<Condition, "lastTransitionTime">;
  * | InvalidInputError              | False InvalidInput | —                   | True InvalidInput |
  */
 export function computeStatus(prev: KeyStatus | undefined, key: string, pass: PassSummary): KeyStatus {
-  const at = new Date(pass.now).toISOString();
-  const verdicts = conditionVerdicts(pass);
-  const conditions = verdicts.map((v) => {
-    const before = prev?.conditions.find((c) => c.type === v.type);
-    return { ...v, lastTransitionTime: before && before.status === v.status ? before.lastTransitionTime : at };
-  });
+  const at = isoTime(pass.now);
+  // The usual pass repeats the last verdict: its conditions (and their transition times) stand as they are.
+  const conditions = prev && repeatsSuccess(prev.conditions, pass) ? prev.conditions : newConditions(prev, pass, at);
   const last = pass.actions[pass.actions.length - 1];
   const status: KeyStatus = {
     key,
@@ -120,6 +117,28 @@ export function computeStatus(prev: KeyStatus | undefined, key: string, pass: Pa
   } else if (prev?.lastError) status.lastError = prev.lastError;
   if (pass.nextInMs !== undefined) status.nextReconcileTime = new Date(pass.now + pass.nextInMs).toISOString();
   return status;
+}
+
+/** A pass without error whose Ready condition would read exactly as the one before. */
+function repeatsSuccess(conditions: readonly Condition[], pass: PassSummary): boolean {
+  if (pass.error !== undefined || conditions.length !== 1) return false;
+  const ready = conditions[0];
+  return ready !== undefined && ready.status === "True" && ready.reason === "Succeeded" && ready.message === successMessage(pass.actions);
+}
+
+function newConditions(prev: KeyStatus | undefined, pass: PassSummary, at: string): Condition[] {
+  return conditionVerdicts(pass).map((v) => {
+    const before = prev?.conditions.find((c) => c.type === v.type);
+    return { ...v, lastTransitionTime: before && before.status === v.status ? before.lastTransitionTime : at };
+  });
+}
+
+/** The last epoch ms formatted, and its text: the passes of a busy stretch end within the same millisecond or few. */
+let lastIso: { ms: number; text: string } = { ms: Number.NaN, text: "" };
+
+function isoTime(ms: number): string {
+  if (lastIso.ms !== ms) lastIso = { ms, text: new Date(ms).toISOString() };
+  return lastIso.text;
 }
 
 function conditionVerdicts(pass: PassSummary): Verdict[] {
@@ -149,7 +168,26 @@ function conditionVerdicts(pass: PassSummary): Verdict[] {
   ];
 }
 
+/** Messages of single-action passes, by kind, reason, result and message: an idle pass repeats its last one. */
+const singleActionMessages = new Map<string, string>();
+const SINGLE_ACTION_MESSAGES_KEPT = 1_000;
+
 function successMessage(actions: readonly ActionRecord[]): string {
+  const only = actions.length === 1 ? actions[0] : undefined;
+  if (only) {
+    const key = `${only.kind}\0${only.reason}\0${only.result}\0${only.message ?? ""}`;
+    let text = singleActionMessages.get(key);
+    if (text === undefined) {
+      text = successMessageOf(actions);
+      if (singleActionMessages.size >= SINGLE_ACTION_MESSAGES_KEPT) singleActionMessages.clear();
+      singleActionMessages.set(key, text);
+    }
+    return text;
+  }
+  return successMessageOf(actions);
+}
+
+function successMessageOf(actions: readonly ActionRecord[]): string {
   const changed = actions.filter((a) => a.result === "changed");
   const shown = changed.length > 0 ? changed : actions;
   if (shown.length === 0) return "up to date";

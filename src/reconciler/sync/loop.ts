@@ -250,15 +250,20 @@ export class SyncLoop {
     if (!env) return { actions: [] };
     const { reader } = this.o.clients.get(env);
     const k = syncKeyString(key);
-    const { needs } = observeSync(this.cache, key);
+    const first = observeSync(this.cache, key);
+    const { needs } = first;
+    let { snapshot } = first;
     if (needs.fullJob) {
       const job = await reader.getJob(key.jobId);
       if (job) this.cache.fullJobs.set(k, job);
     }
     if (needs.driftCheck) this.cache.drift.set(k, await this.checkDrift(key, reader));
-    const { snapshot } = observeSync(this.cache, key);
+    // Observed again only when something was read (an idle key reads nothing).
+    if (needs.fullJob || needs.driftCheck) snapshot = observeSync(this.cache, key).snapshot;
+    const absentBefore = this.cache.absentSince.has(k);
     this.trackAbsence(k, snapshot.desired !== undefined, snapshot.actual !== undefined && !snapshot.actual.stopped, now);
-    return planSync(observeSync(this.cache, key).snapshot, now);
+    if (this.cache.absentSince.has(k) !== absentBefore) snapshot = observeSync(this.cache, key).snapshot;
+    return planSync(snapshot, now);
   }
 
   /** One pass over one job in one environment: observe, plan, act. */

@@ -1,7 +1,7 @@
 import type { SyncPolicy } from "../../model/types.js";
 import type { NomadJob, NomadJobStub } from "../../sources/nomad.js";
 import type { RenderedRevision } from "./intake.js";
-import { isManaged, type ActualJob, type AppliedRecord, type DriftCheck, type SyncSnapshot } from "./plan.js";
+import { META, MANAGED_BY_VALUE, type ActualJob, type AppliedRecord, type DriftCheck, type SyncSnapshot } from "./plan.js";
 
 /** The sync loop's key: one job in one environment. */
 export interface SyncKey {
@@ -81,7 +81,7 @@ export class SyncCache {
       out.push({ env, jobId });
     };
     for (const [env, jobs] of this.revision?.jobs ?? []) for (const id of jobs.keys()) add(env, id);
-    for (const [env, stubs] of this.actual) for (const [id, stub] of stubs) if (isManaged(toActual(stub))) add(env, id);
+    for (const [env, stubs] of this.actual) for (const [id, stub] of stubs) if (stub.Meta?.[META.managedBy] === MANAGED_BY_VALUE) add(env, id);
     return out;
   }
 }
@@ -107,23 +107,23 @@ export function observeSync(cache: SyncCache, key: SyncKey): { snapshot: SyncSna
   const applied = cache.applied.get(k);
   const drift = cache.drift.get(k);
   const counts = cache.pruneCounts(key.env);
+  // Built by assignment, not spreads: this runs for every key of every pass.
+  const prune: SyncSnapshot["prune"] = { managedInEnv: counts.managed, candidatesInEnv: counts.candidates, override: cache.pruneOverride.has(key.env) };
+  const absentSince = cache.absentSince.get(k);
+  if (absentSince !== undefined) prune.absentSince = absentSince;
   const snapshot: SyncSnapshot = {
     env: key.env,
     jobId: key.jobId,
-    ...(desired ? { desired } : {}),
-    ...(actual ? { actual } : {}),
-    ...(applied ? { applied } : {}),
-    ...(drift ? { drift } : {}),
-    prune: {
-      ...(cache.absentSince.has(k) ? { absentSince: cache.absentSince.get(k) as number } : {}),
-      managedInEnv: counts.managed,
-      candidatesInEnv: counts.candidates,
-      override: cache.pruneOverride.has(key.env),
-    },
+    prune,
     defaults: cache.revision?.state.syncDefaults ?? NO_PRUNE,
-    ...(cache.lastPolicy.has(k) ? { lastPolicy: cache.lastPolicy.get(k) as SyncPolicy } : {}),
     paused: cache.paused.all || (desired !== undefined && cache.paused.services.has(desired.service)),
   };
+  if (desired) snapshot.desired = desired;
+  if (actual) snapshot.actual = actual;
+  if (applied) snapshot.applied = applied;
+  if (drift) snapshot.drift = drift;
+  const lastPolicy = cache.lastPolicy.get(k);
+  if (lastPolicy) snapshot.lastPolicy = lastPolicy;
   const movedOutside = applied !== undefined && stub !== undefined && applied.jobModifyIndex !== stub.JobModifyIndex;
   const hashDiffers = desired !== undefined && actual !== undefined && actual.meta["steward.spec-hash"] !== desired.specHash;
   const needs: ObserveNeeds = {
@@ -141,7 +141,10 @@ export function toActual(stub: NomadJobStub, full?: NomadJob): ActualJob {
     jobModifyIndex: stub.JobModifyIndex,
     version: stub.Version,
     stopped: stub.Stop,
-    meta: { ...(stub.Meta ?? {}) },
+    // Shared, not copied: the planner only reads it, and a new jobs list brings new stubs.
+    meta: stub.Meta ?? NO_META,
     groupCounts,
   };
 }
+
+const NO_META: Record<string, string> = Object.freeze({});
