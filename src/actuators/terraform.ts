@@ -79,7 +79,7 @@ export interface TerraformRunnerOptions {
 export interface ApplyRequest {
   /** The root module's directory (`-chdir`). */
   dir: string;
-  /** Terraform workspace, through `TF_WORKSPACE`. @default "default" */
+  /** Terraform workspace, through `TF_WORKSPACE`; it must exist (see checkWorkspace). @default "default" */
   workspace?: string;
   /** Resource instance addresses to replace, one `-replace=` each. Empty: a plain apply (recreates what is gone). */
   replace?: readonly string[];
@@ -183,6 +183,8 @@ const NO_CHANGES: ChangeCounts = { add: 0, change: 0, remove: 0 };
 export class TerraformRunner {
   private readonly mutex = new KeyedMutex();
   private readonly inits = new Map<string, Promise<InitResult>>();
+  /** `dir\0workspace` pairs whose workspace was seen to exist. */
+  private readonly workspaces = new Set<string>();
   private readonly binary: string;
   private readonly applyTimeoutMs: number;
   private readonly commandTimeoutMs: number;
@@ -219,6 +221,7 @@ export class TerraformRunner {
    * already running there. Never throws for a failed apply: see ApplyResult
    * and applyFailure.
    * @throws TerraformError when the binary cannot be started or init fails
+   * @throws TerraformInputError when `req.workspace` does not exist in `req.dir` (never created on the fly)
    */
   async apply(req: ApplyRequest): Promise<ApplyResult> {
     const dir = path.resolve(req.dir);
@@ -337,15 +340,44 @@ export class TerraformRunner {
 
   private async initLocked(dir: string, workspace: string): Promise<InitResult> {
     const cached = this.inits.get(dir);
-    if (cached) return { ...(await cached), cached: true };
-    const p = this.runInit(dir, workspace);
-    this.inits.set(dir, p);
-    try {
-      return await p;
-    } catch (err) {
-      this.inits.delete(dir);
-      throw err;
+    let result: InitResult;
+    if (cached) {
+      result = { ...(await cached), cached: true };
+    } else {
+      const p = this.runInit(dir, workspace);
+      this.inits.set(dir, p);
+      try {
+        result = await p;
+      } catch (err) {
+        this.inits.delete(dir);
+        throw err;
+      }
     }
+    await this.checkWorkspace(dir, workspace);
+    return result;
+  }
+
+  /**
+   * With TF_WORKSPACE naming a workspace that does not exist, the local
+   * backend silently creates it and applies the whole configuration into
+   * empty state: a typo in a pool file would build a second cluster. So a
+   * workspace other than `default` must already exist (once per runner).
+   */
+  private async checkWorkspace(dir: string, workspace: string): Promise<void> {
+    const key = `${dir}\u0000${workspace}`;
+    if (workspace === "default" || this.workspaces.has(key)) return;
+    let out = "";
+    const exit = await this.spawn(dir, "default", ["workspace", "list"], this.commandTimeoutMs, (l) => (out += l + "\n"));
+    if (exit.code !== 0) throw new TerraformError(`terraform workspace list in ${dir} exited ${exit.code}: ${exit.stderrTail.trim()}`, { dir, workspace });
+    // Names are listed as "* current" or "  other"; a note about TF_WORKSPACE may follow, unindented.
+    const names = out.split("\n").flatMap((l) => /^[* ] (\S+)\s*$/.exec(l)?.[1] ?? []);
+    if (!names.includes(workspace)) {
+      throw new TerraformInputError(
+        `terraform workspace ${workspace} does not exist in ${dir} (it has ${names.join(", ")}); Steward never creates one: run \`terraform workspace new ${workspace}\` there if it is meant to exist`,
+        { dir, workspace },
+      );
+    }
+    this.workspaces.add(key);
   }
 
   private async runInit(dir: string, workspace: string): Promise<InitResult> {
