@@ -90,6 +90,12 @@ export const DEFAULT_POOL_MAX_UNHEALTHY_PERCENT = 40;
 export const DEFAULT_POOL_MAX_CONCURRENT = 1;
 /** Pause after a replacement before the next one in the same pool (2 min): lets the new node join and take work. */
 export const DEFAULT_POOL_COOLDOWN_MS = 2 * 60_000;
+/** Times a node may turn unhealthy within the flap window before it counts as flapping (3): twice can be a reboot and a hiccup. */
+export const DEFAULT_POOL_FLAP_COUNT = 3;
+/** The window in which unhealthy turns are counted for flapping (30 min): several reboots within it point at the machine or the network. */
+export const DEFAULT_POOL_FLAP_WINDOW_MS = 30 * 60_000;
+/** Drain deadline of a node that still answers, before replacement (5 min): allocations get time to move, a stuck one does not block healing. */
+export const DEFAULT_POOL_DRAIN_DEADLINE_MS = 5 * 60_000;
 
 // ── Consul (sources/consul.ts, consul-kv-tree.ts, controls.ts; actuators/consul-kv.ts) ──
 

@@ -391,7 +391,11 @@ function loadPool(name: string, file: string, ctx: Shared): PoolSpec | undefined
     role: p.role,
     select: { ...(nodePool !== undefined && { nodePool }), ...(nodeClass !== undefined && { nodeClass }), ...(meta !== undefined && { meta }) },
     terraform: p.terraform,
-    health: { unhealthyAfterMs: p.health.unhealthyAfter },
+    health: {
+      unhealthyAfterMs: p.health.unhealthyAfter,
+      flapping: { count: p.health.flapping.count, windowMs: p.health.flapping.window, replace: p.health.flapping.replace },
+    },
+    drain: { deadlineMs: p.drain.deadline },
     budgets: { maxUnhealthy: p.budgets.maxUnhealthy, maxConcurrent: p.budgets.maxConcurrent, cooldownMs: p.budgets.cooldown },
   };
 }

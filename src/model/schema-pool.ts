@@ -1,6 +1,9 @@
 import { z } from "zod";
 import {
   DEFAULT_POOL_COOLDOWN_MS,
+  DEFAULT_POOL_DRAIN_DEADLINE_MS,
+  DEFAULT_POOL_FLAP_COUNT,
+  DEFAULT_POOL_FLAP_WINDOW_MS,
   DEFAULT_POOL_MAX_CONCURRENT,
   DEFAULT_POOL_MAX_UNHEALTHY_PERCENT,
   DEFAULT_POOL_UNHEALTHY_AFTER_MS,
@@ -31,6 +34,19 @@ const selectSchema = strict({
   error: "must set at least one of nodePool, nodeClass, meta",
 });
 
+/** `${meta.<key>}` and `${node.name|id|class|pool}`: what an address template may refer to. */
+export const ADDRESS_TEMPLATE_REF = /\$\{([^}]*)\}/g;
+const ADDRESS_REF_NAME = /^(meta\.[A-Za-z0-9_.-]+|node\.(name|id|class|pool))$/;
+
+/** A Terraform resource address with `${…}` references to the node (checked for its references only; Terraform checks the rest). */
+const addressTemplate = z.string().min(1).superRefine((text, ctx) => {
+  for (const m of text.matchAll(ADDRESS_TEMPLATE_REF)) {
+    if (!ADDRESS_REF_NAME.test((m[1] ?? "").trim())) {
+      ctx.addIssue({ code: "custom", message: `\${${m[1] ?? ""}} is not a node reference: use \${meta.<key>}, \${node.name}, \${node.id}, \${node.class} or \${node.pool}` });
+    }
+  }
+});
+
 /**
  * `pools/<name>.yaml`: a node pool for the healing loop. The environment name
  * is checked against steward.yaml by the loader.
@@ -42,10 +58,19 @@ export const poolFileSchema = strict({
   terraform: strict({
     dir: z.string().min(1),
     workspace: z.string().min(1).default(DEFAULT_TERRAFORM_WORKSPACE),
-    address: z.string().min(1),
+    address: addressTemplate,
   }),
   health: strict({
     unhealthyAfter: durationMs.default(DEFAULT_POOL_UNHEALTHY_AFTER_MS),
+    /** A node that turned unhealthy `count` times within `window` flaps: reported, replaced only when `replace` is true. */
+    flapping: strict({
+      count: z.number().int({ error: "must be a whole number" }).min(2).default(DEFAULT_POOL_FLAP_COUNT),
+      window: durationMs.default(DEFAULT_POOL_FLAP_WINDOW_MS),
+      replace: z.boolean().default(false),
+    }).prefault({}),
+  }).prefault({}),
+  drain: strict({
+    deadline: durationMs.default(DEFAULT_POOL_DRAIN_DEADLINE_MS),
   }).prefault({}),
   budgets: strict({
     maxUnhealthy: maxUnhealthy.default({ percent: DEFAULT_POOL_MAX_UNHEALTHY_PERCENT }),

@@ -137,7 +137,13 @@ export interface PoolSpec {
   role: "worker" | "server";
   select: { nodePool?: string; nodeClass?: string; meta?: Record<string, string> };
   terraform: { dir: string; workspace: string; address: string };
-  health: { unhealthyAfterMs: number };
+  health: {
+    unhealthyAfterMs: number;
+    /** A node unhealthy `count` times within `windowMs` flaps; it is replaced only when `replace`. */
+    flapping: { count: number; windowMs: number; replace: boolean };
+  };
+  /** Deadline of the drain of a node that still answers, before it is replaced. */
+  drain: { deadlineMs: number };
   budgets: { maxUnhealthy: { count: number } | { percent: number }; maxConcurrent: number; cooldownMs: number };
 }
 

@@ -12,6 +12,9 @@ import {
   DEFAULT_POOL_MAX_CONCURRENT,
   DEFAULT_POOL_MAX_UNHEALTHY_PERCENT,
   DEFAULT_POOL_UNHEALTHY_AFTER_MS,
+  DEFAULT_POOL_FLAP_COUNT,
+  DEFAULT_POOL_FLAP_WINDOW_MS,
+  DEFAULT_POOL_DRAIN_DEADLINE_MS,
   DEFAULT_PRUNE_GRACE_PERIOD_MS,
   MAX_DESIRED_STATE_FILE_BYTES,
 } from "../../src/config/defaults.js";
@@ -82,7 +85,11 @@ test("omitted settings get their documented defaults", async (t) => {
   t.is(web?.jobHcl, JOB);
   const pool = state.pools[0];
   t.deepEqual(pool?.terraform, { dir: "tf", workspace: "default", address: "aws_instance.w" });
-  t.deepEqual(pool?.health, { unhealthyAfterMs: DEFAULT_POOL_UNHEALTHY_AFTER_MS });
+  t.deepEqual(pool?.health, {
+    unhealthyAfterMs: DEFAULT_POOL_UNHEALTHY_AFTER_MS,
+    flapping: { count: DEFAULT_POOL_FLAP_COUNT, windowMs: DEFAULT_POOL_FLAP_WINDOW_MS, replace: false },
+  });
+  t.deepEqual(pool?.drain, { deadlineMs: DEFAULT_POOL_DRAIN_DEADLINE_MS });
   t.deepEqual(pool?.budgets, {
     maxUnhealthy: { percent: DEFAULT_POOL_MAX_UNHEALTHY_PERCENT },
     maxConcurrent: DEFAULT_POOL_MAX_CONCURRENT,
