@@ -174,6 +174,8 @@ export const REGISTRY_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /** Consul KV prefix of the promotion journal, one key per `<service>/<digest>`, as DESIGN.md lays out. */
 export const CONSUL_PROMOTION_JOURNAL_PREFIX = "steward/journal/promotion/";
+/** KV prefix of the healing journal: one record per incident at `<prefix><pool>/<nodeId>` (DESIGN's layout). */
+export const CONSUL_HEALING_JOURNAL_PREFIX = "steward/journal/healing/";
 /** History lines kept per journal record (50): a whole promotion through a few stages and gates, with room for re-issues, in a few KiB. */
 export const JOURNAL_HISTORY_LIMIT = 50;
 /** Finished records (promoted or superseded) kept per service (20): enough history for status and rollbacks; failed ones are always kept, since they bar the digest. */
@@ -255,3 +257,20 @@ export const LIVE_RETRY_MS = 1_000;
 export const LIVE_MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 /** Largest action request body read (16 KiB): an action names a service, an environment, a reason. */
 export const LIVE_MAX_ACTION_BODY_BYTES = 16 * 1024;
+
+// ── Healing (reconciler/healing/) ──
+
+/** Server-side wait of the nodes and serfHealth blocking queries of healing (60 s): as long as the other watches. */
+export const HEALING_WATCH_WAIT_MS = 60_000;
+/** How old the Terraform state view may get before it is read again (60 s): instances change only through applies, which re-read it at once. */
+export const HEALING_STATE_MAX_AGE_MS = 60_000;
+/** How long after a successful apply the new node may take to be ready before it is reported slow (10 min): cloud-init installs agents. */
+export const HEALING_BOOT_TIMEOUT_MS = 10 * 60_000;
+/** First retry delay after a failed apply (30 s), doubled per failure: an apply is expensive and a cloud API that refused is throttled or short of capacity. */
+export const HEALING_APPLY_BACKOFF_BASE_MS = 30_000;
+/** Longest retry delay after failed applies (30 min). */
+export const HEALING_APPLY_BACKOFF_CAP_MS = 30 * 60_000;
+/** Finished incidents kept per pool in the journal (20): enough for cooldown and for the status to show recent replacements. */
+export const HEALING_DONE_RECORDS_KEPT = 20;
+/** How often the healing loop re-plans every pool without an event (30 s): a lost node's timer is the main wake-up; this catches the rest. */
+export const HEALING_RESYNC_INTERVAL_MS = 30_000;

@@ -366,7 +366,8 @@ function progressApplying(s: HealingSnapshot, r: IncidentRecord, ref: NodeRef, i
   const endsBy = (r.applyStartedAt ?? r.updatedAt) + s.timing.applyTimeoutMs + APPLY_END_GRACE_MS;
   if (now < endsBy) {
     w.actions.push(noop("ApplyInFlight", `${r.nodeName}: ${msg("ApplyInFlight")}`, r.nodeId));
-    w.recheck.push(endsBy - now);
+    // Its result shows only in the state, which nothing watches: look again soon.
+    w.recheck.push(Math.min(endsBy - now, STALE_RECHECK_MS));
     return;
   }
   // The earlier apply is certainly over (timeout, interrupt, kill) and its work is not in the state: apply again.

@@ -1,0 +1,557 @@
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import {
+  HEALING_APPLY_BACKOFF_BASE_MS,
+  HEALING_APPLY_BACKOFF_CAP_MS,
+  HEALING_BOOT_TIMEOUT_MS,
+  HEALING_RESYNC_INTERVAL_MS,
+  HEALING_STATE_MAX_AGE_MS,
+  HEALING_WATCH_WAIT_MS,
+  TERRAFORM_APPLY_TIMEOUT_MS,
+} from "../../config/defaults.js";
+import type { Logger } from "../../log.js";
+import type { StewardMetrics } from "../../metrics.js";
+import type { DesiredState, EnvironmentSpec, PoolSpec } from "../../model/types.js";
+import type { IncidentStore } from "../../actuators/healing-journal.js";
+import type { NomadNodesActuator } from "../../actuators/nomad-nodes.js";
+import type { ConsulCatalogActuator } from "../../actuators/consul-catalog.js";
+import type { ConsulHealthReader, SerfHealthByNode } from "../../sources/consul-health.js";
+import type { NomadNodeStub, NomadNodesReader, RaftServer, AutopilotHealth } from "../../sources/nomad-nodes.js";
+import { Watch } from "../../sources/watch.js";
+import { systemClock, type Clock } from "../core/clock.js";
+import { Runner, type PassContext, type RunnerOptions } from "../core/runner.js";
+import { ConflictError, type ActionRecord, type PassResult } from "../core/outcome.js";
+import type { KeyStatus } from "../core/status.js";
+import { advanceIncident, newIncident, type IncidentEntry, type IncidentRecord } from "./journal.js";
+import { createHealingMetrics, initPoolMetrics, type HealingMetrics } from "./metrics.js";
+import { HealingCache, observeHealing, stateKey, type CachedNode } from "./observe.js";
+import { planHealing, type HealingAction, type HealingPlan, type InstanceObservation, type NodeRef, type RaftHealth } from "./plan.js";
+
+/** One Terraform diagnostic, as the runner reports it. */
+export interface HealingDiagnostic {
+  severity: string;
+  summary: string;
+  detail?: string;
+}
+
+/** What healing needs of one apply's result (a subset of actuators/terraform.ts's ApplyResult). */
+export interface HealingApplyResult {
+  ok: boolean;
+  durationMs: number;
+  timedOut: boolean;
+  lockError: boolean;
+  diagnostics: readonly HealingDiagnostic[];
+  exitCode: number | null;
+}
+
+/**
+ * The Terraform runner as healing uses it: actuators/terraform.ts's
+ * TerraformRunner satisfies it (a seam for tests with a fake runner).
+ */
+export interface HealingTerraform {
+  /** Whether a command runs (or waits) in `dir` now. */
+  isBusy(dir: string): boolean;
+  apply(req: { dir: string; workspace?: string; replace?: readonly string[] }): Promise<HealingApplyResult>;
+  /** The resource instances of the state (`terraform show -json`). */
+  state(dir: string, workspace?: string): Promise<Array<{ address: string; type: string; values: Record<string, unknown> }>>;
+}
+
+/** The apply budget as healing uses it: reconciler/healing/budget.ts's ApplyBudget satisfies it. */
+export interface HealingBudget {
+  view(dir: string, now: number): { available: number; nextAt: number };
+  take(dir: string, now: number): boolean;
+  refund(dir: string, now: number): void;
+}
+
+/** One environment's Nomad, for healing. */
+export interface HealingNomad {
+  reader: NomadNodesReader;
+  actuator: NomadNodesActuator;
+}
+
+/** Options of a HealingLoop. Durations in milliseconds (of `clock`). */
+export interface HealingLoopOptions {
+  // ── the world ──
+  nomad: (env: EnvironmentSpec) => HealingNomad;
+  consul: { reader: ConsulHealthReader; catalog: ConsulCatalogActuator };
+  terraform: HealingTerraform;
+  budget: HealingBudget;
+  journal: IncidentStore;
+  /** A pool's `terraform.dir` is relative to this. @default the working directory */
+  terraformRoot?: string;
+
+  // ── timing ──
+  /** @default HEALING_WATCH_WAIT_MS (60 s) */
+  watchWaitMs?: number;
+  /** @default HEALING_STATE_MAX_AGE_MS (60 s) */
+  stateMaxAgeMs?: number;
+  /** @default HEALING_BOOT_TIMEOUT_MS (10 min) */
+  bootTimeoutMs?: number;
+  /** The runner's apply deadline, so a dead leader's apply is known to be over after it. @default TERRAFORM_APPLY_TIMEOUT_MS (15 min) */
+  applyTimeoutMs?: number;
+  /** First and longest wait after a failed apply, doubled per failure. @default HEALING_APPLY_BACKOFF_BASE_MS / _CAP_MS */
+  applyBackoff?: { baseMs: number; capMs: number };
+  /** Time of decisions and timers: a sim Clock in tests. @default systemClock */
+  clock?: Clock;
+  runner?: Partial<Pick<RunnerOptions<string>, "workers" | "resyncIntervalMs" | "queue" | "random">>;
+
+  // ── recording ──
+  logger: Logger;
+  metrics?: StewardMetrics;
+  onStatus?: (s: KeyStatus) => void;
+}
+
+/** One pool as the status shows it: the last plan's summary and actions. */
+export interface PoolStatus {
+  pool: string;
+  env: string;
+  role: "worker" | "server";
+  at: number;
+  summary: HealingPlan["summary"];
+  actions: Array<{ kind: string; reason: string; message: string }>;
+  incidents: Array<Pick<IncidentRecord, "nodeName" | "address" | "step" | "attempts" | "lastError" | "unhealthySince" | "applyStartedAt" | "finishedAt">>;
+}
+
+/**
+ * The healing loop: keeps each pool's nodes healthy by replacing lost ones
+ * through Terraform. Standbys run the watches (history and caches stay warm);
+ * only the leader runs the runner, so only the leader writes. One key per
+ * pool; every event maps to the pools of its environment.
+ */
+export class HealingLoop {
+  readonly cache = new HealingCache();
+  private desired: DesiredState | undefined;
+  private readonly watches = new Map<string, Watch<unknown>>();
+  private runner: Runner<string> | undefined;
+  private readonly clock: Clock;
+  private readonly metrics: HealingMetrics | undefined;
+  private readonly lastPlans = new Map<string, PoolStatus>();
+  private readonly details = new Map<string, Promise<void>>();
+
+  constructor(private readonly o: HealingLoopOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.metrics = o.metrics ? createHealingMetrics(o.metrics.registry) : undefined;
+  }
+
+  get leading(): boolean {
+    return this.runner !== undefined;
+  }
+
+  /** The pools of the desired state in force. */
+  get pools(): PoolSpec[] {
+    return this.desired?.pools ?? [];
+  }
+
+  /** Takes the desired state in force (pools and environments); starts or stops watches to match. */
+  setDesired(state: DesiredState): void {
+    this.desired = state;
+    for (const p of state.pools) if (this.metrics) initPoolMetrics(this.metrics, p.name);
+    this.ensureWatches();
+    this.wakeAll();
+  }
+
+  /** Starts acting: loads the journal, then runs every pool. */
+  async lead(): Promise<void> {
+    if (this.runner) return;
+    await this.loadJournal();
+    const r = this.o.runner ?? {};
+    this.runner = new Runner<string>({
+      loop: "healing",
+      keyOf: (k) => k,
+      keyFields: (k) => ({ pool: k }),
+      reconcile: (key, ctx) => this.reconcile(key, ctx),
+      listKeys: () => this.pools.map((p) => p.name),
+      logger: this.o.logger,
+      clock: this.clock,
+      resyncIntervalMs: HEALING_RESYNC_INTERVAL_MS,
+      ...(this.o.metrics ? { metrics: this.o.metrics } : {}),
+      ...(this.o.onStatus ? { onStatus: this.o.onStatus } : {}),
+      ...r,
+    });
+    this.runner.start();
+    this.o.logger.info({ loop: "healing" }, "healing: leading; replacements enabled");
+  }
+
+  /** Stops acting (leadership lost); the watches keep the caches warm. An apply in flight finishes. */
+  async standBy(): Promise<void> {
+    const r = this.runner;
+    this.runner = undefined;
+    if (r) await r.stop();
+  }
+
+  async stop(): Promise<void> {
+    await this.standBy();
+    await Promise.all([...this.watches.values()].map((w) => w.stop()));
+    this.watches.clear();
+  }
+
+  wakeAll(): void {
+    for (const p of this.pools) this.runner?.add(p.name);
+  }
+
+  /** Statuses of the pools' passes (empty on a standby). */
+  statuses(): KeyStatus[] {
+    return this.runner?.status.list() ?? [];
+  }
+
+  /** Each pool's last plan, for /api/status and `steward status`. */
+  poolStatuses(): PoolStatus[] {
+    return [...this.lastPlans.values()];
+  }
+
+  /** Resolves when every watch has answered once. */
+  async whenSynced(): Promise<void> {
+    await Promise.all([...this.watches.values()].map((w) => w.whenSynced()));
+  }
+
+  /** The absolute working directory of a pool. */
+  dirOf(pool: PoolSpec): string {
+    return path.resolve(this.o.terraformRoot ?? ".", pool.terraform.dir);
+  }
+
+  /**
+   * Observes and plans one pool, reading what the caches cannot answer (the
+   * Terraform state when old, Raft health for servers). Changes nothing:
+   * `steward plan` uses it as it is.
+   */
+  async planPool(name: string, now: number): Promise<HealingPlan | undefined> {
+    const pool = this.pools.find((p) => p.name === name);
+    if (!pool) return undefined;
+    const dir = this.dirOf(pool);
+    await this.refreshState(pool, dir, now);
+    if (pool.role === "server") await this.readQuorum(pool);
+    const view = this.o.budget.view(dir, now);
+    const snapshot = observeHealing(this.cache, {
+      pool,
+      dir,
+      budget: { tokens: view.available, nextTokenInMs: Math.max(0, view.nextAt - now), dirBusy: this.o.terraform.isBusy(dir) },
+      timing: { applyTimeoutMs: this.o.applyTimeoutMs ?? TERRAFORM_APPLY_TIMEOUT_MS, bootTimeoutMs: this.o.bootTimeoutMs ?? HEALING_BOOT_TIMEOUT_MS },
+      stateMaxAgeMs: this.o.stateMaxAgeMs ?? HEALING_STATE_MAX_AGE_MS,
+      now,
+    });
+    const plan = planHealing(snapshot, now);
+    this.record(pool, plan, view.available, now);
+    return plan;
+  }
+
+  /** One pass over one pool: observe, plan, act in order, stop at the first failure. */
+  async reconcile(name: string, ctx: PassContext): Promise<PassResult> {
+    const now = this.clock.now();
+    const plan = await this.planPool(name, now);
+    const pool = this.pools.find((p) => p.name === name);
+    if (!plan || !pool) return { actions: [] };
+    for (const action of plan.actions) {
+      if (ctx.signal.aborted) break;
+      ctx.recordAction(await this.act(pool, action, ctx));
+    }
+    return { actions: [], ...(plan.recheckAfterMs !== undefined ? { recheckAfterMs: plan.recheckAfterMs } : {}) };
+  }
+
+  private async act(pool: PoolSpec, action: HealingAction, ctx: PassContext): Promise<ActionRecord> {
+    const base = { kind: action.kind, reason: action.reason, message: action.message };
+    switch (action.kind) {
+      case "noop":
+        return { ...base, result: "unchanged" };
+      case "report":
+        ctx.log.warn({ reason: action.reason, instances: action.instances }, action.message);
+        return { ...base, result: "unchanged" };
+      case "drain":
+        await this.drain(pool, action.node, action.deadlineMs, ctx);
+        return { ...base, result: "changed" };
+      case "apply":
+        return { ...base, result: (await this.apply(pool, action, ctx)) ? "changed" : "failed" };
+      case "confirm-applied": {
+        const e = this.incident(pool, action.node.id);
+        if (e) await this.write(e, advanceIncident(e.record, "applied", this.clock.now(), "the state holds a new instance: an earlier apply finished", { appliedAt: this.clock.now() }));
+        return { ...base, result: "changed" };
+      }
+      case "purge":
+        await this.purge(pool, action.node, action.newNodeId, ctx);
+        return { ...base, result: "changed" };
+    }
+  }
+
+  private async drain(pool: PoolSpec, node: NodeRef, deadlineMs: number, ctx: PassContext): Promise<void> {
+    const now = this.clock.now();
+    // Journal first: a leader that dies after the drain leaves a record saying so.
+    const rec = newIncident({ pool: pool.name, nodeId: node.id, nodeName: node.name, address: node.address, ...(node.instanceId ? { oldInstanceId: node.instanceId } : {}), unhealthySince: node.unhealthySince }, "draining", now, `lost; draining with a ${Math.round(deadlineMs / 1000)} s deadline`);
+    await this.write(undefined, rec);
+    await ctx.acquireWrite();
+    await this.nomadOf(pool).actuator.drainNode(node.id, deadlineMs);
+    ctx.log.info({ node: node.name, reason: "NodeLostDrained" }, `healing: draining ${node.name}`);
+  }
+
+  /** Runs one batched apply; true when it succeeded. Failures are recorded per incident with their backoff. */
+  private async apply(pool: PoolSpec, action: Extract<HealingAction, { kind: "apply" }>, ctx: PassContext): Promise<boolean> {
+    const dir = this.dirOf(pool);
+    const now = this.clock.now();
+    if (!this.o.budget.take(dir, now)) return false;
+    const applyId = randomUUID();
+    const entries: IncidentEntry[] = [];
+    for (const n of action.nodes) {
+      const e = this.incident(pool, n.id);
+      const note = `apply ${applyId.slice(0, 8)}: ${action.replace.includes(n.address) ? `-replace=${n.address}` : `plain apply recreates ${n.address}`}`;
+      const fields = { applyId, applyStartedAt: now, attempts: (e?.record.attempts ?? 0) + 1 };
+      const next = e
+        ? advanceIncident(e.record, "applying", now, note, fields)
+        : { ...newIncident({ pool: pool.name, nodeId: n.id, nodeName: n.name, address: n.address, ...(n.instanceId ? { oldInstanceId: n.instanceId } : {}), unhealthySince: n.unhealthySince }, "applying", now, note), ...fields };
+      entries.push(await this.write(e, next));
+    }
+    for (const n of action.nodes) this.cache.applying.add(n.id);
+    ctx.log.info({ dir, replace: action.replace, recreate: action.recreate, apply_id: applyId }, `healing: terraform apply for ${action.nodes.map((n) => n.name).join(", ")}`);
+    let result: HealingApplyResult;
+    try {
+      result = await this.o.terraform.apply({ dir, workspace: pool.terraform.workspace, replace: action.replace });
+    } catch (err) {
+      result = { ok: false, durationMs: 0, timedOut: false, lockError: false, diagnostics: [{ severity: "error", summary: (err as Error).message }], exitCode: null };
+    } finally {
+      for (const n of action.nodes) this.cache.applying.delete(n.id);
+    }
+    const invalid = this.cache.states.get(stateKey(dir, pool.terraform.workspace));
+    if (invalid) invalid.invalid = true;
+    this.metrics?.applyDuration.observe({ pool: pool.name }, result.durationMs / 1000);
+    const after = this.clock.now();
+    if (result.ok) {
+      this.metrics?.appliesTotal.inc({ pool: pool.name, result: "succeeded" });
+      for (const e of entries) await this.write(e, advanceIncident(e.record, "applied", after, `apply ${applyId.slice(0, 8)} succeeded in ${Math.round(result.durationMs / 1000)} s`, { appliedAt: after }));
+      return true;
+    }
+    if (result.lockError) this.o.budget.refund(dir, after);
+    this.metrics?.appliesTotal.inc({ pool: pool.name, result: result.timedOut ? "timed_out" : result.lockError ? "lock_held" : "failed" });
+    const diag = describeFailure(result);
+    ctx.log.warn({ dir, apply_id: applyId, exit_code: result.exitCode }, `healing: terraform apply failed: ${diag}`);
+    for (const e of entries) {
+      const backoff = this.backoff(e.record.attempts);
+      await this.write(e, advanceIncident(e.record, "apply-failed", after, `apply ${applyId.slice(0, 8)} failed: ${diag}`, { lastError: diag, retryAt: after + backoff }));
+    }
+    return false;
+  }
+
+  private async purge(pool: PoolSpec, node: NodeRef, newNodeId: string, ctx: PassContext): Promise<void> {
+    let e = this.incident(pool, node.id);
+    const now = this.clock.now();
+    if (e && e.record.step !== "purging") e = await this.write(e, advanceIncident(e.record, "purging", now, `replacement ${newNodeId} is ready`, { newNodeId, readyAt: now }));
+    await ctx.acquireWrite();
+    await this.nomadOf(pool).actuator.purgeNode(node.id);
+    await this.o.consul.catalog.deregisterNode(node.name);
+    if (!e) return;
+    const done = await this.write(e, advanceIncident(e.record, "done", this.clock.now(), "old node purged from Nomad and deregistered from Consul", { finishedAt: this.clock.now() }));
+    this.metrics?.replacementsTotal.inc({ pool: pool.name, result: "succeeded" });
+    const readyAt = done.record.readyAt ?? now;
+    this.metrics?.lossToReady.observe({ pool: pool.name }, Math.max(0, readyAt - done.record.unhealthySince) / 1000);
+    ctx.log.info({ node: node.name, new_node: newNodeId, loss_to_ready_s: Math.round((readyAt - done.record.unhealthySince) / 1000) }, `healing: ${node.name} replaced`);
+    await this.o.journal.prune(pool.name).catch(() => 0);
+  }
+
+  /** CAS-writes the next record and keeps the cache in step. */
+  private async write(prev: IncidentEntry | undefined, next: IncidentRecord): Promise<IncidentEntry> {
+    let stored: IncidentEntry;
+    try {
+      stored = await this.o.journal.advance(next, prev?.modifyIndex ?? 0);
+    } catch (err) {
+      // Another leader moved the record: re-read the journal, so the next pass plans from what it wrote.
+      if (err instanceof ConflictError) await this.loadJournal();
+      throw err;
+    }
+    this.cache.incidents.set(`${next.pool}/${next.nodeId}`, stored);
+    return stored;
+  }
+
+  private incident(pool: PoolSpec, nodeId: string): IncidentEntry | undefined {
+    return this.cache.incidents.get(`${pool.name}/${nodeId}`);
+  }
+
+  private backoff(attempts: number): number {
+    const { baseMs, capMs } = this.o.applyBackoff ?? { baseMs: HEALING_APPLY_BACKOFF_BASE_MS, capMs: HEALING_APPLY_BACKOFF_CAP_MS };
+    return Math.min(capMs, baseMs * 2 ** Math.max(0, attempts - 1));
+  }
+
+  private async loadJournal(): Promise<void> {
+    const all = await this.o.journal.listAll();
+    this.cache.incidents.clear();
+    for (const e of all) this.cache.incidents.set(`${e.record.pool}/${e.record.nodeId}`, e);
+  }
+
+  private async refreshState(pool: PoolSpec, dir: string, now: number): Promise<void> {
+    const key = stateKey(dir, pool.terraform.workspace);
+    const known = this.cache.states.get(key);
+    // An apply of an earlier leader shows its end only in the state: while one is open, the state is read on every pass.
+    const foreignApply = [...this.cache.incidents.values()].some((e) => e.record.pool === pool.name && e.record.step === "applying" && !this.cache.applying.has(e.record.nodeId));
+    if (known && !known.invalid && !foreignApply && now - known.at <= (this.o.stateMaxAgeMs ?? HEALING_STATE_MAX_AGE_MS)) return;
+    // The runner serialises commands per directory: never read the state in the middle of this process's own apply.
+    if (this.o.terraform.isBusy(dir)) return;
+    const resources = await this.o.terraform.state(dir, pool.terraform.workspace);
+    const byAddress = new Map<string, InstanceObservation>();
+    for (const r of resources) {
+      if (r.type !== "aws_instance") continue;
+      const id = typeof r.values.id === "string" ? r.values.id : "";
+      const st = typeof r.values.instance_state === "string" ? r.values.instance_state : "unknown";
+      byAddress.set(r.address, { id, state: st as InstanceObservation["state"] });
+    }
+    this.cache.states.set(key, { at: this.clock.now(), byAddress, invalid: false });
+  }
+
+  private async readQuorum(pool: PoolSpec): Promise<void> {
+    const env = this.envSpec(pool.env);
+    if (!env) return;
+    const nomad = this.nomadOf(pool).reader;
+    const consul = this.o.consul.reader;
+    const side = async (raft: () => Promise<RaftServer[]>, ap: () => Promise<AutopilotHealth>): Promise<RaftHealth | undefined> => {
+      try {
+        return raftHealth(await raft(), await ap());
+      } catch (err) {
+        this.o.logger.warn({ pool: pool.name, err: (err as Error).message }, "healing: raft health unreadable");
+        return undefined;
+      }
+    };
+    const [n, c] = await Promise.all([side(() => nomad.raftConfiguration(), () => nomad.autopilotHealth()), side(() => consul.raftConfiguration(), () => consul.autopilotHealth())]);
+    this.cache.quorum.set(pool.env, { ...(n ? { nomad: n } : {}), ...(c ? { consul: c } : {}) });
+  }
+
+  private record(pool: PoolSpec, plan: HealingPlan, tokens: number, now: number): void {
+    const m = this.metrics;
+    if (m) {
+      m.unhealthyNodes.set({ pool: pool.name }, plan.summary.unhealthy);
+      m.lostNodes.set({ pool: pool.name }, plan.summary.lost);
+      m.shortCircuited.set({ pool: pool.name }, plan.summary.shortCircuited ? 1 : 0);
+      if (plan.summary.shortCircuited) m.shortCircuitsTotal.inc({ pool: pool.name });
+      m.budgetTokens.set({ pool: pool.name }, tokens);
+      m.orphanedInstances.set({ pool: pool.name }, plan.summary.orphans);
+    }
+    const incidents = [...this.cache.incidents.values()]
+      .filter((e) => e.record.pool === pool.name)
+      .map(({ record: r }) => ({
+        nodeName: r.nodeName,
+        address: r.address,
+        step: r.step,
+        attempts: r.attempts,
+        unhealthySince: r.unhealthySince,
+        ...(r.lastError !== undefined ? { lastError: r.lastError } : {}),
+        ...(r.applyStartedAt !== undefined ? { applyStartedAt: r.applyStartedAt } : {}),
+        ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
+      }));
+    this.lastPlans.set(pool.name, {
+      pool: pool.name,
+      env: pool.env,
+      role: pool.role,
+      at: now,
+      summary: plan.summary,
+      actions: plan.actions.map((a) => ({ kind: a.kind, reason: a.reason, message: a.message })),
+      incidents,
+    });
+  }
+
+  private envSpec(name: string): EnvironmentSpec | undefined {
+    return this.desired?.environments.find((e) => e.name === name);
+  }
+
+  private nomadOf(pool: PoolSpec): HealingNomad {
+    const env = this.envSpec(pool.env);
+    if (!env) throw new Error(`pool ${pool.name}: environment ${pool.env} is not in the desired state`);
+    return this.o.nomad(env);
+  }
+
+  /** A nodes watch per environment that has pools, and one serfHealth watch. */
+  private ensureWatches(): void {
+    const envs = new Set(this.pools.map((p) => p.env));
+    const waitMs = this.o.watchWaitMs ?? HEALING_WATCH_WAIT_MS;
+    for (const name of envs) {
+      const key = `nomad-nodes:${name}`;
+      if (this.watches.has(key)) continue;
+      const env = this.envSpec(name);
+      if (!env) continue;
+      const reader = this.o.nomad(env).reader;
+      this.cache.stale.add(key);
+      this.startWatch<NomadNodeStub[]>(key, "nomad-nodes", (i, s) => reader.listNodes(i, waitMs, s), (nodes) => this.onNodes(name, reader, nodes));
+    }
+    if (!this.watches.has("consul-health") && envs.size > 0) {
+      this.cache.stale.add("consul-health");
+      this.startWatch<SerfHealthByNode>("consul-health", "consul-health", (i, s) => this.o.consul.reader.listSerfHealth(i, waitMs, s), (serf) => {
+        this.cache.serf = serf;
+        this.cache.stale.delete("consul-health");
+        this.afterHealthChange(envs);
+      });
+    }
+  }
+
+  private startWatch<T>(key: string, source: string, fetch: (index: number, signal: AbortSignal) => Promise<{ index: number; data: T }>, onChange: (data: T) => void | Promise<void>): void {
+    const watch = new Watch<T>({
+      query: { name: source, fetch: (index, signal) => fetch(index, signal) },
+      onChange,
+      logger: this.o.logger,
+      ...(this.o.metrics ? { metrics: this.o.metrics } : {}),
+    });
+    this.watches.set(key, watch as Watch<unknown>);
+    watch.start();
+    // A failing watch makes its view stale for the planner until it answers again.
+    const timer = setInterval(() => {
+      if (!this.watches.has(key)) return clearInterval(timer);
+      if (watch.failures > 0) this.cache.stale.add(key);
+      else if (watch.synced) this.cache.stale.delete(key);
+    }, 1_000);
+    timer.unref();
+  }
+
+  private async onNodes(env: string, reader: NomadNodesReader, stubs: NomadNodeStub[]): Promise<void> {
+    const before = this.cache.nodes.get(env) ?? new Map<string, CachedNode>();
+    const after = new Map<string, CachedNode>();
+    const missing: string[] = [];
+    for (const s of stubs) {
+      const old = before.get(s.ID);
+      after.set(s.ID, {
+        id: s.ID,
+        name: s.Name,
+        status: s.Status,
+        eligible: s.SchedulingEligibility === "eligible",
+        draining: s.Drain,
+        nodeClass: s.NodeClass,
+        nodePool: s.NodePool,
+        ...(old?.meta ? { meta: old.meta } : {}),
+      });
+      if (!old?.meta) missing.push(s.ID);
+    }
+    this.cache.nodes.set(env, after);
+    this.cache.stale.delete(`nomad-nodes:${env}`);
+    await this.readDetails(env, reader, missing);
+    this.afterHealthChange(new Set([env]));
+  }
+
+  /** Meta is not in the nodes list: each new node is read once (a few at a time). */
+  private async readDetails(env: string, reader: NomadNodesReader, ids: string[]): Promise<void> {
+    const queue = [...ids];
+    const worker = async (): Promise<void> => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+        try {
+          const d = await reader.getNode(id);
+          const n = this.cache.nodes.get(env)?.get(id);
+          if (n) n.meta = { ...(d?.Meta ?? {}) };
+        } catch (err) {
+          this.o.logger.warn({ env, node: id, err: (err as Error).message }, "healing: node details unreadable; retried at the next change");
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, queue.length) }, worker));
+  }
+
+  private afterHealthChange(envs: Set<string>): void {
+    const now = this.clock.now();
+    const keep = Math.max(0, ...this.pools.map((p) => p.health.flapping.windowMs));
+    for (const env of envs) this.cache.updateHistory(env, now, keep);
+    for (const p of this.pools) if (envs.has(p.env)) this.runner?.add(p.name);
+  }
+}
+
+/** A Raft cluster's health from its configuration and autopilot: voters, and the voters autopilot calls healthy. */
+export function raftHealth(servers: RaftServer[], ap: AutopilotHealth): RaftHealth {
+  const voters = servers.filter((s) => s.Voter);
+  const healthy = new Set(ap.Servers.filter((s) => s.Healthy).map((s) => s.ID));
+  // Autopilot's own `Healthy` is false whenever any server is down, which is exactly when a replacement is due: quorum is counted instead.
+  return { voters: voters.length, healthyVoters: voters.filter((s) => healthy.has(s.ID)).length };
+}
+
+function describeFailure(r: HealingApplyResult): string {
+  const d = r.diagnostics.find((x) => x.severity === "error");
+  if (r.timedOut) return `timed out after ${Math.round(r.durationMs / 1000)} s${d ? `: ${d.summary}` : ""}`;
+  if (r.lockError) return "the state lock is held by another process";
+  return d ? `${d.summary}${d.detail ? `: ${d.detail.split("\n")[0] ?? ""}` : ""}` : `exit ${r.exitCode}`;
+}

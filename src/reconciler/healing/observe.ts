@@ -1,0 +1,148 @@
+import type { PoolSpec } from "../../model/types.js";
+import type { IncidentEntry } from "./journal.js";
+import type { HealingSnapshot, InstanceObservation, InstancesView, NodeObservation, RaftHealth } from "./plan.js";
+import { isUnhealthy } from "./plan.js";
+import { selectsNode } from "./template.js";
+
+/** One Nomad node as the caches hold it: the list's stub fields and, once read, its meta. */
+export interface CachedNode {
+  id: string;
+  name: string;
+  status: string;
+  eligible: boolean;
+  draining: boolean;
+  nodeClass: string;
+  nodePool: string;
+  /** Absent until `/v1/node/:id` was read (meta is not in the list). */
+  meta?: Record<string, string>;
+}
+
+/** The health history of one node, kept from the watches (standbys keep it too, so a new leader is warm). */
+export interface NodeHistory {
+  unhealthySince?: number;
+  turns: number[];
+}
+
+/** What a Terraform state said about a pool's working directory, and when it was read. */
+export interface StateView {
+  at: number;
+  byAddress: Map<string, InstanceObservation>;
+  /** Set after an apply: read again before the next decision. */
+  invalid: boolean;
+}
+
+/**
+ * Healing's caches, filled by the watches and reads of loop.ts; `snapshotOf`
+ * turns them into the planner's input without I/O.
+ */
+export class HealingCache {
+  /** env → node id → node. */
+  readonly nodes = new Map<string, Map<string, CachedNode>>();
+  /** Consul node name → serfHealth. */
+  serf = new Map<string, "passing" | "warning" | "critical">();
+  /** env → node id → history. */
+  readonly history = new Map<string, Map<string, NodeHistory>>();
+  /** `dir\0workspace` → state. */
+  readonly states = new Map<string, StateView>();
+  /** `pool/nodeId` → incident. */
+  readonly incidents = new Map<string, IncidentEntry>();
+  /** Sources (`nomad-nodes:<env>`, `consul-health`) whose watch is failing or not synced yet. */
+  readonly stale = new Set<string>();
+  /** env → Raft health of both clusters, read before a server pool's pass. */
+  readonly quorum = new Map<string, { nomad?: RaftHealth; consul?: RaftHealth }>();
+  /** Incidents (node ids) whose apply this process runs now. */
+  readonly applying = new Set<string>();
+
+  /**
+   * Updates every node's health history of `env` from the current Nomad and
+   * Consul views, at `now`: a node that turns unhealthy starts a streak and
+   * adds a turn; a healthy one ends its streak. Turns older than `keepMs` go.
+   */
+  updateHistory(env: string, now: number, keepMs: number): void {
+    const nodes = this.nodes.get(env) ?? new Map<string, CachedNode>();
+    const hist = this.history.get(env) ?? new Map<string, NodeHistory>();
+    this.history.set(env, hist);
+    for (const [id, n] of nodes) {
+      const h = hist.get(id) ?? { turns: [] };
+      const bad = isUnhealthy(this.observation(n, h));
+      if (bad && h.unhealthySince === undefined) {
+        h.unhealthySince = now;
+        h.turns.push(now);
+      } else if (!bad) delete h.unhealthySince;
+      h.turns = h.turns.filter((t) => t > now - keepMs);
+      hist.set(id, h);
+    }
+    for (const id of hist.keys()) if (!nodes.has(id)) hist.delete(id);
+  }
+
+  /** A pool's nodes as the planner sees them. Nodes whose meta is not read yet are left out (`pending` counts them). */
+  poolNodes(pool: PoolSpec): { nodes: NodeObservation[]; pending: number } {
+    const nodes: NodeObservation[] = [];
+    let pending = 0;
+    const hist = this.history.get(pool.env);
+    for (const n of this.nodes.get(pool.env)?.values() ?? []) {
+      if (n.meta === undefined) {
+        pending++;
+        continue;
+      }
+      const obs = this.observation(n, hist?.get(n.id) ?? { turns: [] });
+      if (selectsNode(pool.select, obs)) nodes.push(obs);
+    }
+    return { nodes, pending };
+  }
+
+  private observation(n: CachedNode, h: NodeHistory): NodeObservation {
+    return {
+      id: n.id,
+      name: n.name,
+      nomadStatus: n.status,
+      eligible: n.eligible,
+      draining: n.draining,
+      serf: this.serf.get(n.name) ?? "unknown",
+      nodeClass: n.nodeClass,
+      nodePool: n.nodePool,
+      meta: n.meta ?? {},
+      ...(h.unhealthySince !== undefined ? { unhealthySince: h.unhealthySince } : {}),
+      unhealthyTurns: [...h.turns],
+    };
+  }
+}
+
+/** The key of a working directory's state in the cache. */
+export function stateKey(dir: string, workspace: string): string {
+  return `${dir}\0${workspace}`;
+}
+
+/** What observe needs besides the cache: the pool, its resolved directory, budget and timing. */
+export interface ObserveInput {
+  pool: PoolSpec;
+  dir: string;
+  budget: HealingSnapshot["budget"];
+  timing: HealingSnapshot["timing"];
+  stateMaxAgeMs: number;
+  now: number;
+}
+
+/** Builds one pool's snapshot from the caches. No I/O. */
+export function observeHealing(cache: HealingCache, input: ObserveInput): HealingSnapshot {
+  const { pool, now } = input;
+  const { nodes, pending } = cache.poolNodes(pool);
+  const state = cache.states.get(stateKey(input.dir, pool.terraform.workspace));
+  const stale = [...cache.stale].filter((s) => s === "consul-health" || s === `nomad-nodes:${pool.env}`);
+  if (pending > 0) stale.push(`node details (${pending} not read yet)`);
+  if (!state || state.invalid || now - state.at > input.stateMaxAgeMs) stale.push("terraform state");
+  const instances: InstancesView | undefined = state ? { byAddress: state.byAddress, orphans: [] } : undefined;
+  const incidents = [...cache.incidents.values()].filter((e) => e.record.pool === pool.name).map((e) => e.record);
+  const quorum = pool.role === "server" ? cache.quorum.get(pool.env) : undefined;
+  return {
+    pool,
+    nodes,
+    ...(instances ? { instances } : {}),
+    incidents,
+    stale,
+    budget: input.budget,
+    ...(quorum ? { quorum } : {}),
+    applying: cache.applying,
+    timing: input.timing,
+  };
+}
