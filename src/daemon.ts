@@ -20,6 +20,9 @@ import { VaultSource, vaultAuthFromConfig } from "./sources/vault.js";
 import { syncStateOf } from "./reconciler/sync/loop.js";
 import { findCondition } from "./reconciler/core/status.js";
 import { startServer, type StewardServer } from "./server/http.js";
+import { createHealingLoop } from "./reconciler/healing/wire.js";
+import { HEALING_ACTION_KINDS } from "./reconciler/healing/plan.js";
+import type { HealingLoop, HealingLoopOptions } from "./reconciler/healing/loop.js";
 import { actionAuthFromConfig, type ActionAuth } from "./server/action-auth.js";
 import { ApprovalStore } from "./sources/approvals.js";
 import { ApprovalWriter } from "./actuators/approvals.js";
@@ -46,6 +49,8 @@ export interface DaemonOverrides {
   promotion?: Partial<Pick<PromotionLoopOptions, "pollIntervalMs" | "pollBackoff" | "runner" | "gates" | "approvals">>;
   /** Where the production build of ui/ is. @default dist/ui */
   uiDir?: string;
+  /** Healing loop overrides (a sim clock, a fake Terraform). */
+  healing?: Partial<HealingLoopOptions>;
 }
 
 /**
@@ -57,6 +62,8 @@ export class Daemon {
   readonly metrics: StewardMetrics;
   readonly sync: SyncLoop;
   readonly promotion: PromotionLoop;
+  /** The healing loop, when `config.healing` is set. */
+  readonly healing: HealingLoop | undefined;
   readonly consul: ConsulClient;
   readonly elector: LeaderElector;
   /** Steward's credentials from Vault, when `config.vault` is set. */
@@ -81,7 +88,7 @@ export class Daemon {
   ) {
     this.logger = overrides.logger ?? createLogger({ base: { instance: config.instanceId } });
     this.metrics = overrides.metrics ?? createMetrics();
-    initMetrics(this.metrics, { actionKinds: { sync: ["register", "stop", "noop"], promotion: ["setStageDigest", "startGate", "record", "fail"] } });
+    initMetrics(this.metrics, { actionKinds: { sync: ["register", "stop", "noop"], promotion: ["setStageDigest", "startGate", "record", "fail"], healing: HEALING_ACTION_KINDS } });
     this.vault = config.vault
       ? new VaultSource({ address: config.vault.address, auth: vaultAuthFromConfig(config.vault.auth), kvMount: config.vault.kvMount, logger: this.logger, metrics: this.metrics })
       : undefined;
@@ -130,6 +137,19 @@ export class Daemon {
       onStatus: (st) => this.live.onSyncStatus(st),
       onChange: (key) => this.live.onSyncChange(key),
     });
+    this.healing = config.healing
+      ? createHealingLoop({
+          config: config.healing,
+          consul: this.consul,
+          consulToken: consulToken(config.consul.token, this.vault),
+          writer,
+          tokens: this.vault ? vaultTokens(this.vault) : envTokens,
+          statePrefix: prefix,
+          logger: this.logger,
+          metrics: this.metrics,
+          ...(overrides.healing ? { overrides: overrides.healing } : {}),
+        })
+      : undefined;
     this.controls = new ControlsSource({ consul: this.consul, prefix: `${prefix}/control/`, logger: this.logger, metrics: this.metrics });
     this.elector = new LeaderElector({
       consul: this.consul,
@@ -203,6 +223,10 @@ export class Daemon {
     this.promotion.start();
     this.startSource();
     this.elector.onChange((leading) => {
+      if (this.healing) {
+        const h = this.healing;
+        void (leading ? h.lead() : h.standBy()).catch((err: unknown) => this.logger.error({ err: (err as Error).message, loop: "healing" }, "healing: could not change role"));
+      }
       // Sync registers a promoted stage's image only once the journal says which one it is.
       const lead = async (): Promise<void> => {
         await this.promotion.whenJournalSynced();
@@ -224,6 +248,7 @@ export class Daemon {
     await this.approvals.stop();
     await this.promotion.stop();
     await this.sync.stop();
+    await this.healing?.stop();
     await this.vault?.stop();
     this.live.close();
     await this.server?.close();
@@ -274,6 +299,9 @@ export class Daemon {
       const result = await this.sync.acceptSnapshot(s);
       if (result === "accepted" && this.sync.cache.revision) this.promotion.setRevision(this.sync.cache.revision);
       this.live.onRevision(result, s);
+      // Healing reads the same revision in force (its pools and environments).
+      const state = this.sync.cache.revision?.state;
+      if (result === "accepted" && state) this.healing?.setDesired(state);
       return result;
     };
     if ("consul" in src) {
@@ -344,6 +372,7 @@ export class Daemon {
       revision: this.sync.revision,
       promotion: this.promotion.status(),
       controls: { paused: this.sync.cache.paused.all, pausedServices: [...this.sync.cache.paused.services] },
+      ...(this.healing ? { healing: { pools: this.healing.poolStatuses() } } : {}),
       jobs: this.sync.statuses().map((s) => {
         const ready = findCondition(s, "Ready");
         return {

@@ -98,6 +98,20 @@ export const configSchema = z.strictObject({
   /** Directory Steward may write to (its git mirror). @default .cache/steward under the working directory */
   dataDir: z.string().min(1).optional(),
   /**
+   * The healing loop (pools/*.yaml): off when absent. Pools' `terraform.dir`
+   * is relative to `terraformRoot`; `env` is added to terraform's environment
+   * (e.g. AWS_ENDPOINT_URL_EC2, TF_CLI_CONFIG_FILE).
+   */
+  healing: z
+    .strictObject({
+      terraformRoot: z.string().min(1).default("."),
+      binary: z.string().min(1).optional(),
+      env: z.record(z.string(), z.string()).optional(),
+      applyTimeoutMs: z.number().int().min(1000).optional(),
+      budget: z.strictObject({ perDir: z.number().int().min(1).optional(), global: z.number().int().min(1).optional(), windowMs: z.number().int().min(1000).optional() }).optional(),
+    })
+    .optional(),
+  /**
    * Vault, where Steward reads its own credentials (Nomad tokens named
    * `vault:` in steward.yaml, the Consul token). Off when absent.
    */
