@@ -154,6 +154,8 @@ export async function healingFixture(opts: SimOptions = {}): Promise<HealingFixt
         clock: sim.clock,
         watchWaitMs: 2_000,
         stateMaxAgeMs: 60 * 60_000,
+        // Sim time runs 600x: a loaded machine must not make a booting node look slow.
+        bootTimeoutMs: 24 * 3_600_000,
         runner: { queue: { backoffBaseMs: 20, backoffCapMs: 200 } },
         ...over,
       });

@@ -80,7 +80,8 @@ async function setup(t: ExecutionContext, keys: string[]): Promise<E2E> {
     clock: sim.clock,
     watchWaitMs: 2_000,
   });
-  loop.setDesired(desiredFor(sim, [workerPool({ terraform: { dir: "terraform/examples/worker-pool", workspace: "default", address: 'module.workers.aws_instance.worker["${meta.terraform_key}"]' } })]));
+  // unhealthyAfter 30 min sim (3 s real): kills seen a little apart on a loaded machine still count together.
+  loop.setDesired(desiredFor(sim, [workerPool({ health: { unhealthyAfterMs: 30 * 60_000, flapping: { count: 3, windowMs: 60 * 60_000, replace: false } }, terraform: { dir: "terraform/examples/worker-pool", workspace: "default", address: 'module.workers.aws_instance.worker["${meta.terraform_key}"]' } })]));
   await eventually(() => sim.world.list("prod").filter((m) => m.state === "up").length === keys.length, { timeoutMs: 30_000 });
   return { sim, w, loop, applies };
 }
