@@ -230,6 +230,7 @@ export class Daemon {
       // Sync registers a promoted stage's image only once the journal says which one it is.
       const lead = async (): Promise<void> => {
         await this.promotion.whenJournalSynced();
+        await this.promotion.catchUp();
         await Promise.all([this.sync.lead(), this.promotion.lead()]);
       };
       void (leading ? lead() : Promise.all([this.sync.standBy(), this.promotion.standBy()])).catch((err: unknown) =>

@@ -104,7 +104,6 @@ export async function promotionFixture(o: PromotionFixtureOptions = {}): Promise
   const snapshot = await source.snapshot();
   const consul = new ConsulClient({ address: sim.urls.consul });
   const writer = new ConsulKvWriter(consul);
-  const logger = createLogger({ level: process.env.STEWARD_TEST_LOG ?? "silent" });
   const instances: PromotionInstance[] = [];
   const journal = new PromotionJournalStore(consul, writer);
   const nomad = Object.fromEntries(
@@ -138,6 +137,7 @@ export async function promotionFixture(o: PromotionFixtureOptions = {}): Promise
       if (put.status !== 201) throw new Error(`retag build-${n}: ${put.status}`);
     },
     instance: async () => {
+      const logger = createLogger({ level: process.env.STEWARD_TEST_LOG ?? "silent", base: { instance: `i${instances.length + 1}` } });
       const metrics = createMetrics({ defaultMetrics: false });
       const c = new ConsulClient({ address: sim.urls.consul });
       const w = new ConsulKvWriter(c);
@@ -177,6 +177,7 @@ export async function promotionFixture(o: PromotionFixtureOptions = {}): Promise
         metrics,
         lead: async () => {
           await promotion.whenJournalSynced();
+          await promotion.catchUp();
           await Promise.all([sync.lead(), promotion.lead()]);
         },
         stop: async () => {

@@ -246,11 +246,22 @@ export class PromotionLoop {
     await this.poller.idle();
   }
 
-  /** Starts writing: waits for the journal, then runs every promoted service. */
+  /**
+   * Reads the whole journal once (not through the watch) and applies it,
+   * sync's re-renders included. A new leader calls it before sync leads: a
+   * step the old leader wrote just before it died is then seen, so sync
+   * never registers an image the journal has already moved past.
+   */
+  async catchUp(): Promise<void> {
+    await this.onJournal(await this.o.journal.listAll());
+  }
+
+  /** Starts writing: catches up with the journal, then runs every promoted service. */
   async lead(): Promise<void> {
     if (this.runner) return;
     this.start();
     await this.whenJournalSynced();
+    await this.catchUp();
     const r = this.o.runner ?? {};
     this.runner = new Runner<string>({
       loop: "promotion",
@@ -419,7 +430,9 @@ export class PromotionLoop {
       const gctx = this.gateContext(entry.record, a.stage, a.gate);
       if (gctx) await this.startGate(gctx);
     }
-    await this.afterRecordsChanged(a.service, before);
+    const changed = await this.afterRecordsChanged(a.service, before);
+    // A re-issued register changes nothing in the journal's answer, but its effect is exactly to have sync look again.
+    if (a.kind === "setStageDigest" && !changed) await this.o.onStageDigest?.(a.service);
     return { ...base, result: "changed" };
   }
 
@@ -470,16 +483,17 @@ export class PromotionLoop {
   }
 
   /** When the journal changed what a stage runs: metrics, and sync is told. */
-  private async afterRecordsChanged(service: string, before: PromotionRecord[]): Promise<void> {
+  private async afterRecordsChanged(service: string, before: PromotionRecord[]): Promise<boolean> {
     const after = this.records(service);
     const svc = this.services().find((s) => s.name === service);
-    if (!svc || !this.cache.state) return;
+    if (!svc || !this.cache.state) return false;
     this.pm?.failedDigests.set({ service }, after.filter((r) => r.status === "failed").length);
     const stages = stagesOf(this.cache.state, svc).map((s) => s.name);
     const changed = stages.some((st) => JSON.stringify(stageDigest(before, st)) !== JSON.stringify(stageDigest(after, st)));
-    if (!changed) return;
+    if (!changed) return false;
     this.updateStageMetrics(service);
     await this.o.onStageDigest?.(service);
+    return true;
   }
 
   private updateStageMetrics(service: string): void {
