@@ -352,12 +352,13 @@ export class Daemon {
     return this.config.dataDir ?? path.resolve(".cache", "steward", this.config.instanceId);
   }
 
-  /** Ready when the desired state is loaded, every watched cluster was read, and the controls were read. */
+  /** Ready when the desired state is loaded, every watched cluster was read, and the controls and approvals were read. */
   readiness(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (!this.sync.revision.good) reasons.push(this.sync.revision.refused ? "the desired state is invalid and no earlier revision is in force" : "the desired state has not been read yet");
     else if (!this.sync.synced) reasons.push("not every environment's Nomad jobs have been read yet");
     if (!this.controls.synced) reasons.push("the controls in Consul KV have not been read yet");
+    if (!this.approvals.synced) reasons.push("the manual approvals in Consul KV have not been read yet");
     if (this.poller?.lastError) reasons.push(`desired-state source: ${this.poller.lastError}`);
     if (this.vault && !this.vault.ready) reasons.push(`Steward's credentials have not been read from Vault yet${this.vault.problems().map((p) => `; ${p.path}: ${p.message}`).join("")}`);
     return { ready: reasons.length === 0, reasons };
