@@ -122,7 +122,11 @@ export class Daemon {
       journal: new PromotionJournalStore(this.consul, writer, { prefix: `${prefix}/journal/promotion/`, logger: this.logger }),
       logger: this.logger,
       metrics: this.metrics,
-      onStageDigest: (service) => this.sync.refreshService(service),
+      onStageDigest: (service) => {
+        this.live.onPromotionChange(service);
+        return this.sync.refreshService(service);
+      },
+      onStatus: (st) => this.live.onPromotionChange(st.key),
       ...(overrides.watchWaitMs !== undefined ? { watchWaitMs: overrides.watchWaitMs } : {}),
       ...overrides.promotion,
     });
@@ -162,6 +166,7 @@ export class Daemon {
     });
     this.live = new DaemonLive({
       instanceId: config.instanceId,
+      promotion: this.promotion,
       startedAt: () => this.startedAt,
       sync: this.sync,
       elector: this.elector,
@@ -219,6 +224,7 @@ export class Daemon {
       this.live.onControls(next, prev);
     });
     this.controls.start();
+    this.approvals.watch((service, digest) => this.live.onApproval(this.approvals.list().find((a) => a.service === service && a.digest === digest)));
     this.approvals.start();
     this.promotion.start();
     this.startSource();

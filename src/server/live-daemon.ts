@@ -6,7 +6,9 @@ import type { LeaderInfo } from "../reconciler/core/leader.js";
 import type { KeyStatus } from "../reconciler/core/status.js";
 import type { SyncLoop } from "../reconciler/sync/loop.js";
 import type { SyncKey } from "../reconciler/sync/observe.js";
+import type { PromotionServiceStatus } from "../reconciler/promotion/loop.js";
 import type { Controls } from "../sources/controls.js";
+import type { Approval } from "../sources/approvals.js";
 import { LiveHub, type LiveCollectionSource, type LiveRecord } from "./live-hub.js";
 import { liveRoutes, type ActionAuthorization, type LiveActions, type Route } from "./live-routes.js";
 import type { ControlsSection, LiveSections, RevisionSection, ServicePlan, ServicePlanEntry, SyncCell } from "./live-types.js";
@@ -29,6 +31,8 @@ export interface DaemonLiveDeps {
   actionsEnabled: () => boolean;
   /** Where the production build of ui/ is (tests). */
   uiDir?: string;
+  /** The promotion loop's status (its `/api/status` section); absent: no `promotion` collection. */
+  promotion?: { status(): PromotionServiceStatus[] };
   /** Passed to the hub (tests, benchmarks). */
   hub?: { flushMs?: number; bufferSize?: number };
 }
@@ -46,10 +50,40 @@ export class DaemonLive {
   private readonly lastSyncByEnv = new Map<string, number>();
   private lastLeaderId: string | undefined;
   private lastRevision: string | undefined;
+  /** Per service, the time of the latest journal line already sent as an event. */
+  private readonly historySeen = new Map<string, number>();
+  private promotionCache: { at: number; byService: Map<string, PromotionServiceStatus> } | undefined;
+  private promotionDiffedAt = 0;
 
   constructor(private readonly d: DaemonLiveDeps) {
     this.hub = new LiveHub({ sections: () => this.sections(), ...d.hub });
     this.hub.register("sync", this.syncSource());
+    if (d.promotion) this.hub.register("promotion", this.promotionSource());
+  }
+
+  /**
+   * A manual decision appeared in Consul KV (from the page, the API, the CLI
+   * or by hand): an event naming who decided. Decisions older than a minute
+   * are the store's first read at startup, not news.
+   */
+  onApproval(a: Approval | undefined): void {
+    if (!a) return;
+    const at = a.at ? Date.parse(a.at) : NaN;
+    if (!(Date.now() - at < 60_000)) return;
+    this.hub.touch("promotion", a.service);
+    this.hub.record({
+      loop: "promotion",
+      kind: a.decision,
+      service: a.service,
+      ...(a.stage ? { env: a.stage } : {}),
+      ...(a.by ? { by: a.by } : {}),
+      message: `${a.service} ${a.digest.slice(7, 19)}: ${a.decision === "approve" ? "approved" : "rejected"}${a.stage ? ` for ${a.stage}` : ""}${a.by ? ` by ${a.by}` : ""}${a.reason ? ` (${a.reason})` : ""}`,
+    });
+  }
+
+  /** The promotion loop's hooks (a pass ended, a stage's digest changed): that service's item and journal lines. */
+  onPromotionChange(service: string): void {
+    this.hub.touch("promotion", service);
   }
 
   /** The sync loop's status hook (leader): the cell, and the pass's events. */
@@ -170,6 +204,47 @@ export class DaemonLive {
     if (scope.service && !rev?.state.services.some((s) => s.name === scope.service)) throw new Error(`no service ${scope.service} in the desired state`);
   }
 
+  private promotionSource(): LiveCollectionSource<PromotionServiceStatus> {
+    // status() builds every service at once: one build serves every key looked at in the same flush.
+    const all = (): Map<string, PromotionServiceStatus> => {
+      const now = Date.now();
+      if (!this.promotionCache || now - this.promotionCache.at > 20) {
+        this.promotionCache = { at: now, byService: new Map((this.d.promotion?.status() ?? []).map((p) => [p.service, p])) };
+      }
+      return this.promotionCache.byService;
+    };
+    const withEvents = (p: PromotionServiceStatus | undefined): PromotionServiceStatus | undefined => {
+      if (p) this.recordHistory(p);
+      return p;
+    };
+    return {
+      list: () => [...all()].map(([k, p]) => [k, withEvents(p) as PromotionServiceStatus]),
+      get: (service) => withEvents(all().get(service)),
+    };
+  }
+
+  /** New journal lines of a service become events (the first look only marks where the stream starts). */
+  private recordHistory(p: PromotionServiceStatus): void {
+    const seen = this.historySeen.get(p.service);
+    const latest = p.history.reduce((m, h) => Math.max(m, h.at), 0);
+    this.historySeen.set(p.service, Math.max(latest, seen ?? 0));
+    if (seen === undefined) return;
+    for (const h of p.history) {
+      if (h.at <= seen) continue;
+      const level = /Failed|TimedOut|RolledBack|NoLastGood|ProgressDeadline/.test(h.reason) ? "warn" : "info";
+      this.hub.record({
+        loop: "promotion",
+        kind: h.reason,
+        reason: h.reason,
+        level,
+        at: new Date(h.at).toISOString(),
+        service: p.service,
+        ...(h.stage ? { env: h.stage } : {}),
+        message: `${p.service} ${h.tag ?? h.digest.slice(7, 19)}${h.stage ? ` in ${h.stage}` : ""}: ${h.message}`,
+      });
+    }
+  }
+
   private syncSource(): LiveCollectionSource<SyncCell> {
     return {
       list: () => {
@@ -216,6 +291,11 @@ export class DaemonLive {
   }
 
   private sections(): LiveSections {
+    // The journal, the registry and the gates move without a sync event: the promotion items are re-diffed each second.
+    if (this.d.promotion && Date.now() - this.promotionDiffedAt >= 1_000) {
+      this.promotionDiffedAt = Date.now();
+      this.hub.touch("promotion");
+    }
     const leader = this.d.elector.currentLeader();
     const leading = this.d.elector.isLeader;
     if (leader?.instanceId !== this.lastLeaderId) {

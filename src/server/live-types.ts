@@ -1,8 +1,8 @@
 /**
  * The shapes the live UI receives from `/api/events` (Server-Sent Events)
- * and `/api/live`. The page (ui/) imports these types, so server and page
- * cannot drift apart. This file holds types only, and imports nothing that
- * needs Node: the browser build type-checks it too.
+ * and `/api/live`. The page (ui/) imports these types, and the loops' own
+ * status types re-exported here, so server and page cannot drift apart.
+ * Types only: nothing here runs in the page.
  */
 
 /** What the overview shows for one job in one environment. */
@@ -88,7 +88,7 @@ export interface LiveSections {
   [name: string]: unknown;
 }
 
-/** The keyed collections: `sync` (key `env/job`) now; loops add theirs (`promotion`, `pools`). */
+/** The keyed collections: `sync` (key `env/job`), `promotion` (key: service); loops add theirs (`pools`). */
 export interface LiveCollections {
   sync: Record<string, SyncCell>;
   [name: string]: Record<string, unknown>;
@@ -187,3 +187,6 @@ export interface ServicePlan {
   /** Set when the plan could not be computed here (a standby without the desired state, a cluster down). */
   error?: string;
 }
+
+/** The `promotion` collection (key: service) is the promotion loop's own `/api/status` section, item by item. */
+export type { PromotionServiceStatus } from "../reconciler/promotion/loop.js";

@@ -79,6 +79,8 @@ export interface UiWorld {
   dirs: string[];
   /** Starts one daemon (instance id `id`) with the action token configured. */
   start(id: string): Promise<Daemon>;
+  /** Pushes `hello:build-<n>` to sim's registry, as CI would; returns its digest. */
+  push(n: number): string;
   /** Commits a file change and announces it with a signed webhook to `d`. */
   commit(d: Daemon, file: string, edit: (text: string) => string, message: string): Promise<string>;
   close(): Promise<void>;
@@ -90,6 +92,31 @@ export async function uiWorld(): Promise<UiWorld> {
   const repo = await GitRepo.create();
   await repo.copyIn(path.join(REPO_ROOT, "desired-state"), "desired-state");
   await repo.write("desired-state/steward.yaml", stewardYaml(sim));
+  // Deployments that take a second, not ten, per allocation: the tests watch whole promotions.
+  const hcl = await readFile(path.join(REPO_ROOT, "desired-state/services/hello/hello.nomad.hcl"), "utf8");
+  await repo.write("desired-state/services/hello/hello.nomad.hcl", hcl.replace('min_healthy_time = "10s"', 'min_healthy_time = "1s"'));
+  // hello is promoted from sim's registry, with a manual gate after qa (the approval the UI gives).
+  await repo.write(
+    "desired-state/services/hello/service.yaml",
+    [
+      "job: hello.nomad.hcl",
+      "image:",
+      `  repository: ${new URL(sim.urls.registry).host}/hello`,
+      `  digest: sha256:${"0".repeat(64)}`,
+      "  policy:",
+      "    type: buildNumber",
+      "environments:",
+      "  qa:",
+      "  prod:",
+      "    variables:",
+      "      count: 2",
+      "promotion:",
+      "  gates:",
+      "    qa:",
+      "      - manual: true",
+      "",
+    ].join("\n"),
+  );
   repo.commit("the example desired state");
   process.env.STEWARD_UI_TEST_HOOK_SECRET = HOOK_SECRET;
   process.env.STEWARD_UI_TEST_ACTION_TOKEN = UI_TOKEN;
@@ -117,12 +144,14 @@ export async function uiWorld(): Promise<UiWorld> {
           metrics: createMetrics({ defaultMetrics: false }),
           leader: { ttlMs: 10_000, lockDelayMs: 500, waitMs: 5_000 },
           watchWaitMs: 5_000,
+          promotion: { pollIntervalMs: 300, pollBackoff: { baseMs: 200, capMs: 1_000 } },
         },
       );
       await d.start();
       w.daemons.push(d);
       return d;
     },
+    push: (n) => sim.registry.pushImage("hello", `build-${n}`, { format: "docker", layer: `hello build ${n}` }),
     async commit(d, file, edit, message) {
       const full = path.join(repo.dir, file);
       await repo.write(file, edit(await readFile(full, "utf8")));
@@ -191,9 +220,9 @@ export async function axeViolations(page: Page): Promise<Array<{ id: string; imp
 }
 
 /** Saves a PNG under test-results/ui (gitignored), and returns its path. */
-export async function screenshot(page: Page, name: string): Promise<string> {
+export async function screenshot(page: Page, name: string, fullPage = false): Promise<string> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const file = path.join(SCREENSHOT_DIR, `${name}.png`);
-  await page.screenshot({ path: file });
+  await page.screenshot({ path: file, fullPage });
   return file;
 }

@@ -36,8 +36,8 @@ interface Ctx {
 let ctx: Ctx | undefined;
 
 /** Also copies the screenshot to docs/screenshots when asked to (STEWARD_UPDATE_SCREENSHOTS=1): the README's images are refreshed on purpose, never by CI. */
-async function shot(page: Page, name: string): Promise<void> {
-  const file = await screenshot(page, name);
+async function shot(page: Page, name: string, fullPage = false): Promise<void> {
+  const file = await screenshot(page, name, fullPage);
   if (process.env.STEWARD_UPDATE_SCREENSHOTS === "1") {
     const dir = path.join(REPO_ROOT, "docs", "screenshots");
     mkdirSync(dir, { recursive: true });
@@ -174,8 +174,37 @@ uiTest("with_the_token_pause_resume_and_sync_now_work_and_are_recorded", async (
   await page.getByTestId("action-result").locator("text=a sync of service web was requested").waitFor();
   await page.locator(".events li", { hasText: "sync-now requested for service web" }).waitFor();
   t.regex(await page.locator(".events").innerText(), /alice via ui \(token ops\): resume web/);
-  await shot(page, "service");
   t.deepEqual(await axeViolations(page), [], "no serious or critical accessibility violation");
+  await page.close();
+});
+
+uiTest("a_promotion_waits_on_the_manual_gate_and_approve_in_the_page_sends_prod_the_digest", async (t) => {
+  const { w, leader } = ctx!;
+  const page = await open(leader, "#/service/hello");
+  const digest = w.push(1);
+  const approve = page.getByRole("button", { name: "Approve build-1" });
+  await approve.waitFor({ timeout: 30_000 });
+  t.regex(await page.locator(`[data-digest="${digest}"]`).innerText(), /GatePending: .*manual approval/);
+  // Without a token (a fresh tab has none) the approval is refused, and prod stays where it was.
+  await page.evaluate(() => sessionStorage.clear());
+  await approve.click();
+  await page.getByTestId("action-result").locator("text=refused").waitFor();
+  t.regex(await page.getByTestId("action-result").innerText(), /Approve build-1: ✕ refused: missing Authorization header/);
+  t.notRegex(await page.getByTestId("stage-digest-prod").innerText(), /build-1/);
+  await page.evaluate((token) => {
+    sessionStorage.setItem("steward.actionToken", token);
+    sessionStorage.setItem("steward.who", "carol");
+  }, UI_TOKEN);
+  await approve.click();
+  await page.getByTestId("action-result").locator("text=approved").waitFor();
+  await page.getByTestId("stage-digest-prod").locator("text=build-1").waitFor({ timeout: 30_000 });
+  await page.locator(".events li", { hasText: "approved by carol via ui via ops" }).first().waitFor();
+  await page.locator(".journal", { hasText: "PromotionComplete" }).waitFor({ timeout: 30_000 });
+  await shot(page, "service", true);
+  t.deepEqual(await axeViolations(page), [], "no serious or critical accessibility violation");
+  await page.goto(`${leader.url}/ui/#/`);
+  await page.locator(`[data-key="prod/hello"] .digest`, { hasText: digest.slice(7, 15) }).waitFor();
+  t.pass();
   await page.close();
 });
 

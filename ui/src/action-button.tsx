@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { ActionReply, ActionRequest } from "../../src/server/live-types.js";
-import { act, type ActionName } from "./actions.js";
+import { act, decide, type ActionName } from "./actions.js";
 
 /** The latest action's answer, shown in one live region for the whole page. */
 let notice: (ActionReply & { seq: number; action: string }) | undefined;
@@ -25,6 +25,29 @@ export function ActionButton({ name, body, label }: { name: ActionName; body: Ac
       onClick={() => {
         setBusy(true);
         void act(name, body).then((reply) => {
+          setBusy(false);
+          announce(label, reply);
+        });
+      }}
+    >
+      {label}
+    </button>
+  );
+}
+
+/** Approve or Reject a digest waiting on a manual gate; the answer goes to the same live region. */
+export function DecisionButton({ service, digest, decision, label }: { service: string; digest: string; decision: "approve" | "reject"; label: string }): preact.JSX.Element {
+  const [busy, setBusy] = useState(false);
+  return (
+    <button
+      type="button"
+      class={`action ${decision}`}
+      data-decision={decision}
+      aria-busy={busy}
+      disabled={busy}
+      onClick={() => {
+        setBusy(true);
+        void decide(service, digest, decision).then((reply) => {
           setBusy(false);
           announce(label, reply);
         });

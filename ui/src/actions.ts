@@ -46,3 +46,24 @@ export async function act(name: ActionName, body: ActionRequest): Promise<Action
     return { ok: false, message: `could not reach Steward: ${(err as Error).message}` };
   }
 }
+
+/**
+ * Approves or rejects a digest waiting on a manual gate, through the same
+ * `POST /api/approvals` the CLI's `steward approve` and CI use.
+ */
+export async function decide(service: string, digest: string, decision: "approve" | "reject"): Promise<ActionReply> {
+  const token = savedToken();
+  const who = savedWho();
+  try {
+    const res = await fetch("/api/approvals", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-Steward-Action": "1", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ service, digest, decision, ...(who ? { by: `${who} via ui` } : { by: "ui" }) }),
+    });
+    const body = (await res.json().catch(() => ({}))) as { error?: string };
+    if (res.ok) return { ok: true, message: `${digest.slice(7, 19)} ${decision === "approve" ? "approved" : "rejected"}` };
+    return { ok: false, message: `refused: ${body.error ?? `HTTP ${res.status}`}` };
+  } catch (err) {
+    return { ok: false, message: `could not reach Steward: ${(err as Error).message}` };
+  }
+}

@@ -1,5 +1,5 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
-import type { SyncCell, SyncCellState } from "../../src/server/live-types.js";
+import type { PromotionServiceStatus, SyncCell, SyncCellState } from "../../src/server/live-types.js";
 import { ActionButton } from "./action-button.js";
 import { EventList } from "./events.js";
 import { STATE_LABEL, ago, shortDigest, shortRevision } from "./format.js";
@@ -194,6 +194,7 @@ export function Overview({ store }: { store: LiveStore }): preact.JSX.Element {
                       {r.service}
                     </a>
                     {store.sections.controls?.pausedServices.includes(r.service) ? <span class="tag">paused</span> : null}
+                    {(store.collections.get("promotion")?.get(r.service) as PromotionServiceStatus | undefined)?.pending.length ? <span class="tag">promoting</span> : null}
                   </div>
                   {envs.map((e, c) => (
                     <Cell key={e} cell={r.cells[e]} active={tabRow === index && active.col === c + 1} row={index} col={c + 1} onOpen={() => open(r)} />

@@ -1,9 +1,10 @@
 import { useEffect, useState } from "preact/hooks";
-import type { ServicePlan, SyncCell } from "../../src/server/live-types.js";
+import type { PromotionServiceStatus, ServicePlan, SyncCell } from "../../src/server/live-types.js";
 import { ActionButton } from "./action-button.js";
 import { EventList } from "./events.js";
 import { ago, shortDigest, shortRevision } from "./format.js";
 import { StateBadge } from "./overview.js";
+import { PromotionPanel } from "./promotion.js";
 import type { LiveStore } from "./store.js";
 
 function usePlan(service: string, revision: string | undefined): { plan: ServicePlan | undefined; loading: boolean; reload: () => void } {
@@ -94,7 +95,7 @@ export function ServicePage({ store, service }: { store: LiveStore; service: str
   const row = store.rows().find((r) => r.service === service);
   const { plan, loading, reload } = usePlan(service, store.sections.revision?.good?.revision);
   const paused = store.sections.controls?.pausedServices.includes(service) ?? false;
-  const promotion = store.collections.get("promotion")?.get(service);
+  const promotion = store.collections.get("promotion")?.get(service) as PromotionServiceStatus | undefined;
   const events = store.events.filter((e) => e.service === service);
   return (
     <section aria-labelledby="service-title" class="service-page">
@@ -146,10 +147,10 @@ export function ServicePage({ store, service }: { store: LiveStore; service: str
       <h2>Promotion</h2>
       {promotion === undefined ? (
         <p class="muted" data-testid="promotion-empty">
-          No promotion reported for {service}: the promotion loop (issue 4) is not running on this Steward yet, or the service has no promotion policy.
+          {service} is not promoted: its service.yaml has no image policy, so it runs the digest pinned there.
         </p>
       ) : (
-        <pre class="raw">{JSON.stringify(promotion, null, 2)}</pre>
+        <PromotionPanel p={promotion} />
       )}
       <h2>History</h2>
       <EventList events={events} label={`Events of ${service}, newest first`} />
