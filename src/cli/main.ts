@@ -1,7 +1,7 @@
 /**
  * The `steward` command line:
  *   steward run       [--config FILE]                       the daemon
- *   steward plan      [--dir DIR | --git URL] [--json]      what sync would do now (exit 2: changes)
+ *   steward plan      [--dir DIR | --git URL] [--json] [--url URL]   what sync would do now (exit 2: changes), and the daemon's pending promotions
  *   steward validate  [--dir DIR | --git URL] [--parse]     check a desired-state tree (exit 1: invalid)
  *   steward status    [--url URL] [--json]                  ask a running daemon
  *   steward pause|resume [SERVICE], steward sync-now         runtime switches in Consul KV
@@ -12,7 +12,7 @@ import { InvalidInputError } from "../model/errors.js";
 
 const USAGE = `usage: steward <run|plan|validate|status> [options]
   run       [--config FILE]                           run the daemon (config: file, then environment)
-  plan      [--dir DIR | --git URL [--branch B]] [--json]   the actions sync would take now; exit 2 when there are changes
+  plan      [--dir DIR | --git URL [--branch B]] [--json] [--url URL]   the actions sync would take now (exit 2 when there are changes), and the pending promotions a running daemon reports
   validate  [--dir DIR | --git URL [--branch B]] [--parse]  check a desired-state tree; --parse also asks each environment's Nomad
   status    [--url URL] [--json]                      the status of a running daemon (default http://127.0.0.1:8080)
   pause     [SERVICE] [--reason TEXT] [--config FILE]   stop syncing everything, or one service (a Consul KV switch)
@@ -55,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case "plan": {
       const { planCommand } = await import("./plan.js");
-      return planCommand({ ...tree, json: values.json });
+      return planCommand({ ...tree, json: values.json, url: values.url });
     }
     case "validate": {
       const { validateCommand } = await import("./validate.js");

@@ -4,13 +4,14 @@ import { describeIssue } from "../model/errors.js";
 import { createLogger } from "../log.js";
 import type { SyncAction } from "../reconciler/sync/plan.js";
 import { readTree, type TreeArgs } from "./desired.js";
+import { fetchPromotion, pendingLine } from "./promotion.js";
 
 /**
  * `steward plan`: what the sync loop would do now, job by job, with the
  * reason, changing nothing. Exit code 0: nothing to do; 2: there are
  * changes; 1: the desired state is invalid or a cluster cannot be read.
  */
-export async function planCommand(args: TreeArgs & { json?: boolean }, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+export async function planCommand(args: TreeArgs & { json?: boolean; url?: string }, out: NodeJS.WritableStream = process.stdout): Promise<number> {
   const snapshot = await readTree(args);
   const loop = new SyncLoop({ clients: new NomadClients({ tokens: envTokens }), store: new MemorySyncStateStore(), logger: createLogger({ level: "silent" }) });
   try {
@@ -28,8 +29,10 @@ export async function planCommand(args: TreeArgs & { json?: boolean }, out: Node
     const actions: SyncAction[] = [];
     for (const key of loop.cache.keys()) actions.push(...(await loop.planKey(key, now)).actions);
     const changes = actions.filter((a) => a.kind !== "noop");
+    const promotion = args.url ? await fetchPromotion(args.url) : undefined;
     if (args.json) {
-      out.write(`${JSON.stringify({ revision: snapshot.revision, actions: actions.map(({ env, jobId, kind, reason, message }) => ({ env, jobId, kind, reason, message })) }, null, 2)}\n`);
+      const pending = promotion?.map((p) => ({ service: p.service, pending: p.pending }));
+      out.write(`${JSON.stringify({ revision: snapshot.revision, actions: actions.map(({ env, jobId, kind, reason, message }) => ({ env, jobId, kind, reason, message })), ...(pending && { promotions: pending }) }, null, 2)}\n`);
     } else {
       out.write(`Desired state ${snapshot.origin} @ ${snapshot.revision.slice(0, 12)}\n`);
       for (const a of actions) {
@@ -37,6 +40,9 @@ export async function planCommand(args: TreeArgs & { json?: boolean }, out: Node
         for (const line of await diffLines(loop, a)) out.write(`      ${line}\n`);
       }
       out.write(changes.length ? `\n${changes.length} change(s) to make.\n` : "\nNothing to do: every job is as desired.\n");
+      if (args.url && !promotion) out.write(`\nPending promotions: no Steward answers at ${args.url} (promotion decisions need the daemon's journal and watches).\n`);
+      const pending = (promotion ?? []).flatMap((p) => p.pending.map((x) => `  ${p.service}  ${pendingLine(x)}`));
+      if (promotion) out.write(pending.length ? `\nPending promotions (from ${args.url}):\n${pending.join("\n")}\n` : "\nNo promotion pending.\n");
     }
     return changes.length ? 2 : 0;
   } finally {

@@ -1,4 +1,6 @@
 import axios from "axios";
+import type { PromotionServiceStatus } from "../reconciler/promotion/loop.js";
+import { formatPromotion } from "./promotion.js";
 
 /** The parts of `/api/status` the status command prints. */
 interface StatusDoc {
@@ -9,6 +11,8 @@ interface StatusDoc {
     refused?: { revision: string; issues: Array<{ file?: string; line?: number; field?: string; message: string }> };
   };
   jobs: Array<{ key: string; state?: string; ready: string; reason?: string; message?: string; error?: string }>;
+  /** Promoted services: each stage's digest, pending digests, history. */
+  promotion?: PromotionServiceStatus[];
 }
 
 /**
@@ -35,6 +39,7 @@ export async function statusCommand(args: { url: string; json?: boolean }, out: 
     }
     const w = Math.max(10, ...doc.jobs.map((j) => j.key.length));
     for (const j of doc.jobs) out.write(`${j.key.padEnd(w)}  ${(j.state ?? "-").padEnd(11)}  ${j.reason ?? ""}${j.error ? `  error: ${j.error}` : ""}\n`);
+    for (const line of formatPromotion(doc.promotion ?? [])) out.write(`${line}\n`);
   }
   return doc.jobs.every((j) => j.state === "in_sync") && !doc.revision.refused ? 0 : 3;
 }
