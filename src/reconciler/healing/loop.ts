@@ -77,6 +77,12 @@ export interface HealingLoopOptions {
   terraform: HealingTerraform;
   budget: HealingBudget;
   journal: IncidentStore;
+  /**
+   * EC2 by tag (sources/ec2.ts): the live state of the pool's instances and
+   * the orphans. Without it, instance states are the Terraform state's (as
+   * of its last refresh), so a terminated instance is replaced, not recreated.
+   */
+  instances?: { listByTag(key: string, value: string): Promise<Array<{ id: string; state: string }>> };
   /** A pool's `terraform.dir` is relative to this. @default the working directory */
   terraformRoot?: string;
 
@@ -388,7 +394,17 @@ export class HealingLoop {
       const st = typeof r.values.instance_state === "string" ? r.values.instance_state : "unknown";
       byAddress.set(r.address, { id, state: st as InstanceObservation["state"] });
     }
-    this.cache.states.set(key, { at: this.clock.now(), byAddress, invalid: false });
+    const orphans = this.o.instances ? await this.mergeLive(pool, byAddress) : [];
+    this.cache.states.set(key, { at: this.clock.now(), byAddress, orphans, invalid: false });
+  }
+
+  /** EC2's live states over the state's (an instance EC2 no longer lists is gone); returns the orphans. */
+  private async mergeLive(pool: PoolSpec, byAddress: Map<string, InstanceObservation>): Promise<string[]> {
+    const live = await this.o.instances?.listByTag(POOL_TAG, pool.name) ?? [];
+    const byId = new Map(live.map((i) => [i.id, i.state]));
+    for (const [address, inst] of byAddress) byAddress.set(address, { id: inst.id, state: (byId.get(inst.id) ?? "terminated") as InstanceObservation["state"] });
+    const held = new Set([...byAddress.values()].map((i) => i.id));
+    return live.filter((i) => !held.has(i.id) && (i.state === "pending" || i.state === "running")).map((i) => i.id);
   }
 
   private async readQuorum(pool: PoolSpec): Promise<void> {
@@ -540,6 +556,9 @@ export class HealingLoop {
     for (const p of this.pools) if (envs.has(p.env)) this.runner?.add(p.name);
   }
 }
+
+/** The instance tag naming a node's pool (terraform/modules/cloud-init writes it). */
+export const POOL_TAG = "steward:pool";
 
 /** A Raft cluster's health from its configuration and autopilot: voters, and the voters autopilot calls healthy. */
 export function raftHealth(servers: RaftServer[], ap: AutopilotHealth): RaftHealth {

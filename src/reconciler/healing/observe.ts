@@ -27,6 +27,8 @@ export interface NodeHistory {
 export interface StateView {
   at: number;
   byAddress: Map<string, InstanceObservation>;
+  /** Running or pending instances with the pool's tag that the state does not hold. */
+  orphans: string[];
   /** Set after an apply: read again before the next decision. */
   invalid: boolean;
 }
@@ -131,7 +133,7 @@ export function observeHealing(cache: HealingCache, input: ObserveInput): Healin
   const stale = [...cache.stale].filter((s) => s === "consul-health" || s === `nomad-nodes:${pool.env}`);
   if (pending > 0) stale.push(`node details (${pending} not read yet)`);
   if (!state || state.invalid || now - state.at > input.stateMaxAgeMs) stale.push("terraform state");
-  const instances: InstancesView | undefined = state ? { byAddress: state.byAddress, orphans: [] } : undefined;
+  const instances: InstancesView | undefined = state ? { byAddress: state.byAddress, orphans: state.orphans } : undefined;
   const incidents = [...cache.incidents.values()].filter((e) => e.record.pool === pool.name).map((e) => e.record);
   const quorum = pool.role === "server" ? cache.quorum.get(pool.env) : undefined;
   return {

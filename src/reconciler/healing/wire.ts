@@ -11,6 +11,7 @@ import { ConsulCatalogActuator } from "../../actuators/consul-catalog.js";
 import { HealingJournalStore } from "../../actuators/healing-journal.js";
 import type { ConsulKvWriter } from "../../actuators/consul-kv.js";
 import { TerraformRunner } from "../../actuators/terraform.js";
+import { Ec2Reader, ec2OptionsFromEnv } from "../../sources/ec2.js";
 import type { TokenResolver } from "../sync/clients.js";
 import { ApplyBudget } from "./budget.js";
 import { HealingLoop, type HealingNomad, type HealingLoopOptions } from "./loop.js";
@@ -64,8 +65,12 @@ export function createHealingLoop(w: HealingWiring): HealingLoop {
     nomad.set(env.name, { fingerprint, pair });
     return pair;
   };
+  // EC2 is read with the credentials terraform gets (Steward's environment plus healing.env); without static ones, states come from Terraform alone.
+  const ec2 = ec2OptionsFromEnv({ ...process.env, ...config.env });
+  if (!ec2) logger.warn({ loop: "healing" }, "healing: no AWS credentials in the environment; instance states come from the Terraform state only (no orphan report)");
   return new HealingLoop({
     nomad: nomadOf,
+    ...(ec2 ? { instances: new Ec2Reader(ec2) } : {}),
     consul: { reader: new ConsulHealthReader(consulHttp), catalog: new ConsulCatalogActuator(consulHttp) },
     terraform,
     budget: new ApplyBudget(Object.fromEntries(Object.entries(config.budget ?? {}).filter(([, v]) => v !== undefined))),

@@ -16,6 +16,7 @@ import { HealingJournalStore } from "../../../src/actuators/healing-journal.js";
 import { ConsulKvWriter } from "../../../src/actuators/consul-kv.js";
 import { ConsulClient } from "../../../src/sources/consul.js";
 import { HttpClient } from "../../../src/sources/http-client.js";
+import { Ec2Reader, ec2OptionsFromEnv } from "../../../src/sources/ec2.js";
 import { createLogger } from "../../../src/log.js";
 import { eventually } from "../../helpers/eventually.js";
 import { addressOf, desiredFor, workerPool } from "../../helpers/healing-fixture.js";
@@ -69,6 +70,7 @@ async function setup(t: ExecutionContext, keys: string[]): Promise<E2E> {
     },
     consul: { reader: new ConsulHealthReader(consulHttp), catalog: new ConsulCatalogActuator(consulHttp) },
     terraform,
+    instances: new Ec2Reader(ec2OptionsFromEnv(w.env) ?? { accessKeyId: "test", secretAccessKey: "test", endpoint: sim.urls.ec2 }),
     budget: new ApplyBudget({ perDir: 2, global: 6, windowMs: 60 * 60_000 }),
     journal: new HealingJournalStore(consul, new ConsulKvWriter(consul)),
     terraformRoot: w.root,
@@ -118,4 +120,23 @@ test("three_of_five_killed_short_circuit_and_nothing_is_applied", async (t) => {
   await e.sim.clock.sleep(30 * 60_000);
   t.deepEqual(e.applies, []);
   t.is(e.sim.ec2.callCounts().RunInstances, undefined, "no instance launched");
+});
+
+test("an_instance_terminated_behind_stewards_back_is_recreated_by_a_plain_apply", async (t) => {
+  t.timeout(4 * 60_000);
+  const e = await setup(t, ["a", "b", "c"]);
+  await e.loop.lead();
+  const old = e.sim.world.get("workers-c");
+  e.sim.ec2.resetCalls();
+  e.sim.ec2.killInstanceUnderNode(old?.instanceId ?? "");
+  await eventually(() => e.loop.poolStatuses()[0]?.incidents[0]?.step === "done", { timeoutMs: 150_000 }).catch((err: unknown) => {
+    t.log(JSON.stringify(e.loop.poolStatuses(), null, 1));
+    throw err;
+  });
+  t.deepEqual(e.applies, [[]], "one plain apply, no -replace");
+  t.is(e.sim.ec2.callCounts().RunInstances, 1, "one instance launched");
+  t.is(e.sim.ec2.callCounts().TerminateInstances, undefined, "nothing to terminate");
+  t.like(e.sim.world.get("workers-c"), { state: "up" });
+  t.not(e.sim.world.get("workers-c")?.id, old?.id);
+  t.regex(e.loop.poolStatuses()[0]?.incidents[0]?.address ?? "", /worker\["c"\]/);
 });
