@@ -250,7 +250,7 @@ export function needsInitDiagnostic(d: TerraformDiagnostic): boolean {
 export function isInputDiagnostic(d: TerraformDiagnostic): boolean {
   return (
     d.severity === "error" &&
-    /^(Invalid force-replace address|Unsupported plan mode|No value for required variable|Invalid value for (input )?variable|Unsupported argument|Missing required argument|Unsupported block type|Reference to undeclared|Invalid reference|Argument or block definition required|Invalid expression|Resource precondition failed|Invalid for_each argument|Invalid count argument)/.test(
+    /^(Invalid force-replace address|Replace address matched no resource instance|Unsupported plan mode|No value for required variable|Invalid value for (input )?variable|Unsupported argument|Missing required argument|Unsupported block type|Reference to undeclared|Invalid reference|Argument or block definition required|Invalid expression|Resource precondition failed|Invalid for_each argument|Invalid count argument)/.test(
       d.summary,
     )
   );

@@ -100,7 +100,15 @@ export interface ApplyRequest {
  * change_summary.
  */
 export interface ApplyResult {
+  /** Terraform exited 0 and every `-replace` address was planned (see unmatchedReplace). */
   ok: boolean;
+  /**
+   * `-replace` addresses the plan did not mention: Terraform ignores such an
+   * address without a word and applies the rest, so the node was not
+   * replaced. Each also has an error diagnostic (REPLACE_UNMATCHED), and the
+   * result is not ok.
+   */
+  unmatchedReplace: string[];
   dir: string;
   workspace: string;
   replace: string[];
@@ -126,6 +134,9 @@ export interface ApplyResult {
   /** stderr, when there was any (flag errors before `-json` applies, crashes). */
   stderr?: string;
 }
+
+/** Summary of the diagnostic Steward adds for a `-replace` address Terraform ignored (see ApplyResult.unmatchedReplace). */
+export const REPLACE_UNMATCHED = "Replace address matched no resource instance";
 
 /** One `terraform plan` (read-only). */
 export interface PlanRequest {
@@ -549,9 +560,11 @@ function firstError(ds: readonly TerraformDiagnostic[]): TerraformDiagnostic | u
 }
 
 function toApplyResult(req: { dir: string; workspace: string; replace: string[] }, exit: ProcessExit, s: StreamSummary): ApplyResult {
-  const diagnostics = withStderr(s.diagnostics, exit);
+  const unmatched = unmatchedReplace(req.replace, s);
+  const diagnostics = [...withStderr(s.diagnostics, exit), ...unmatched.map(unmatchedDiagnostic)];
   return {
-    ok: exit.code === 0 && !exit.timedOut && !exit.aborted,
+    ok: exit.code === 0 && !exit.timedOut && !exit.aborted && unmatched.length === 0,
+    unmatchedReplace: unmatched,
     ...req,
     changes: s.appliedChanges ?? tally(s.resources),
     ...(s.plannedChanges ? { planned: s.plannedChanges } : {}),
@@ -566,6 +579,29 @@ function toApplyResult(req: { dir: string; workspace: string; replace: string[] 
     exitCode: exit.code,
     ...(s.terraformVersion ? { terraformVersion: s.terraformVersion } : {}),
     ...(exit.stderrTail.trim() ? { stderr: exit.stderrTail } : {}),
+  };
+}
+
+/**
+ * `-replace` addresses the plan never mentioned. Terraform ignores a valid
+ * address that matches no resource instance, silently, and applies the rest
+ * (contract README): for healing that is a node not replaced. Known only once
+ * the plan finished (its change_summary); before that nothing was planned at all.
+ */
+function unmatchedReplace(replace: readonly string[], s: StreamSummary): string[] {
+  if (!s.plannedChanges) return [];
+  // Terraform prints addresses canonically; a template may have spaces Terraform's parser drops.
+  const canon = (a: string): string => a.replace(/\s+/g, "");
+  const planned = new Set(s.planned.map((p) => canon(p.address)));
+  return replace.filter((a) => !planned.has(canon(a)));
+}
+
+function unmatchedDiagnostic(address: string): TerraformDiagnostic {
+  return {
+    severity: "error",
+    summary: REPLACE_UNMATCHED,
+    detail: `-replace=${address} names no resource instance of the configuration, so Terraform ignored it (it says nothing about such an address): check the pool's address template against \`terraform state list\``,
+    address,
   };
 }
 

@@ -16,6 +16,7 @@ function result(sample: string | undefined, over: Partial<ApplyResult> = {}): Ap
   const sum = s.summary();
   return {
     ok: false,
+    unmatchedReplace: [],
     dir: "/srv/tf/workers",
     workspace: "default",
     replace: ['module.workers.aws_instance.worker["b"]'],

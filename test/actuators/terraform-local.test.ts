@@ -84,3 +84,15 @@ test("commands_in_one_directory_wait_for_each_other", async (t) => {
   t.true(a.ok && b.ok, `${applyFailure(a)?.message ?? ""} ${applyFailure(b)?.message ?? ""}`);
   t.false(tf.isBusy(dir));
 });
+
+test("a_replace_address_terraform_ignores_makes_the_apply_fail_as_an_input_error", async (t) => {
+  const dir = workdir(t, WS_CONFIG);
+  const tf = new TerraformRunner({ binary: terraformBinary(), env });
+  const r = await tf.apply({ dir, replace: ["terraform_data.x", 'terraform_data.y["gone"]'] });
+  t.is(r.exitCode, 0, "Terraform itself says nothing and applies");
+  t.false(r.ok);
+  t.deepEqual(r.unmatchedReplace, ['terraform_data.y["gone"]']);
+  const err = applyFailure(r);
+  t.true(err instanceof TerraformInputError);
+  t.regex(err?.message ?? "", /Replace address matched no resource instance \(terraform_data\.y\["gone"\]\)/);
+});
