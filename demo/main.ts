@@ -18,9 +18,11 @@ import { Daemon } from "../src/daemon.js";
 import { createLogger } from "../src/log.js";
 import { hubSignature } from "../src/sources/git-webhook.js";
 import { GitRepo } from "../test/helpers/git-repo.js";
+import { promotionStory } from "./promotion-story.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SECRET = "demo-webhook-secret";
+const REGISTRY_SECRET = "demo-registry-secret";
 const { values } = parseArgs({ options: { once: { type: "boolean", default: false }, verbose: { type: "boolean", default: false } } });
 
 const t0 = Date.now();
@@ -52,6 +54,7 @@ const image = (j: JobJson | undefined): string => String(j?.TaskGroups[0]?.Tasks
 
 async function main(): Promise<void> {
   process.env.STEWARD_DEMO_WEBHOOK_SECRET = SECRET;
+  process.env.STEWARD_DEMO_REGISTRY_SECRET = REGISTRY_SECRET;
   const sim: Sim = await startSim({ healthyAfterMs: 1_000 });
   const repo = await GitRepo.create();
   const dirs: string[] = [];
@@ -81,6 +84,7 @@ async function main(): Promise<void> {
           statePrefix: "steward",
           http: { listen: "127.0.0.1:0" },
           webhookSecret: { env: "STEWARD_DEMO_WEBHOOK_SECRET" },
+          registryWebhookSecret: { env: "STEWARD_DEMO_REGISTRY_SECRET" },
           instanceId: id,
           dataDir,
         },
@@ -155,6 +159,8 @@ async function main(): Promise<void> {
     await hook(standby);
     await until("prod/web at count 2", async () => (await job(prod, "web"))?.TaskGroups[0]?.Count === 2);
     say(`the new leader applied it: prod/web count ${web?.TaskGroups[0]?.Count} -> 2`);
+
+    await promotionStory({ sim, repo, steward: standby, registrySecret: REGISTRY_SECRET, hook, say, step, until }, 6);
 
     process.stdout.write(`\nThe story is done. Steward (${standby.config.instanceId}) answers on ${standby.url}: /api/status, /metrics, /healthz, /readyz.\n`);
     if (values.once) return;

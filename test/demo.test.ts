@@ -17,4 +17,11 @@ test("demo_story_runs_to_the_end", async (t) => {
   t.regex(stdout, /refused: services\/api\/service\.yaml:\d+: sync: unknown key "drfit"/);
   t.regex(stdout, /steward-[ab] leads after \d+ ms/);
   t.regex(stdout, /the new leader applied it: prod\/web count 4 -> 2/);
+  // The promotion story.
+  t.regex(stdout, /qa\/hello registered with image 127\.0\.0\.1:\d+\/hello@sha256:[a-f0-9]{12}… \d+ ms after the push/);
+  t.regex(stdout, /qa gate passed: qa gate 0 \(verify\): verification job .* exited 0/);
+  t.regex(stdout, /prod\/hello runs 127\.0\.0\.1:\d+\/hello@sha256:[a-f0-9]{12}…: build-1 promoted/);
+  t.regex(stdout, /qa: DeploymentFailed: /);
+  t.regex(stdout, /qa is back on build-1 \(AutoReverted\); prod still runs sha256:[a-f0-9]{12}…/);
+  t.regex(stdout, /steward status: hello qa=build-1 prod=build-1; failed: build-2/);
 });
