@@ -2,7 +2,7 @@
  * The `steward` command line:
  *   steward run       [--config FILE]                       the daemon
  *   steward plan      [--dir DIR | --git URL] [--json] [--url URL]   what sync would do now (exit 2: changes), and the daemon's pending promotions
- *   steward validate  [--dir DIR | --git URL] [--parse]     check a desired-state tree (exit 1: invalid)
+ *   steward validate  [--dir DIR | --git URL] [--parse] [--terraform ROOT]  check a desired-state tree (exit 1: invalid)
  *   steward status    [--url URL] [--json]                  ask a running daemon
  *   steward pause|resume [SERVICE], steward sync-now         runtime switches in Consul KV
  *   steward approve|reject SERVICE DIGEST [--stage S]        a manual gate's decision in Consul KV
@@ -13,7 +13,7 @@ import { InvalidInputError } from "../model/errors.js";
 const USAGE = `usage: steward <run|plan|validate|status> [options]
   run       [--config FILE]                           run the daemon (config: file, then environment)
   plan      [--dir DIR | --git URL [--branch B]] [--json] [--url URL]   the actions sync would take now (exit 2 when there are changes), and the pending promotions a running daemon reports
-  validate  [--dir DIR | --git URL [--branch B]] [--parse]  check a desired-state tree; --parse also asks each environment's Nomad
+  validate  [--dir DIR | --git URL [--branch B]] [--parse]  check a desired-state tree; --parse also asks each environment's Nomad; --terraform ROOT checks pool addresses against terraform state/plan (slow)
   status    [--url URL] [--json]                      the status of a running daemon (default http://127.0.0.1:8080)
   pause     [SERVICE] [--reason TEXT] [--config FILE]   stop syncing everything, or one service (a Consul KV switch)
   resume    [SERVICE] [--config FILE]                 undo pause
@@ -35,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
       subdir: { type: "string" },
       json: { type: "boolean", default: false },
       parse: { type: "boolean", default: false },
+      terraform: { type: "string" },
       url: { type: "string", default: process.env.STEWARD_URL ?? "http://127.0.0.1:8080" },
       reason: { type: "string" },
       stage: { type: "string" },
@@ -59,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case "validate": {
       const { validateCommand } = await import("./validate.js");
-      return validateCommand({ ...tree, parse: values.parse });
+      return validateCommand({ ...tree, parse: values.parse, ...(values.terraform !== undefined ? { terraform: values.terraform } : {}) });
     }
     case "status": {
       const { statusCommand } = await import("./status.js");

@@ -5,6 +5,7 @@ import { createLogger } from "../log.js";
 import type { SyncAction } from "../reconciler/sync/plan.js";
 import { readTree, type TreeArgs } from "./desired.js";
 import { fetchPromotion, pendingLine } from "./promotion.js";
+import { fetchHealing, formatHealing } from "./healing.js";
 
 /**
  * `steward plan`: what the sync loop would do now, job by job, with the
@@ -30,9 +31,10 @@ export async function planCommand(args: TreeArgs & { json?: boolean; url?: strin
     for (const key of loop.cache.keys()) actions.push(...(await loop.planKey(key, now)).actions);
     const changes = actions.filter((a) => a.kind !== "noop");
     const promotion = args.url ? await fetchPromotion(args.url) : undefined;
+    const healing = args.url ? await fetchHealing(args.url) : undefined;
     if (args.json) {
       const pending = promotion?.map((p) => ({ service: p.service, pending: p.pending }));
-      out.write(`${JSON.stringify({ revision: snapshot.revision, actions: actions.map(({ env, jobId, kind, reason, message }) => ({ env, jobId, kind, reason, message })), ...(pending && { promotions: pending }) }, null, 2)}\n`);
+      out.write(`${JSON.stringify({ revision: snapshot.revision, actions: actions.map(({ env, jobId, kind, reason, message }) => ({ env, jobId, kind, reason, message })), ...(pending && { promotions: pending }), ...(healing && { healing }) }, null, 2)}\n`);
     } else {
       out.write(`Desired state ${snapshot.origin} @ ${snapshot.revision.slice(0, 12)}\n`);
       for (const a of actions) {
@@ -43,6 +45,8 @@ export async function planCommand(args: TreeArgs & { json?: boolean; url?: strin
       if (args.url && !promotion) out.write(`\nPending promotions: no Steward answers at ${args.url} (promotion decisions need the daemon's journal and watches).\n`);
       const pending = (promotion ?? []).flatMap((p) => p.pending.map((x) => `  ${p.service}  ${pendingLine(x)}`));
       if (promotion) out.write(pending.length ? `\nPending promotions (from ${args.url}):\n${pending.join("\n")}\n` : "\nNo promotion pending.\n");
+      // Healing decisions need the daemon's watches and journal: shown as its leader last planned them.
+      if (healing?.length) out.write(`\nNode pools (from ${args.url}):\n${formatHealing(healing).join("\n")}\n`);
     }
     return changes.length ? 2 : 0;
   } finally {

@@ -1,6 +1,8 @@
 import axios from "axios";
 import type { PromotionServiceStatus } from "../reconciler/promotion/loop.js";
 import { formatPromotion } from "./promotion.js";
+import { formatHealing } from "./healing.js";
+import type { PoolStatus } from "../reconciler/healing/loop.js";
 
 /** The parts of `/api/status` the status command prints. */
 interface StatusDoc {
@@ -13,6 +15,7 @@ interface StatusDoc {
   jobs: Array<{ key: string; state?: string; ready: string; reason?: string; message?: string; error?: string }>;
   /** Promoted services: each stage's digest, pending digests, history. */
   promotion?: PromotionServiceStatus[];
+  healing?: { pools?: PoolStatus[] };
 }
 
 /**
@@ -40,6 +43,7 @@ export async function statusCommand(args: { url: string; json?: boolean }, out: 
     const w = Math.max(10, ...doc.jobs.map((j) => j.key.length));
     for (const j of doc.jobs) out.write(`${j.key.padEnd(w)}  ${(j.state ?? "-").padEnd(11)}  ${j.reason ?? ""}${j.error ? `  error: ${j.error}` : ""}\n`);
     for (const line of formatPromotion(doc.promotion ?? [])) out.write(`${line}\n`);
+    for (const line of formatHealing(doc.healing?.pools ?? [])) out.write(`${line}\n`);
   }
   return doc.jobs.every((j) => j.state === "in_sync") && !doc.revision.refused ? 0 : 3;
 }

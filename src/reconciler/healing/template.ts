@@ -48,3 +48,15 @@ export function selectsNode(select: { nodePool?: string; nodeClass?: string; met
   for (const [k, v] of Object.entries(select.meta ?? {})) if (node.meta[k] !== v) return false;
   return true;
 }
+
+/**
+ * A pattern matching every address the template can produce, whatever the
+ * node (each `${…}` matches one non-empty key without quotes or brackets):
+ * what `steward validate --terraform` checks against the state and plan.
+ */
+export function templatePattern(template: string): RegExp {
+  const parts = template.split(REF);
+  // split with a capture group alternates literal text and reference names.
+  const source = parts.map((p, i) => (i % 2 === 0 ? p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") : '[^"\\]\\[]+')).join("");
+  return new RegExp(`^${source}$`);
+}
