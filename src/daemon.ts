@@ -151,7 +151,7 @@ export class Daemon {
           statePrefix: prefix,
           logger: this.logger,
           metrics: this.metrics,
-          ...(overrides.healing ? { overrides: overrides.healing } : {}),
+          overrides: { ...overrides.healing, onStatus: (st) => this.live.onPoolChange(st.key) },
         })
       : undefined;
     this.controls = new ControlsSource({ consul: this.consul, prefix: `${prefix}/control/`, logger: this.logger, metrics: this.metrics });
@@ -167,6 +167,7 @@ export class Daemon {
     this.live = new DaemonLive({
       instanceId: config.instanceId,
       promotion: this.promotion,
+      ...(this.healing ? { healing: this.healing } : {}),
       startedAt: () => this.startedAt,
       sync: this.sync,
       elector: this.elector,

@@ -7,6 +7,8 @@ import type { KeyStatus } from "../reconciler/core/status.js";
 import type { SyncLoop } from "../reconciler/sync/loop.js";
 import type { SyncKey } from "../reconciler/sync/observe.js";
 import type { PromotionServiceStatus } from "../reconciler/promotion/loop.js";
+import type { PoolStatus } from "../reconciler/healing/loop.js";
+import type { IncidentRecord } from "../reconciler/healing/journal.js";
 import type { Controls } from "../sources/controls.js";
 import type { Approval } from "../sources/approvals.js";
 import { LiveHub, type LiveCollectionSource, type LiveRecord } from "./live-hub.js";
@@ -33,6 +35,8 @@ export interface DaemonLiveDeps {
   uiDir?: string;
   /** The promotion loop's status (its `/api/status` section); absent: no `promotion` collection. */
   promotion?: { status(): PromotionServiceStatus[] };
+  /** The healing loop's pools (its `/api/status` section); absent: no `pools` collection. */
+  healing?: { poolStatuses(): PoolStatus[]; cache: { incidents: ReadonlyMap<string, { record: IncidentRecord }> } };
   /** Passed to the hub (tests, benchmarks). */
   hub?: { flushMs?: number; bufferSize?: number };
 }
@@ -54,11 +58,20 @@ export class DaemonLive {
   private readonly historySeen = new Map<string, number>();
   private promotionCache: { at: number; byService: Map<string, PromotionServiceStatus> } | undefined;
   private promotionDiffedAt = 0;
+  private poolsDiffedAt = 0;
+  /** Per pool, what was last sent as events: each incident's step, the short-circuit, the actions' reasons. */
+  private readonly poolSeen = new Map<string, { steps: Map<string, string>; shortCircuited: boolean; reasons: Set<string> }>();
 
   constructor(private readonly d: DaemonLiveDeps) {
     this.hub = new LiveHub({ sections: () => this.sections(), ...d.hub });
     this.hub.register("sync", this.syncSource());
     if (d.promotion) this.hub.register("promotion", this.promotionSource());
+    if (d.healing) this.hub.register("pools", this.poolsSource());
+  }
+
+  /** The healing loop's hook (a pool's pass ended): that pool's item, and its new steps as events. */
+  onPoolChange(pool: string): void {
+    this.hub.touch("pools", pool);
   }
 
   /**
@@ -223,6 +236,55 @@ export class DaemonLive {
     };
   }
 
+  private poolsSource(): LiveCollectionSource<PoolStatus> {
+    // The last plan's summary, with the incidents as the journal has them now: a step written mid-pass (applying) shows while it lasts.
+    const all = (): Map<string, PoolStatus> => new Map((this.d.healing?.poolStatuses() ?? []).map((p) => [p.pool, { ...p, incidents: this.liveIncidents(p.pool) }]));
+    const withEvents = (p: PoolStatus | undefined): PoolStatus | undefined => {
+      if (p) this.recordPool(p);
+      return p;
+    };
+    return {
+      list: () => [...all()].map(([k, p]) => [k, withEvents(p) as PoolStatus]),
+      get: (pool) => withEvents(all().get(pool)),
+    };
+  }
+
+  private liveIncidents(pool: string): PoolStatus["incidents"] {
+    return [...(this.d.healing?.cache.incidents.values() ?? [])]
+      .filter((e) => e.record.pool === pool)
+      .map(({ record: r }) => ({
+        nodeName: r.nodeName,
+        address: r.address,
+        step: r.step,
+        attempts: r.attempts,
+        unhealthySince: r.unhealthySince,
+        ...(r.lastError !== undefined ? { lastError: r.lastError } : {}),
+        ...(r.applyStartedAt !== undefined ? { applyStartedAt: r.applyStartedAt } : {}),
+        ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
+      }));
+  }
+
+  /** A pool's news as events: an incident's next step, a short-circuit tripping or clearing, a new reason among its actions. */
+  private recordPool(p: PoolStatus): void {
+    const before = this.poolSeen.get(p.pool);
+    const now = { steps: new Map(p.incidents.map((i) => [i.nodeName, i.step as string])), shortCircuited: p.summary.shortCircuited, reasons: new Set(p.actions.map((a) => `${a.kind}:${a.reason}`)) };
+    this.poolSeen.set(p.pool, now);
+    const base = { loop: "healing", pool: p.pool, env: p.env, key: p.pool };
+    for (const a of p.actions) {
+      if (before?.reasons.has(`${a.kind}:${a.reason}`) || a.reason === "Healthy") continue;
+      const level = ["ShortCircuit", "QuorumAtRisk", "BudgetExhausted", "OrphanedInstance", "ApplyRetryBackoff", "ReplacementSlow"].includes(a.reason) ? "warn" : "info";
+      this.hub.record({ ...base, kind: a.kind, reason: a.reason, level, message: `${p.pool}: ${a.message}` });
+    }
+    for (const i of p.incidents) {
+      if (before?.steps.get(i.nodeName) === i.step) continue;
+      const level = i.step === "apply-failed" ? "warn" : "info";
+      this.hub.record({ ...base, kind: `step-${i.step}`, level, message: `${p.pool}: ${i.nodeName}${i.address ? ` (${i.address})` : ""} ${i.step}${i.lastError ? `: ${i.lastError}` : ""}` });
+    }
+    if (before && before.shortCircuited !== p.summary.shortCircuited) {
+      this.hub.record({ ...base, kind: "short-circuit", level: p.summary.shortCircuited ? "error" : "info", message: `${p.pool}: ${p.summary.shortCircuited ? "short-circuited: nothing is replaced" : "short-circuit cleared"}` });
+    }
+  }
+
   /** New journal lines of a service become events (the first look only marks where the stream starts). */
   private recordHistory(p: PromotionServiceStatus): void {
     const seen = this.historySeen.get(p.service);
@@ -295,6 +357,10 @@ export class DaemonLive {
     if (this.d.promotion && Date.now() - this.promotionDiffedAt >= 1_000) {
       this.promotionDiffedAt = Date.now();
       this.hub.touch("promotion");
+    }
+    if (this.d.healing && Date.now() - this.poolsDiffedAt >= 1_000) {
+      this.poolsDiffedAt = Date.now();
+      this.hub.touch("pools");
     }
     const leader = this.d.elector.currentLeader();
     const leading = this.d.elector.isLeader;

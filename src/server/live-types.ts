@@ -88,7 +88,7 @@ export interface LiveSections {
   [name: string]: unknown;
 }
 
-/** The keyed collections: `sync` (key `env/job`), `promotion` (key: service); loops add theirs (`pools`). */
+/** The keyed collections: `sync` (key `env/job`), `promotion` (key: service), `pools` (key: pool). */
 export interface LiveCollections {
   sync: Record<string, SyncCell>;
   [name: string]: Record<string, unknown>;
@@ -190,3 +190,5 @@ export interface ServicePlan {
 
 /** The `promotion` collection (key: service) is the promotion loop's own `/api/status` section, item by item. */
 export type { PromotionServiceStatus } from "../reconciler/promotion/loop.js";
+/** The `pools` collection (key: pool) is the healing loop's own `/api/status` section, item by item. */
+export type { PoolStatus } from "../reconciler/healing/loop.js";

@@ -15,6 +15,7 @@ import { createLogger } from "../../src/log.js";
 import { createMetrics } from "../../src/metrics.js";
 import { hubSignature } from "../../src/sources/git-webhook.js";
 import { GitRepo } from "./git-repo.js";
+import { CountingBudget, FakeTerraform } from "./healing-fixture.js";
 import { REPO_ROOT, stewardYaml } from "./sync-fixture.js";
 
 /** The action token of the test daemons. */
@@ -75,6 +76,8 @@ export async function launchChromium(): Promise<Browser> {
 export interface UiWorld {
   sim: Sim;
   repo: GitRepo;
+  /** Terraform as a fake that replaces sim machines (test/helpers/healing-fixture.ts); the pool's workers a..e are booted. */
+  terraform: FakeTerraform;
   daemons: Daemon[];
   dirs: string[];
   /** Starts one daemon (instance id `id`) with the action token configured. */
@@ -117,12 +120,18 @@ export async function uiWorld(): Promise<UiWorld> {
       "",
     ].join("\n"),
   );
+  // The workers pool: lost after 2 s unhealthy, no cooldown; its five machines booted through the fake Terraform.
+  const pool = await readFile(path.join(REPO_ROOT, "desired-state/pools/workers.yaml"), "utf8");
+  await repo.write("desired-state/pools/workers.yaml", pool.replace("unhealthyAfter: 5m", "unhealthyAfter: 2s").replace("cooldown: 2m", "cooldown: 0s"));
+  const terraform = new FakeTerraform(sim, 1_500);
+  terraform.boot(["a", "b", "c", "d", "e"]);
   repo.commit("the example desired state");
   process.env.STEWARD_UI_TEST_HOOK_SECRET = HOOK_SECRET;
   process.env.STEWARD_UI_TEST_ACTION_TOKEN = UI_TOKEN;
   const w: UiWorld = {
     sim,
     repo,
+    terraform,
     daemons: [],
     dirs: [],
     async start(id) {
@@ -138,6 +147,7 @@ export async function uiWorld(): Promise<UiWorld> {
           instanceId: id,
           dataDir,
           api: { actionToken: { env: "STEWARD_UI_TEST_ACTION_TOKEN", name: "ops" } },
+          healing: { terraformRoot: dataDir },
         },
         {
           logger: createLogger({ level: process.env.STEWARD_TEST_LOG ?? "silent", base: { instance: id } }),
@@ -145,6 +155,7 @@ export async function uiWorld(): Promise<UiWorld> {
           leader: { ttlMs: 10_000, lockDelayMs: 500, waitMs: 5_000 },
           watchWaitMs: 5_000,
           promotion: { pollIntervalMs: 300, pollBackoff: { baseMs: 200, capMs: 1_000 } },
+          healing: { terraform, budget: new CountingBudget(10), watchWaitMs: 2_000, bootTimeoutMs: 10 * 60_000 },
         },
       );
       await d.start();

@@ -218,6 +218,40 @@ uiTest("the_service_page_shows_the_plan_as_steward_plan_does", async (t) => {
   await page.close();
 });
 
+uiTest("a_killed_worker_shows_unhealthy_then_lost_then_replaced_step_by_step_on_the_pool_page", async (t) => {
+  const { w, leader } = ctx!;
+  const page = await open(leader, "#/pools");
+  await page.getByTestId("healthy-workers").locator("text=5 healthy").waitFor({ timeout: 20_000 });
+  await page.evaluate(`(() => {
+    window.__steps = [];
+    const note = () => document.querySelectorAll("[data-node][data-step]").forEach((el) => {
+      const s = el.getAttribute("data-node") + ":" + el.getAttribute("data-step");
+      if (window.__steps[window.__steps.length - 1] !== s) window.__steps.push(s);
+    });
+    new MutationObserver(note).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-step"] });
+  })()`);
+  const victim = w.sim.world.list("prod").find((m) => m.meta.terraform_key === "b");
+  w.sim.world.kill(victim?.id ?? "");
+  await page.getByTestId("unhealthy-workers").locator("text=1 unhealthy").waitFor({ timeout: 20_000 });
+  await page.getByTestId("lost-workers").locator("text=1 lost").waitFor({ timeout: 20_000 });
+  await page.locator(`[data-node="${victim?.name}"][data-step="applying"]`).waitFor({ timeout: 20_000 });
+  await page.locator(`[data-node="${victim?.name}"] [aria-current=step]`, { hasText: "terraform apply" }).waitFor();
+  await shot(page, "pools");
+  await page.locator(`[data-node="${victim?.name}"][data-step="done"]`).waitFor({ timeout: 30_000 });
+  const steps = (await page.evaluate<string[]>("window.__steps")).map((x) => x.split(":")[1] ?? "");
+  const seen = steps.filter((x, i) => steps.indexOf(x) === i);
+  const order = ["draining", "applying", "applied", "purging", "done"];
+  t.deepEqual(seen, order.filter((x) => seen.includes(x)), `the steps came in order: ${steps.join(" → ")}`);
+  t.true(seen.includes("applying") && seen.includes("done"), steps.join(" → "));
+  t.deepEqual(w.terraform.applies.length, 1, "one apply");
+  await page.getByTestId("healthy-workers").locator("text=5 healthy").waitFor({ timeout: 20_000 });
+  t.deepEqual(await axeViolations(page), []);
+  await page.goto(`${leader.url}/ui/#/events`);
+  await page.getByLabel("Pool").selectOption("workers");
+  t.regex(await page.locator(".events").innerText(), new RegExp(`${victim?.name}[^\n]* applying`));
+  await page.close();
+});
+
 uiTest("the_events_and_pools_pages_are_accessible", async (t) => {
   const { leader } = ctx!;
   const page = await open(leader, "#/events");
@@ -227,7 +261,6 @@ uiTest("the_events_and_pools_pages_are_accessible", async (t) => {
   t.deepEqual(await axeViolations(page), []);
   await page.goto(`${leader.url}/ui/#/pools`);
   await page.getByRole("heading", { name: "Node pools" }).waitFor();
-  await shot(page, "pools");
   t.deepEqual(await axeViolations(page), []);
   await page.close();
 });

@@ -1,21 +1,110 @@
+import type { PoolStatus } from "../../src/server/live-types.js";
+import { ago } from "./format.js";
 import type { LiveStore } from "./store.js";
 
-/** Node pools: fed by the healing loop's `pools` collection once that loop runs on this Steward. */
+/** A replacement's steps in order; `apply-failed` is shown at the apply step. */
+const STEPS: Array<{ step: string; label: string }> = [
+  { step: "draining", label: "drain" },
+  { step: "applying", label: "terraform apply" },
+  { step: "applied", label: "boot" },
+  { step: "purging", label: "purge" },
+  { step: "done", label: "done" },
+];
+
+function iso(ms: number | undefined): string | undefined {
+  return ms ? new Date(ms).toISOString() : undefined;
+}
+
+type Incident = PoolStatus["incidents"][number];
+
+/** The steps of one replacement, the current one marked (in words and by aria-current, not only by colour). */
+function Steps({ i }: { i: Incident }): preact.JSX.Element {
+  const at = i.step === "apply-failed" ? 1 : STEPS.findIndex((s) => s.step === i.step);
+  return (
+    <ol class="steps" aria-label={`Replacement of ${i.nodeName}`}>
+      {STEPS.map((s, n) => (
+        <li key={s.step} class={n < at || i.step === "done" ? "done" : n === at ? "current" : "todo"} aria-current={n === at ? "step" : undefined}>
+          <span aria-hidden="true">{n < at || i.step === "done" ? "✓" : n === at ? (i.step === "apply-failed" ? "✕" : "▶") : "·"}</span> {s.label}
+          {n === at && i.step === "apply-failed" ? " failed" : ""}
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function Pool({ p }: { p: PoolStatus }): preact.JSX.Element {
+  const s = p.summary;
+  const healthy = s.members - s.unhealthy;
+  return (
+    <article class="pool" aria-labelledby={`pool-${p.pool}`} data-pool={p.pool}>
+      <h2 id={`pool-${p.pool}`}>
+        {p.pool} <span class="muted">({p.role}s in {p.env})</span>{" "}
+        {s.shortCircuited ? <span class="badge s-error">✕ short-circuited: nothing is replaced</span> : null}
+      </h2>
+      <ul class="counts" aria-label="Nodes">
+        <li data-testid={`healthy-${p.pool}`}>
+          <span class="badge s-in_sync">✓ {healthy} healthy</span>
+        </li>
+        <li data-testid={`unhealthy-${p.pool}`}>
+          <span class={`badge ${s.unhealthy ? "s-out_of_sync" : "s-paused"}`}>⚠ {s.unhealthy} unhealthy</span>
+        </li>
+        <li data-testid={`lost-${p.pool}`}>
+          <span class={`badge ${s.lost ? "s-error" : "s-paused"}`}>✕ {s.lost} lost</span>
+        </li>
+        <li>
+          <span class="badge s-paused">↻ {s.inFlight} replacing</span>
+        </li>
+        <li>
+          <span class={`badge ${s.orphans ? "s-drifted" : "s-paused"}`}>? {s.orphans} orphaned instances</span>
+        </li>
+      </ul>
+      <h3>Replacements</h3>
+      {p.incidents.length === 0 ? (
+        <p class="muted">None.</p>
+      ) : (
+        <ul class="incidents">
+          {p.incidents.map((i) => (
+            <li key={i.nodeName} data-node={i.nodeName} data-step={i.step}>
+              <strong>{i.nodeName}</strong> <code>{i.address}</code> <span class="muted">attempt {i.attempts}</span>
+              <Steps i={i} />
+              <span class="muted">
+                unhealthy since {ago(iso(i.unhealthySince))}
+                {i.applyStartedAt ? `, apply started ${ago(iso(i.applyStartedAt))}` : ""}
+                {i.finishedAt ? `, finished ${ago(iso(i.finishedAt))}` : ""}
+              </span>
+              {i.lastError ? <p class="error-text">Last error: {i.lastError}</p> : null}
+            </li>
+          ))}
+        </ul>
+      )}
+      <h3>What the last plan said</h3>
+      <ul class="plan">
+        {p.actions.map((a, n) => (
+          <li key={n}>
+            <strong>{a.kind}</strong> [<code>{a.reason}</code>] {a.message}
+          </li>
+        ))}
+      </ul>
+      <p class="muted">
+        Planned {ago(iso(p.at))}. Not reported by the healing loop yet: Terraform's progress lines and the apply budget's tokens left (see <code>/metrics</code>).
+      </p>
+    </article>
+  );
+}
+
+/** Node pools: fed by the healing loop's `pools` collection (only the leader plans pools; a standby shows what it has). */
 export function PoolsPage({ store }: { store: LiveStore }): preact.JSX.Element {
-  const pools = store.collections.get("pools");
+  const pools = [...(store.collections.get("pools")?.values() ?? [])] as PoolStatus[];
   return (
     <section aria-labelledby="pools-title">
       <h1 id="pools-title">Node pools</h1>
-      {!pools || pools.size === 0 ? (
+      {pools.length === 0 ? (
         <p class="muted" data-testid="pools-empty">
-          No node pools reported: the healing loop (issue 8) is not running on this Steward yet, or no pool is declared in the desired state.
+          No node pools reported: healing is off on this Steward (no <code>healing</code> section in its configuration), no pool is declared in the desired state, or this instance
+          stands by (the leader plans the pools).
         </p>
       ) : (
-        <ul>
-          {[...pools.keys()].sort().map((k) => (
-            <li key={k}>{k}</li>
-          ))}
-        </ul>
+        pools.sort((a, b) => (a.pool < b.pool ? -1 : 1)).map((p) => <Pool key={p.pool} p={p} />)
       )}
     </section>
   );
