@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { parse } from "@cdktf/hcl2json";
+import { hclParser } from "./hcl-parse.js";
 import type { ValidationIssue } from "./errors.js";
 import { located } from "./issues.js";
 import { IMAGE_VARIABLE } from "./schema-service.js";
@@ -53,7 +53,7 @@ async function inspectUncached(file: string, text: string): Promise<{ facts?: Jo
   }
   let body: Record<string, unknown>;
   try {
-    body = (await parse(file, text)) as Record<string, unknown>;
+    body = await hclParser.parse(file, text);
   } catch (err) {
     return { issues: hclDiagnostics(file, err instanceof Error ? err.message : String(err)) };
   }

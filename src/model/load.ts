@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
-import { LOADED_SERVICES_KEPT, MAX_DESIRED_STATE_FILE_BYTES } from "../config/defaults.js";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { LOADED_SERVICES_KEPT, LOAD_SLICE_MS, MAX_DESIRED_STATE_FILE_BYTES } from "../config/defaults.js";
 import { InvalidInputError, describeIssue, type ValidationIssue } from "./errors.js";
 import { formatFieldPath, fromSchemaIssues, humanMessage, located, sortIssues } from "./issues.js";
 import { inspectJobFile, type JobFileFacts } from "./job-file.js";
@@ -33,9 +34,15 @@ export async function loadDesiredState(snapshot: TreeSnapshot, options: LoadOpti
   const steward = loadStewardFile(snapshot, texts, issues);
   const loaded: LoadedService[] = [];
   const stewardText = texts.get(STEWARD_FILE) ?? "";
+  let sliceStartedAt = performance.now();
   for (const name of [...layout.services.keys()].sort()) {
     const service = await loadServiceCached(name, stewardText, { texts, layout, steward, issues });
     if (service) loaded.push(service);
+    // Thousands of services can take seconds to check: the daemon's timers (its leader lock's renewal) must still run.
+    if (performance.now() - sliceStartedAt > LOAD_SLICE_MS) {
+      await nextTurn();
+      sliceStartedAt = performance.now();
+    }
   }
   const pools = [...layout.pools.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
