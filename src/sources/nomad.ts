@@ -82,20 +82,29 @@ export class NomadReader {
   }
 
   /**
-   * The jobs list with Meta, as a blocking query.
+   * The jobs list with Meta, as a blocking query, each job reduced to the
+   * fields of `NomadJobStub` (a 10,000-job list is ~6 MB; its summaries are
+   * not kept).
    * @param index 0 for an immediate answer; else wait for a change past it
    * @param waitMs server-side wait of the blocking query
+   * @returns `data` is absent when the answer's X-Nomad-Index equals `index`
+   *   (the wait ran out with no change): Nomad still sends the whole list,
+   *   but it is not parsed
    */
-  async listJobs(index: number, waitMs: number, signal?: AbortSignal): Promise<{ index: number; data: NomadJobStub[] }> {
-    const res = await this.http.request<NomadJobStub[]>({
+  async listJobs(index: number, waitMs: number, signal?: AbortSignal): Promise<{ index: number; data?: NomadJobStub[] }> {
+    const res = await this.http.request<string>({
       method: "GET",
       path: "/v1/jobs",
       params: { ...this.q, meta: true, ...(index > 0 ? { index, wait: `${Math.round(waitMs / 1000)}s` } : {}) },
       ...(index > 0 ? { blockingWaitMs: waitMs } : {}),
       ...(signal ? { signal } : {}),
+      responseType: "text",
       context: this.ctx(),
     });
-    return { index: Number(res.headers["x-nomad-index"] ?? 0), data: res.data };
+    const answered = Number(res.headers["x-nomad-index"] ?? 0);
+    if (index > 0 && answered === index) return { index: answered };
+    const list = JSON.parse(res.data) as NomadJobStub[];
+    return { index: answered, data: list.map(slimStub) };
   }
 
   /** One job, or undefined when Nomad does not know it. */
@@ -200,6 +209,21 @@ export class NomadReader {
 /** Query parameters of a blocking read: none for index 0 (answer at once). */
 function blocking(index: number, waitMs: number): Record<string, string | number> {
   return index > 0 ? { index, wait: `${Math.round(waitMs / 1000)}s` } : {};
+}
+
+/** A list entry with only the fields Steward reads. */
+function slimStub(j: NomadJobStub): NomadJobStub {
+  return {
+    ID: j.ID,
+    Name: j.Name,
+    Type: j.Type,
+    Status: j.Status,
+    Stop: j.Stop,
+    Version: j.Version,
+    JobModifyIndex: j.JobModifyIndex,
+    ModifyIndex: j.ModifyIndex,
+    Meta: j.Meta ?? null,
+  };
 }
 
 interface NomadDiff {

@@ -380,8 +380,17 @@ export class SyncLoop {
       const reader = this.o.clients.get(env).reader;
       const waitMs = this.o.watchWaitMs ?? WATCH_BLOCKING_WAIT_MS;
       const watch = new Watch<NomadJobStub[]>({
-        query: { name: "nomad-jobs", fetch: (index, signal) => reader.listJobs(index, waitMs, signal) },
+        query: {
+          name: "nomad-jobs",
+          fetch: async (index, signal) => {
+            const r = await reader.listJobs(index, waitMs, signal);
+            // No data means the index did not move: the watch drops such an answer without looking at it.
+            return { index: r.index, data: r.data ?? [] };
+          },
+        },
         onChange: (jobs) => this.onJobs(env.name, jobs),
+        // onJobs compares job by job anyway; a deep comparison of the whole list first would double the work.
+        equal: () => false,
         logger: this.o.logger,
         ...(this.o.metrics ? { metrics: this.o.metrics } : {}),
       });
