@@ -223,3 +223,21 @@ test("an unchanged service of a new revision keeps its settings, and a changed o
   t.is(next.revision, "rev-2");
   t.deepEqual(next.services.map((s) => [s.name, s.sync.prune]), [["api", true], ["web", false]]);
 });
+
+test("checking a large tree again lets timers run before it is loaded", async (t) => {
+  // A changed steward.yaml makes every service be checked again (no parse: the job files are known);
+  // that must not hold the event loop, or a leader's lock renewal waits for the whole tree.
+  const files: Record<string, string> = { "steward.yaml": STEWARD };
+  for (let i = 0; i < 1500; i++) {
+    files[`services/s${i}/service.yaml`] = SERVICE.replace("web", `s${i}`);
+    files[`services/s${i}/s${i}.nomad.hcl`] = JOB.replaceAll("web", `s${i}`);
+  }
+  await loadDesiredState(snapshot(files));
+  let loaded = false;
+  let loadedWhenTimerRan: boolean | undefined;
+  setTimeout(() => (loadedWhenTimerRan = loaded), 0);
+  const state = await loadDesiredState(snapshot({ ...files, "steward.yaml": `${STEWARD}sync:\n  prune: true\n` }));
+  loaded = true;
+  t.is(state.services.length, 1500);
+  t.false(loadedWhenTimerRan, "the timer ran while the tree was being checked");
+});

@@ -13,6 +13,7 @@ import { Runner, type PassContext, type Reconcile } from "../../../src/reconcile
 import { findCondition } from "../../../src/reconciler/core/status.js";
 import { FakeClock, fixedRandom, flush } from "../../helpers/clock.js";
 import { assertStatusInvariants } from "../../helpers/status-invariants.js";
+import { eventually } from "../../helpers/eventually.js";
 
 interface Key {
   env: string;
@@ -357,4 +358,26 @@ test("bad_options_name_the_field", (t) => {
   const base = { loop: "sync", keyOf, reconcile: async () => idle, logger: createLogger() };
   t.throws(() => new Runner<Key>({ ...base, workers: 0 }), { message: /workers/ });
   t.throws(() => new Runner<Key>({ ...base, resyncJitterFraction: 1.5 }), { message: /resyncJitterFraction/ });
+});
+
+test("a_long_run_of_passes_lets_timers_run_before_it_ends", async (t) => {
+  // Idle passes resolve through promises alone; without yielding, a queue of them would hold the event loop (and a lock renewal) to the end.
+  const keys = Array.from({ length: 400 }, (_, i) => ({ env: "qa", job: `j${i}` }));
+  let passes = 0;
+  let passesWhenTimerRan: number | undefined;
+  const { runner } = fixture(() => {
+    // Each pass does some work, so the run lasts well past the runner's 10 ms slice.
+    const until = performance.now() + 0.1;
+    while (performance.now() < until) {
+      // busy
+    }
+    passes++;
+    return Promise.resolve(idle);
+  });
+  t.teardown(() => runner.stop());
+  for (const k of keys) runner.add(k);
+  setTimeout(() => (passesWhenTimerRan = passes), 0);
+  await eventually(() => passes === keys.length);
+  t.not(passesWhenTimerRan, undefined);
+  t.true((passesWhenTimerRan ?? keys.length) < keys.length, `the timer ran after ${passesWhenTimerRan} of ${keys.length} passes`);
 });
