@@ -7,8 +7,15 @@
  * Nomad requests per idle minute, and commit → registered through a signed
  * `POST /hooks/git`. Refreshes the `daemon` section of bench/RESULTS.md.
  *
- * Flags: --size=10000 --hook-reps=3 --idle-s=30 --no-write
+ * The daemon runs as production runs it: compiled JavaScript (`npm run
+ * build:server`, done here first), unless `--runtime=tsx`. Also recorded:
+ * the longest event-loop stall per phase (the daemon's own
+ * `nodejs_eventloop_lag_max_seconds`, the max of perf_hooks'
+ * monitorEventLoopDelay since the previous scrape) and leadership lost.
+ *
+ * Flags: --size=10000 --hook-reps=3 --idle-s=30 --runtime=dist|tsx --no-write
  */
+import { execFileSync } from "node:child_process";
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createWriteStream } from "node:fs";
@@ -30,6 +37,7 @@ const { values: flags } = parseArgs({
     size: { type: "string", default: "10000" },
     "hook-reps": { type: "string", default: "3" },
     "idle-s": { type: "string", default: "30" },
+    runtime: { type: "string", default: "dist" },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -38,8 +46,17 @@ const HOOK_REPS = Number(flags["hook-reps"]);
 const IDLE_S = Number(flags["idle-s"]);
 const SECRET = "bench-webhook-secret";
 const MEMORY_TARGET_MB = 200;
+const RUNTIME = flags.runtime === "tsx" ? "tsx" : "dist";
+/** The daemon's command line after `node`. */
+const DAEMON_ARGS = RUNTIME === "tsx" ? ["--import", "tsx", "src/cli/main.ts"] : ["dist/cli/main.js"];
+/** Longest event-loop stall that still leaves the leader's renewals on time (renewals come every TTL/3 = 5 s; the step-down margin is 3 s). */
+const STALL_LIMIT_MS = 1_000;
 const now = (): number => performance.timeOrigin + performance.now();
 
+if (RUNTIME === "dist") {
+  progress("compiling the daemon (npm run build:server)");
+  execFileSync(process.execPath, [path.join(REPO_ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: REPO_ROOT, stdio: "inherit" });
+}
 const startedAt = new Date();
 const loadBefore = loadAverage();
 progress(`sim process; git repository with ${N} services`);
@@ -49,6 +66,16 @@ const nomad = sim.urls.nomad.qa ?? "";
 const repo = await createDesiredRepo(N, nomad);
 const work = await mkdtemp(path.join(tmpdir(), "steward-bench-daemon-"));
 let daemonPid = 0;
+// A crash of the bench must not leave the daemon running.
+process.once("exit", () => {
+  if (daemonPid) {
+    try {
+      process.kill(daemonPid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  }
+});
 try {
   // ---- register every job once, from a throwaway SyncLoop's rendered specs ----
   progress("bootstrap: rendering the tree and registering every job (not measured)");
@@ -82,7 +109,7 @@ try {
   progress(`starting the daemon (logs: ${logFile})`);
   await sim.clearLog();
   const t0 = performance.now();
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "run", "--config", configFile], {
+  const child = spawn(process.execPath, [...DAEMON_ARGS, "run", "--config", configFile], {
     cwd: REPO_ROOT,
     env: { ...process.env, STEWARD_WEBHOOK_SECRET: SECRET },
     stdio: ["ignore", "pipe", "pipe"],
@@ -100,6 +127,21 @@ try {
   const sampler = setInterval(() => void readRss(daemonPid).then((r) => r && rssSamples.push({ at: performance.now() - t0, rss: r.rssMb })), 500);
 
   await waitFor(() => url !== "", 60_000, "the daemon's listen address");
+  // The longest event-loop stall per phase, from the daemon's own metrics (max since the previous scrape).
+  const stalls = { start: 0, idle: 0, webhook: 0 };
+  let phase: keyof typeof stalls = "start";
+  let scraping = false;
+  const stallScraper = setInterval(() => {
+    if (scraping) return;
+    scraping = true;
+    const at = phase;
+    void eventLoopMaxMs(url)
+      .then((ms) => {
+        if (ms !== undefined) stalls[at] = Math.max(stalls[at], ms);
+      })
+      .catch((err: unknown) => progress(`  /metrics scrape failed: ${(err as Error).message}`))
+      .finally(() => (scraping = false));
+  }, 1_000);
   await waitFor(async () => (await request("GET", `${url}/readyz`)).status === 200, 15 * 60_000, "/readyz");
   const readyMs = performance.now() - t0;
   progress(`ready after ${fmt(readyMs / 1000, 1)} s; waiting for every job in sync`);
@@ -119,6 +161,8 @@ try {
   const registersAtStart = { ok: startRegisters.filter((r) => r.status === 200).length, refused: startRegisters.filter((r) => r.status !== 200).length };
 
   // ---- idle: memory and requests ----
+  await eventLoopMaxMs(url).then((ms) => (stalls.start = Math.max(stalls.start, ms ?? 0)));
+  phase = "idle";
   progress(`idle for ${IDLE_S} s: memory and requests`);
   await sleep(5_000);
   await sim.clearLog();
@@ -135,6 +179,8 @@ try {
   const hwm = await readRss(daemonPid);
 
   // ---- commit -> registered through the signed webhook ----
+  await eventLoopMaxMs(url).then((ms) => (stalls.idle = Math.max(stalls.idle, ms ?? 0)));
+  phase = "webhook";
   const hook: number[] = [];
   for (let r = 0; r < HOOK_REPS; r++) {
     const i = (r * 7919) % N;
@@ -152,10 +198,16 @@ try {
     progress(`  webhook ${r + 1}/${HOOK_REPS}: ${fmt(at - t1, 0)} ms`);
   }
   const peak = await readRss(daemonPid);
+  clearInterval(stallScraper);
+  await eventLoopMaxMs(url).then((ms) => (stalls.webhook = Math.max(stalls.webhook, ms ?? 0)));
   clearInterval(sampler);
   child.kill("SIGTERM");
   const exitCode = await exited;
   logStream.end();
+  await new Promise<void>((r) => logStream.once("close", () => r()));
+  const log = await readFile(logFile, "utf8");
+  const steppedDown = log.split("\n").filter((l) => l.includes('"leader: stepped down"')).length;
+  const leading = log.split("\n").filter((l) => l.includes('"leader: leading"')).length;
 
   // ---- report ----
   const rssIdle = stats(idleSamples.map((s) => s.rss));
@@ -172,7 +224,7 @@ try {
     `Run ${startedAt.toISOString()} at commit \`${commitId()}\` on ${machine()}.`,
     `Load average before: ${loadBefore}; after: ${loadAverage()}.`,
     "",
-    `Reproduce: \`npm run bench:daemon\` (flags after \`--\`: \`--size\`, \`--hook-reps\`, \`--idle-s\`, \`--no-write\`). The daemon is \`node --import tsx src/cli/main.ts run --config steward.yaml\` (git source, Consul from sim, webhook secret from the environment, default timings); sim runs in another process. The bench first registers every job from Steward's own rendering, so the daemon starts into a cluster that is already in sync.`,
+    `Reproduce: \`npm run bench:daemon\` (flags after \`--\`: \`--size\`, \`--hook-reps\`, \`--idle-s\`, \`--no-write\`). The daemon is \`node ${DAEMON_ARGS.join(" ")} run --config steward.yaml\` (${RUNTIME === "dist" ? "compiled by `npm run build:server`, as in production" : "TypeScript through the tsx loader"}; git source, Consul from sim, webhook secret from the environment, default timings); sim runs in another process. The bench first registers every job from Steward's own rendering, so the daemon starts into a cluster that is already in sync.`,
     "",
     table(
       ["measure", "value", "notes"],
@@ -186,6 +238,12 @@ try {
         ["Nomad requests per idle minute", perMin(idleNomad.length), fmtCounts(summarize(idleNomad)) || "none"],
         ["Consul requests per idle minute", perMin(idleConsul.length), fmtCounts(summarize(idleConsul)) || "none"],
         [`webhook commit → registered (n=${h.n})`, `p50 ${fmt(h.p50, 0)} ms, max ${fmt(h.max, 0)} ms`, "signed POST /hooks/git right after `git commit`; until sim answered the register"],
+        [
+          "longest event-loop stall: start / idle / webhooks",
+          `${fmt(stalls.start, 0)} / ${fmt(stalls.idle, 0)} / ${fmt(stalls.webhook, 0)} ms`,
+          `the daemon's nodejs_eventloop_lag_max_seconds (perf_hooks monitorEventLoopDelay), scraped every second; limit ${STALL_LIMIT_MS} ms: ${Math.max(stalls.start, stalls.idle, stalls.webhook) <= STALL_LIMIT_MS ? "**kept**" : "**exceeded**"}`,
+        ],
+        ["leadership", `led ${leading} time(s), stepped down ${steppedDown} time(s)`, "from the daemon's log; one lead and no step-down expected (a lost lock means renewals came late)"],
         ["daemon exit code on SIGTERM", String(exitCode), ""],
       ],
     ),
@@ -223,6 +281,14 @@ async function readRss(pid: number): Promise<{ rssMb: number; hwmMb: number } | 
   } catch {
     return undefined;
   }
+}
+
+/** The daemon's longest event-loop stall since its previous scrape, in ms. */
+async function eventLoopMaxMs(url: string): Promise<number | undefined> {
+  const r = await request("GET", `${url}/metrics`);
+  if (r.status !== 200) return undefined;
+  const v = Number(/^nodejs_eventloop_lag_max_seconds (\S+)/m.exec(r.body.toString())?.[1] ?? NaN);
+  return Number.isFinite(v) ? v * 1000 : undefined;
 }
 
 /** Heap used and total from the daemon's default Node metrics, in MB. */
