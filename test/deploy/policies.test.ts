@@ -16,11 +16,11 @@ const POLICIES = path.join(DEPLOY, "policies");
 
 // ── which product a call goes to ──
 
-/** Nomad calls live in src/**\/nomad*.ts (STYLE 4.1: nomad-jobs.ts, nomad-nodes.ts, …); Consul calls in src/sources/consul.ts. */
+/** Nomad calls live in src/**\/nomad*.ts, Consul calls in src/**\/consul*.ts (STYLE 4.1: one client per product and concern: nomad-nodes.ts, consul-catalog.ts, …). */
 function productOf(call: HttpCall): "nomad" | "consul" | "no-acl" | undefined {
   const base = path.basename(call.file);
   if (base.startsWith("nomad")) return "nomad";
-  if (call.file === "src/sources/consul.ts") return "consul";
+  if (base.startsWith("consul")) return "consul";
   // Gate probes call the user's URLs and Prometheus, which no Steward policy governs.
   if (call.file === "src/sources/gate-probes.ts") return "no-acl";
   return undefined;
@@ -28,7 +28,12 @@ function productOf(call: HttpCall): "nomad" | "consul" | "no-acl" | undefined {
 
 // ── Nomad: endpoint → ACL requirement (developer.hashicorp.com/nomad/api-docs, "ACL Required") ──
 
-type NomadNeed = { scope: "namespace"; capability: string } | { scope: "node"; policy: "read" | "write" } | { scope: "none" };
+type NomadNeed =
+  | { scope: "namespace"; capability: string }
+  | { scope: "node" | "operator"; policy: "read" | "write" }
+  /** Only a management token may call it: no policy can grant it. */
+  | { scope: "management" }
+  | { scope: "none" };
 
 const NOMAD_ACL: [method: string, path: string, needs: NomadNeed[]][] = [
   ["GET", "/v1/jobs", [{ scope: "namespace", capability: "list-jobs" }]],
@@ -57,6 +62,8 @@ const NOMAD_ACL: [method: string, path: string, needs: NomadNeed[]][] = [
   ["POST", "/v1/node/:param/drain", [{ scope: "node", policy: "write" }]],
   ["POST", "/v1/node/:param/eligibility", [{ scope: "node", policy: "write" }]],
   ["POST", "/v1/node/:param/purge", [{ scope: "node", policy: "write" }]],
+  ["GET", "/v1/operator/autopilot/health", [{ scope: "operator", policy: "read" }]],
+  ["GET", "/v1/operator/raft/configuration", [{ scope: "management" }]],
   ["GET", "/v1/status/leader", [{ scope: "none" }]],
 ];
 
@@ -96,16 +103,39 @@ async function exampleNamespaces(): Promise<string[]> {
 
 const CONSUL_LEVEL: Record<string, number> = { deny: 0, read: 1, list: 2, write: 3 };
 
-/** Consul: endpoint → the rule kind and access it needs; KV keys come from consulKvUses. */
-const CONSUL_ACL: [method: string, path: string, need: { kind: "key" | "session"; access: "read" | "write" }][] = [
-  ["GET", "/v1/kv/:param", { kind: "key", access: "read" }],
-  ["PUT", "/v1/kv/:param", { kind: "key", access: "write" }],
-  ["DELETE", "/v1/kv/:param", { kind: "key", access: "write" }],
-  ["PUT", "/v1/session/create", { kind: "session", access: "write" }],
-  ["PUT", "/v1/session/renew/:param", { kind: "session", access: "write" }],
-  ["PUT", "/v1/session/destroy/:param", { kind: "session", access: "write" }],
-  ["GET", "/v1/session/info/:param", { kind: "session", access: "read" }],
+type ConsulNeed = { kind: "key" | "session" | "node" | "operator"; access: "read" | "write" };
+
+/**
+ * Consul: endpoint → the rules and access it needs (developer.hashicorp.com/consul/api-docs, "ACL Required");
+ * KV keys come from consulKvUses. Node and session rules are needed on any node: healing deregisters whichever
+ * node of a pool was lost, and sessions live on the agent each instance talks to.
+ */
+const CONSUL_ACL: [method: string, path: string, needs: ConsulNeed[]][] = [
+  ["GET", "/v1/kv/:param", [{ kind: "key", access: "read" }]],
+  ["PUT", "/v1/kv/:param", [{ kind: "key", access: "write" }]],
+  ["DELETE", "/v1/kv/:param", [{ kind: "key", access: "write" }]],
+  ["PUT", "/v1/session/create", [{ kind: "session", access: "write" }]],
+  ["PUT", "/v1/session/renew/:param", [{ kind: "session", access: "write" }]],
+  ["PUT", "/v1/session/destroy/:param", [{ kind: "session", access: "write" }]],
+  ["GET", "/v1/session/info/:param", [{ kind: "session", access: "read" }]],
+  // The docs say node:write,service:write for the catalog in general; deregistering a whole node (only `Node`
+  // in the body, as consul-catalog.ts sends) needs node:write alone (Consul's vetDeregisterWithACL).
+  ["PUT", "/v1/catalog/deregister", [{ kind: "node", access: "write" }]],
+  // Results are filtered by the token (node:read,service:read); serfHealth is a node check, so node:read shows it.
+  ["GET", "/v1/health/state/any", [{ kind: "node", access: "read" }]],
+  ["GET", "/v1/operator/raft/configuration", [{ kind: "operator", access: "read" }]],
+  ["GET", "/v1/operator/autopilot/health", [{ kind: "operator", access: "read" }]],
 ];
+
+function consulNeeds(call: HttpCall): ConsulNeed[] | undefined {
+  return CONSUL_ACL.find(([m, p]) => m === call.method && p === call.path)?.[2];
+}
+
+/** The access a Consul policy gives for a need on any node (operator is a plain attribute, the rest are rules by name). */
+function consulGranted(policy: Record<string, any>, need: ConsulNeed): string | undefined {
+  if (need.kind === "operator") return policy.operator as string | undefined;
+  return consulRule(policy, need.kind, "any-node-name")?.access;
+}
 
 /** The rule a Consul policy applies to `name` for a resource kind: an exact rule, else the longest matching prefix rule. */
 function consulRule(policy: Record<string, any>, kind: string, name: string): { rule: string; access: string } | undefined {
@@ -179,10 +209,11 @@ test("nomad_policy_grants_every_capability_the_code_needs_in_every_namespace_of_
         for (const ns of await exampleNamespaces()) {
           t.true(nomadCapabilities(policy, ns).has(need.capability), `${c.method} ${c.path} (${c.file}:${c.line}) needs ${need.capability} in namespace ${ns}`);
         }
-      } else if (need.scope === "node") {
-        const granted = policy.node?.[0]?.policy as string | undefined;
-        t.true(granted === "write" || granted === need.policy, `${c.method} ${c.path} (${c.file}:${c.line}) needs node ${need.policy}`);
+      } else if (need.scope === "node" || need.scope === "operator") {
+        const granted = policy[need.scope]?.[0]?.policy as string | undefined;
+        t.true(granted === "write" || granted === need.policy, `${c.method} ${c.path} (${c.file}:${c.line}) needs ${need.scope} ${need.policy}`);
       }
+      // scope "management": no policy grants it; see no_nomad_call_needs_a_management_token.
     }
   }
 });
@@ -195,9 +226,25 @@ test("nomad_policy_grants_nothing_the_code_does_not_call", async (t) => {
     const extra = [...nomadCapabilities(policy, ns)].filter((c) => !neededCaps.has(c));
     t.deepEqual(extra, [], `namespace "${ns}" grants capabilities no call in src/ needs`);
   }
-  const nodeNeed = needs.some((n) => n.scope === "node" && n.policy === "write") ? "write" : needs.some((n) => n.scope === "node") ? "read" : undefined;
-  t.is(policy.node?.[0]?.policy as string | undefined, nodeNeed, "the node rule matches what the code calls");
-  for (const scope of ["agent", "operator", "quota", "host_volume", "plugin", "node_pool"]) t.is(policy[scope], undefined, `no ${scope} rule: Steward calls no such endpoint`);
+  for (const scope of ["node", "operator"] as const) {
+    const of = needs.filter((n) => n.scope === scope);
+    const need = of.some((n) => n.scope === scope && n.policy === "write") ? "write" : of.length > 0 ? "read" : undefined;
+    t.is(policy[scope]?.[0]?.policy as string | undefined, need, `the ${scope} rule matches what the code calls`);
+  }
+  for (const scope of ["agent", "quota", "host_volume", "plugin", "node_pool"]) t.is(policy[scope], undefined, `no ${scope} rule: Steward calls no such endpoint`);
+});
+
+// Known gap, kept visible: healing reads Nomad's Raft configuration, which
+// only a management token may read (Nomad's API docs: "ACL Required:
+// management"), so with this least-privilege policy the read is refused and a
+// server pool's quorum stays unknown (the planner refuses server replacements
+// with QuorumUnknown). The fix is in the code, not the policy: autopilot's
+// health (operator:read) lists every server with its Voter flag, so the voter
+// count can come from it alone. When that lands, this test starts passing and
+// ava reports it: drop `.failing`.
+test.failing("no_nomad_call_needs_a_management_token", (t) => {
+  const management = calls.filter((c) => productOf(c) === "nomad" && (nomadNeeds(c) ?? []).some((n) => n.scope === "management"));
+  t.deepEqual(management.map((c) => `${c.file}:${c.line} ${c.method} ${c.path}`), []);
 });
 
 // ── Consul ──
@@ -206,15 +253,14 @@ test("consul_policy_covers_every_kv_path_and_session_call_of_the_code", async (t
   const policy = await hclToJson(path.join(POLICIES, "consul/steward.hcl"));
   const consulCalls = calls.filter((c) => productOf(c) === "consul");
   for (const c of consulCalls) {
-    const need = CONSUL_ACL.find(([m, p]) => m === c.method && p === c.path)?.[2];
-    if (!need) {
+    const needs = consulNeeds(c);
+    if (!needs) {
       t.fail(`${c.file}:${c.line} calls ${c.method} ${c.path}, which test/deploy/policies.test.ts does not map to a Consul ACL rule: add it from Consul's API docs`);
       continue;
     }
-    if (need.kind === "session") {
-      // Sessions are created on the node of the agent each instance talks to: any client.
-      const rule = consulRule(policy, "session", "any-node-name");
-      t.true(rule !== undefined && (CONSUL_LEVEL[rule.access] ?? 0) >= (CONSUL_LEVEL[need.access] ?? 9), `${c.method} ${c.path} needs session ${need.access} on any node`);
+    for (const need of needs.filter((n) => n.kind !== "key")) {
+      const granted = consulGranted(policy, need);
+      t.true((CONSUL_LEVEL[granted ?? "deny"] ?? 0) >= (CONSUL_LEVEL[need.access] ?? 9), `${c.method} ${c.path} (${c.file}:${c.line}) needs ${need.kind} ${need.access}${need.kind === "operator" ? "" : " on any node"}`);
     }
   }
   const kvMethods = new Set(consulCalls.filter((c) => c.path.startsWith("/v1/kv/")).map((c) => c.method));
@@ -228,13 +274,26 @@ test("consul_policy_covers_every_kv_path_and_session_call_of_the_code", async (t
 
 test("consul_policy_grants_nothing_the_code_does_not_use", async (t) => {
   const policy = await hclToJson(path.join(POLICIES, "consul/steward.hcl"));
-  const sessionNeed = calls.some((c) => productOf(c) === "consul" && c.path === "/v1/session/create") ? "write" : undefined;
+  const needs = calls.filter((c) => productOf(c) === "consul").flatMap((c) => consulNeeds(c) ?? []);
+  /** The highest access the code needs of a rule kind, or undefined when it needs none. */
+  const top = (kind: ConsulNeed["kind"]): string | undefined => {
+    const levels = needs.filter((n) => n.kind === kind).map((n) => CONSUL_LEVEL[n.access] ?? 0);
+    return levels.length ? Object.keys(CONSUL_LEVEL).find((k) => CONSUL_LEVEL[k] === Math.max(...levels)) : undefined;
+  };
   for (const use of kvUses) {
     // Longest prefix wins in Consul: what only needs reading (the desired-state tree) must not fall under a write rule.
     const r = consulRule(policy, "key", use.key);
     t.true((CONSUL_LEVEL[r?.access ?? "deny"] ?? 0) <= (CONSUL_LEVEL[use.access] ?? 0), `${r?.rule ?? "?"} gives ${r?.access ?? "?"} on ${use.key}, which the code only ${use.access}s (${use.from})`);
   }
-  for (const [kind, rules] of Object.entries(policy) as [string, Record<string, any[]>][]) {
+  for (const [kind, rules] of Object.entries(policy) as [string, Record<string, any[]> | string][]) {
+    if (kind === "operator") {
+      t.is<unknown>(rules, top("operator"), `operator = ${JSON.stringify(rules)}: the code needs operator ${top("operator") ?? "nothing"}`);
+      continue;
+    }
+    if (typeof rules === "string") {
+      t.fail(`${kind} = "${rules}": Steward's code calls no endpoint that needs it`);
+      continue;
+    }
     for (const [name, body] of Object.entries(rules)) {
       const access = body[0]?.policy as string;
       if (kind === "key_prefix" || kind === "key") {
@@ -242,8 +301,9 @@ test("consul_policy_grants_nothing_the_code_does_not_use", async (t) => {
         const used = kvUses.filter((u) => (kind === "key" ? u.key === name : u.key.startsWith(name)) && consulRule(policy, "key", u.key)?.rule === `${kind} "${name}"`);
         const top = Math.max(-1, ...used.map((u) => CONSUL_LEVEL[u.access] ?? 0));
         t.true(top >= (CONSUL_LEVEL[access] ?? 0), `${kind} "${name}" = ${access} is broader than any KV path the code uses under it`);
-      } else if (kind === "session_prefix" || kind === "session") {
-        t.true(access === sessionNeed, `${kind} "${name}": the code needs session ${sessionNeed ?? "nothing"}`);
+      } else if (["session_prefix", "session", "node_prefix", "node"].includes(kind)) {
+        const need = top(kind.replace(/_prefix$/, "") as ConsulNeed["kind"]);
+        t.true(access === need, `${kind} "${name}" = ${access}: the code needs ${kind.replace(/_prefix$/, "")} ${need ?? "nothing"}`);
       } else {
         t.fail(`${kind} "${name}": Steward's code calls no endpoint that needs a ${kind} rule`);
       }

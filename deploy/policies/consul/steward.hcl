@@ -6,7 +6,10 @@
 #   consul acl token create -description steward -policy-name steward
 
 # steward/leader (the lock), steward/control/ (runtime switches; a standby
-# writes sync-now to pass a webhook on), steward/state/sync/ (what was registered).
+# writes sync-now to pass a webhook on), steward/state/sync/ (what was
+# registered), steward/journal/promotion/ and steward/journal/healing/ (each
+# loop's journal, written with CAS before each step), steward/approvals/
+# (manual approvals of promotion gates).
 key_prefix "steward/" {
   policy = "write"
 }
@@ -21,3 +24,15 @@ key_prefix "steward/desired-state/" {
 session_prefix "" {
   policy = "write"
 }
+
+# Healing: read every node's serfHealth check (/v1/health/state/any is
+# filtered by the token; serfHealth is a node check) and deregister a
+# replaced node from the catalog (node:write on that node is enough for a
+# whole-node deregistration). Any node: a pool's nodes are found by their
+# Nomad node meta, not by a name prefix.
+node_prefix "" {
+  policy = "write"
+}
+
+# Server pools: Raft configuration and autopilot health before replacing a server.
+operator = "read"

@@ -8,6 +8,17 @@
 #   POST /v1/job/:id/plan         submit-job  what a register would change
 #   PUT  /v1/jobs                 submit-job  register (EnforceIndex)
 #   DELETE /v1/job/:id            submit-job  stop (prune)
+#   GET  /v1/job/:id/allocations  read-job    batch gates, rollout health
+#   GET  /v1/job/:id/deployments  read-job    promotion's rollout health
+#
+#   GET  /v1/nodes, /v1/node/:id  node read   healing watches every node (blocking query)
+#   POST /v1/node/:id/drain       node write  healing drains a lost node before replacing it
+#   POST /v1/node/:id/purge       node write  healing removes the replaced node for good
+#   GET  /v1/operator/autopilot/health  operator read  server pools: quorum before a replacement
+#
+# Not grantable: healing also reads /v1/operator/raft/configuration, which
+# needs a management token; with this policy that read is refused and server
+# pools wait (QuorumUnknown) — worker pools are unaffected (see docs/deploying.md).
 #
 # One token per environment's cluster, each with this policy; add a namespace
 # block for every namespace steward.yaml names.
@@ -16,4 +27,14 @@
 #   nomad acl token create -name steward -policy steward
 namespace "default" {
   capabilities = ["list-jobs", "read-job", "parse-job", "submit-job"]
+}
+
+# Drain and purge lost nodes (healing); reading nodes comes with it.
+node {
+  policy = "write"
+}
+
+# Autopilot health of the servers (healing of server pools).
+operator {
+  policy = "read"
 }
