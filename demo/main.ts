@@ -19,6 +19,7 @@ import { createLogger } from "../src/log.js";
 import { hubSignature } from "../src/sources/git-webhook.js";
 import { GitRepo } from "../test/helpers/git-repo.js";
 import { promotionStory } from "./promotion-story.js";
+import { healingStory } from "./healing-story.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SECRET = "demo-webhook-secret";
@@ -161,6 +162,7 @@ async function main(): Promise<void> {
     say(`the new leader applied it: prod/web count ${web?.TaskGroups[0]?.Count} -> 2`);
 
     await promotionStory({ sim, repo, steward: standby, registrySecret: REGISTRY_SECRET, hook, say, step, until }, 6);
+    await healingStory({ say, step, until }, 9);
 
     process.stdout.write(`\nThe story is done. Steward (${standby.config.instanceId}) answers on ${standby.url}: /api/status, /metrics, /healthz, /readyz.\n`);
     if (values.once) return;

@@ -339,7 +339,9 @@ export class HealingLoop {
     if (e && e.record.step !== "purging") e = await this.write(e, advanceIncident(e.record, "purging", now, `replacement ${newNodeId} is ready`, { newNodeId, readyAt: now }));
     await ctx.acquireWrite();
     await this.nomadOf(pool).actuator.purgeNode(node.id);
-    await this.o.consul.catalog.deregisterNode(node.name);
+    // Consul names nodes, not ids: a replacement of the same name has taken the entry over, and deregistering would remove it.
+    const replacement = this.cache.nodes.get(pool.env)?.get(newNodeId);
+    if (replacement?.name !== node.name) await this.o.consul.catalog.deregisterNode(node.name);
     if (!e) return;
     const done = await this.write(e, advanceIncident(e.record, "done", this.clock.now(), "old node purged from Nomad and deregistered from Consul", { finishedAt: this.clock.now() }));
     this.metrics?.replacementsTotal.inc({ pool: pool.name, result: "succeeded" });
