@@ -200,6 +200,10 @@ export const PROMOTION_POLL_INTERVAL_MS = 60_000;
 export const PROMOTION_POLL_BACKOFF_BASE_MS = 1_000;
 /** Longest wait between registry polls after failures (5 min): a registry down for long is still noticed back within minutes. */
 export const PROMOTION_POLL_BACKOFF_CAP_MS = 5 * 60_000;
+/** Wait before listing again when a notified digest is not listed yet (100 ms): docker-registry notifies before it links the tag, by a few ms. */
+export const PROMOTION_NOTIFIED_RECHECK_MS = 100;
+/** Quick re-listings for a notified digest before giving up on it until the next poll (20, i.e. 2 s): a tag outside the newest ones is never listed as a candidate. */
+export const PROMOTION_NOTIFIED_RECHECKS = 20;
 /** Newest tags resolved to digests per poll (3): a HEAD each; older tags can only be superseded, so resolving them would only cost calls. */
 export const PROMOTION_CANDIDATES_RESOLVED = 3;
 /** Most journal steps one promotion pass takes before yielding (20): a pass walks a whole chain of recorded steps, but cannot spin. */

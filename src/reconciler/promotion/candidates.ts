@@ -2,6 +2,8 @@ import {
   PROMOTION_CANDIDATES_RESOLVED,
   PROMOTION_POLL_BACKOFF_BASE_MS,
   PROMOTION_POLL_BACKOFF_CAP_MS,
+  PROMOTION_NOTIFIED_RECHECK_MS,
+  PROMOTION_NOTIFIED_RECHECKS,
   PROMOTION_POLL_INTERVAL_MS,
 } from "../../config/defaults.js";
 import type { Logger } from "../../log.js";
@@ -88,6 +90,8 @@ interface Entry {
   timer?: Timer;
   running?: Promise<void> | undefined;
   again: boolean;
+  /** A notified digest not listed yet, and how many quick re-polls are left for it. */
+  expect?: { digest: string; left: number } | undefined;
 }
 
 /**
@@ -132,10 +136,18 @@ export class CandidatePoller {
     }
   }
 
-  /** Polls one service now (a notification named its repository). Unknown services are ignored. */
-  trigger(service: string): void {
+  /**
+   * Polls one service now (a notification named its repository). Unknown
+   * services are ignored. With `digest` (the pushed manifest's), the service
+   * is polled again every PROMOTION_NOTIFIED_RECHECK_MS until the digest is
+   * listed (at most PROMOTION_NOTIFIED_RECHECKS times): docker-registry
+   * sends the push event before it links the tag, so the first listing may
+   * not show it yet. The registry's listing stays the only source.
+   */
+  trigger(service: string, digest?: string): void {
     const e = this.entries.get(service);
     if (!e || this.stopped) return;
+    if (digest !== undefined) e.expect = { digest, left: PROMOTION_NOTIFIED_RECHECKS };
     if (e.running) {
       e.again = true;
       return;
@@ -179,6 +191,10 @@ export class CandidatePoller {
       const list = await pollCandidates(this.o.registry, e.service);
       e.state = { failures: 0, lastOkAt: this.clock.now() };
       delay = this.o.intervalMs ?? PROMOTION_POLL_INTERVAL_MS;
+      if (e.expect && !list.some((c) => c.digest === e.expect?.digest) && e.expect.left > 0) {
+        e.expect.left -= 1;
+        delay = Math.min(delay, PROMOTION_NOTIFIED_RECHECK_MS);
+      } else e.expect = undefined;
       if (!this.stopped && this.entries.get(service) === e) this.o.onCandidates(service, list);
     } catch (err) {
       const failures = e.state.failures + 1;

@@ -230,10 +230,15 @@ export class PromotionLoop {
    * names, at once. Resolves with the services it woke (none: the push is
    * for a repository no service promotes).
    */
-  notify(pushes: ReadonlyArray<{ repository: string }>): string[] {
-    const services = new Set(pushes.flatMap((p) => this.poller.servicesFor(p.repository)));
-    for (const s of services) this.poller.trigger(s);
-    return [...services];
+  notify(pushes: ReadonlyArray<{ repository: string; digest?: string }>): string[] {
+    const woken = new Set<string>();
+    for (const p of pushes) {
+      for (const s of this.poller.servicesFor(p.repository)) {
+        this.poller.trigger(s, p.digest);
+        woken.add(s);
+      }
+    }
+    return [...woken];
   }
 
   /** Polls every promoted service's registry now (a standby passed a notification on; an operator's sync-now). */
