@@ -22,7 +22,7 @@ import type { PromotionReason } from "./reasons.js";
 import { StageWatcher } from "./stage-watch.js";
 
 /** The journal operations the loop uses (a PromotionJournalStore, in Consul KV). */
-export type JournalStore = Pick<PromotionJournalStore, "advance" | "list" | "listAll" | "query">;
+export type JournalStore = Pick<PromotionJournalStore, "advance" | "list" | "listAll" | "query" | "prune">;
 
 /** Options of a PromotionLoop. Durations in ms. */
 export interface PromotionLoopOptions {
@@ -431,6 +431,10 @@ export class PromotionLoop {
     this.setRecord(entry);
     ctx.log.info({ digest: a.digest, tag: a.record.tag, reason: a.reason, modify_index: entry.modifyIndex }, a.message);
     this.countStep(entry.record);
+    if (entry.record.status === "promoted" || entry.record.status === "superseded") {
+      // Bounded history: the oldest finished records go (failed ones, which bar their digest, never do).
+      await this.o.journal.prune(a.service).catch((err: unknown) => ctx.log.warn({ err: errorMessage(err) }, "promotion: journal prune failed; retried after the next promotion"));
+    }
     if (a.kind === "startGate" && this.o.gates && isProbed(a.spec.kind)) {
       const gctx = this.gateContext(entry.record, a.stage, a.gate);
       if (gctx) await this.startGate(gctx);
