@@ -119,7 +119,7 @@ test.serial("the_rules_evaluate_cleanly_and_the_leader_alert_stays_quiet", async
     { timeoutMs: 10_000, intervalMs: 250 },
   );
   if (!rules) return t.fail("no rule groups");
-  t.deepEqual(rules.map((g) => g.name).sort(), ["steward-alerts", "steward-recording"]);
+  t.deepEqual(rules.map((g) => g.name).sort(), ["steward-alerts", "steward-healing-alerts", "steward-healing-recording", "steward-promotion-alerts", "steward-promotion-recording", "steward-recording"]);
   for (const r of rules.flatMap((g) => g.rules)) t.is(r.health, "ok", `${r.name}: ${r.lastError ?? ""}`);
   const leaders = await eventually(async () => (await prometheus.query("steward:leaders:sum")).find((s) => s.value[1] === "1"), { timeoutMs: 10_000, intervalMs: 250 });
   t.truthy(leaders, "the recording rule counts one leader");

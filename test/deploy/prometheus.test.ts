@@ -10,6 +10,8 @@ import path from "node:path";
 import { parse as parseYaml, stringify } from "yaml";
 import { DEPLOY, PROMTOOL_BIN, assertInstalled, run } from "./fixture.js";
 import { CONSUL_SD_KEYS, RULES_DIR, deployedConfig, withStaticTargets } from "./prometheus-config.js";
+import { metricNames } from "./promql.js";
+import { PROMETHEUS_SERIES, stewardSeries } from "./steward-metrics.js";
 
 const TESTS_DIR = path.join(DEPLOY, "prometheus/tests");
 
@@ -54,6 +56,34 @@ test("every_alert_is_tested_firing_and_quiet", async (t) => {
     t.true(fired.has(name), `no test fires ${name}`);
     t.true(quiet.has(name), `no test shows ${name} quiet on healthy or short-lived series`);
   }
+});
+
+test("every_rule_selects_only_metrics_steward_registers_or_other_rules_record", async (t) => {
+  const known = await stewardSeries();
+  const rules: { where: string; expr: string; record?: string }[] = [];
+  for (const f of await ruleFiles()) {
+    const doc = parseYaml(await readFile(f, "utf8")) as { groups: { rules: { alert?: string; record?: string; expr: string }[] }[] };
+    for (const r of doc.groups.flatMap((g) => g.rules)) rules.push({ where: `${path.basename(f)}: ${r.alert ?? r.record ?? "?"}`, expr: r.expr, ...(r.record ? { record: r.record } : {}) });
+  }
+  const recorded = new Set(rules.flatMap((r) => (r.record ? [r.record] : [])));
+  const used = new Set<string>();
+  for (const { where, expr } of rules) {
+    const names = metricNames(expr);
+    t.true(names.length > 0, `${where}: selects no metric`);
+    for (const n of names) {
+      used.add(n);
+      t.true(known.has(n) || recorded.has(n) || PROMETHEUS_SERIES.has(n), `${where}: ${n} is neither a metric Steward registers nor a recorded rule`);
+    }
+  }
+  // The loops' alerts read the loops' own metrics.
+  for (const n of ["steward_promotion_promotions_total", "steward_healing_short_circuited", "steward_healing_applies_total", "steward_healing_replacements_total", "steward_healing_budget_tokens", "steward_healing_orphaned_instances", "steward_healing_lost_nodes"]) {
+    t.true(used.has(n), `no rule reads ${n}`);
+  }
+});
+
+test("a_misspelt_metric_in_a_rule_would_be_caught", async (t) => {
+  const known = await stewardSeries();
+  t.deepEqual(metricNames("pool:x:leader unless steward_healing_budget_token < 1").filter((n) => !known.has(n)), ["pool:x:leader", "steward_healing_budget_token"]);
 });
 
 test("a_broken_rule_fails_its_unit_tests", async (t) => {
