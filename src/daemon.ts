@@ -33,6 +33,7 @@ import { PromotionLoop, type PromotionLoopOptions } from "./reconciler/promotion
 import { promotedImageResolver } from "./reconciler/promotion/observe.js";
 import { pinnedImage } from "./reconciler/sync/intake.js";
 import { RegistryClient } from "./sources/registry.js";
+import { registryCredentialsProvider } from "./sources/registry-credentials.js";
 import { checkAction } from "./server/action-auth.js";
 import { DaemonLive } from "./server/live-daemon.js";
 
@@ -118,7 +119,7 @@ export class Daemon {
       }),
       // Sync's clients: one reader per environment, shared.
       nomad: (env) => this.sync.clients.get(env).reader,
-      registry: new RegistryClient({ http: { logger: this.logger, metrics: this.metrics } }),
+      registry: new RegistryClient({ credentials: registryCredentialsProvider(config.registries ?? [], this.vault), http: { logger: this.logger, metrics: this.metrics } }),
       journal: new PromotionJournalStore(this.consul, writer, { prefix: `${prefix}/journal/promotion/`, logger: this.logger }),
       logger: this.logger,
       metrics: this.metrics,

@@ -93,6 +93,14 @@ export const configSchema = z.strictObject({
    * config). Without it the hook is off and promotion finds builds by polling.
    */
   registryWebhookSecret: tokenFrom.optional(),
+  /**
+   * Registries Steward logs in to when listing tags and resolving digests
+   * (basic, or a bearer token fetched with these credentials): `registry` is
+   * the `host[:port]` of image references. Others are read anonymously.
+   */
+  registries: z
+    .array(z.strictObject({ registry: z.string().min(1), username: z.string().min(1), password: z.union([tokenFrom, vaultRef]) }))
+    .optional(),
   /** This instance's name in the leader lock and in logs. @default the host name and process id */
   instanceId: z.string().min(1).optional(),
   /** Directory Steward may write to (its git mirror). @default .cache/steward under the working directory */
@@ -127,6 +135,9 @@ export const configSchema = z.strictObject({
   if (c.consul.token && "vault" in c.consul.token && !c.vault) {
     ctx.addIssue({ code: "custom", path: ["consul", "token", "vault"], message: "a Consul token from Vault needs the vault section" });
   }
+  c.registries?.forEach((r, i) => {
+    if ("vault" in r.password && !c.vault) ctx.addIssue({ code: "custom", path: ["registries", i, "password", "vault"], message: "a registry password from Vault needs the vault section" });
+  });
   if (c.api?.actionToken && "vault" in c.api.actionToken && !c.vault) {
     ctx.addIssue({ code: "custom", path: ["api", "actionToken", "vault"], message: "an action token from Vault needs the vault section" });
   }
