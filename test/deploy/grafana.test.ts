@@ -54,6 +54,19 @@ test("every_dashboard_expression_selects_only_metrics_steward_exports", async (t
   }
   // The issue's views that existing metrics can show: sync state per environment, API latency and errors.
   for (const n of ["steward_sync_jobs", "steward_api_request_duration_seconds_bucket", "steward_api_requests_total", "steward_leader"]) t.true(used.has(n), `the dashboard shows ${n}`);
+  // Promotions per stage and result, gate results, lead time; node health, replacements, applies and budget per pool.
+  for (const n of [
+    "steward_promotion_promotions_total",
+    "steward_promotion_gate_results_total",
+    "steward_promotion_lead_time_seconds_bucket",
+    "steward_healing_unhealthy_nodes",
+    "steward_healing_lost_nodes",
+    "steward_healing_replacements_total",
+    "steward_healing_applies_total",
+    "steward_healing_budget_tokens",
+  ]) {
+    t.true(used.has(n), `the dashboard shows ${n}`);
+  }
 });
 
 test("every_dashboard_expression_is_valid_promql_for_promtool", async (t) => {
