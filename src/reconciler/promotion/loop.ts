@@ -15,7 +15,7 @@ import { CandidatePoller, type PollState, type RegistryReader } from "./candidat
 import type { ApprovalStoreLike, GateContext, GateRunnerLike } from "./gate-types.js";
 import { gateKey } from "./gate-types.js";
 import { stageDigest, type HistoryEntry, type PromotionRecord } from "./journal.js";
-import { promotionMetrics, type PromotionMetrics } from "./metrics.js";
+import { PROMOTION_RESULTS, promotionMetrics, type PromotionMetrics } from "./metrics.js";
 import { PromotionCache, observePromotion, promotionKeyString, stagesOf, type CandidateSeen } from "./observe.js";
 import { imageOf, planPromotion, type GateObservation, type PromotionAction, type PromotionSnapshot } from "./plan.js";
 import type { PromotionReason } from "./reasons.js";
@@ -120,6 +120,7 @@ export class PromotionLoop {
   private readonly startedGates = new Map<string, GateContext>();
   private readonly seen = new Set<string>();
   private readonly stageDigestLabels = new Map<string, string>();
+  private readonly seenFailedGauge = new Set<string>();
 
   constructor(private readonly o: PromotionLoopOptions) {
     this.now = o.now ?? Date.now;
@@ -221,7 +222,10 @@ export class PromotionLoop {
       this.stages.set(k, { jobId: w.jobId, fingerprint, watcher });
       watcher.start();
     }
-    for (const s of promoted) this.updateStageMetrics(s.name);
+    for (const s of promoted) {
+      this.updateStageMetrics(s.name);
+      this.zeroSeries(s);
+    }
     this.wakeAll();
   }
 
@@ -503,6 +507,23 @@ export class PromotionLoop {
     this.updateStageMetrics(service);
     await this.o.onStageDigest?.(service);
     return true;
+  }
+
+  /** Every outcome series of a promoted service at 0, so `increase()` sees its first failure (a series born at 1 shows none). */
+  private zeroSeries(s: ServiceSpec): void {
+    const pm = this.pm;
+    if (!pm || !this.cache.state) return;
+    pm.candidatesSeen.inc({ service: s.name }, 0);
+    for (const st of stagesOf(this.cache.state, s)) {
+      for (const result of PROMOTION_RESULTS) pm.promotions.inc({ service: s.name, stage: st.name, result }, 0);
+      for (const kind of ["deployment", ...new Set(st.gates.map((g) => g.kind))]) {
+        for (const result of ["passed", "failed", "timed_out"]) pm.gateResults.inc({ service: s.name, stage: st.name, kind, result }, 0);
+      }
+    }
+    if (!this.seenFailedGauge.has(s.name)) {
+      this.seenFailedGauge.add(s.name);
+      pm.failedDigests.set({ service: s.name }, this.records(s.name).filter((r) => r.status === "failed").length);
+    }
   }
 
   private updateStageMetrics(service: string): void {

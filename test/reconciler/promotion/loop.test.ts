@@ -35,6 +35,9 @@ test("a_new_build_runs_in_qa_then_prod_pinned_by_digest_after_its_gates", async 
     t.deepEqual(status?.stages.map((s) => [s.name, s.digest]), [["qa", d1], ["prod", d1]]);
     const metrics = await a.metrics.registry.metrics();
     t.regex(metrics, /steward_promotion_promotions_total\{service="hello",stage="prod",result="passed"\} 1/);
+    // Outcome series exist at 0 before they first happen, so increase() sees the first one.
+    t.regex(metrics, /steward_promotion_promotions_total\{service="hello",stage="qa",result="failed"\} 0/);
+    t.regex(metrics, /steward_promotion_gate_results_total\{service="hello",stage="qa",kind="soak",result="passed"\} 1/);
     t.regex(metrics, /steward_promotion_lead_time_seconds_count\{service="hello"\} 1/);
   } finally {
     await f.close();
