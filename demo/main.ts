@@ -23,6 +23,8 @@ import { healingStory } from "./healing-story.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SECRET = "demo-webhook-secret";
+/** The demo's action token (the UI's and /api/approvals' actions): a demo value, printed so you can use the UI's buttons. */
+const ACTION_TOKEN = "demo-action-token";
 const REGISTRY_SECRET = "demo-registry-secret";
 const { values } = parseArgs({ options: { once: { type: "boolean", default: false }, verbose: { type: "boolean", default: false } } });
 
@@ -55,6 +57,7 @@ const image = (j: JobJson | undefined): string => String(j?.TaskGroups[0]?.Tasks
 
 async function main(): Promise<void> {
   process.env.STEWARD_DEMO_WEBHOOK_SECRET = SECRET;
+  process.env.STEWARD_DEMO_ACTION_TOKEN = ACTION_TOKEN;
   process.env.STEWARD_DEMO_REGISTRY_SECRET = REGISTRY_SECRET;
   const sim: Sim = await startSim({ healthyAfterMs: 1_000 });
   const repo = await GitRepo.create();
@@ -86,6 +89,7 @@ async function main(): Promise<void> {
           http: { listen: "127.0.0.1:0" },
           webhookSecret: { env: "STEWARD_DEMO_WEBHOOK_SECRET" },
           registryWebhookSecret: { env: "STEWARD_DEMO_REGISTRY_SECRET" },
+          api: { actionToken: { env: "STEWARD_DEMO_ACTION_TOKEN", name: "demo" } },
           instanceId: id,
           dataDir,
         },
@@ -108,6 +112,7 @@ async function main(): Promise<void> {
     const leader = await until("a leader", () => [a, b].find((d) => d.elector.isLeader));
     const standby = leader === a ? b : a;
     say(`${leader.config.instanceId} leads (${leader.url}); ${standby.config.instanceId} stands by (${standby.url})`);
+    say(`the live UI: ${leader.url}/ui/ (either instance serves it: ${standby.url}/ui/); its actions take the token ${ACTION_TOKEN}`);
     for (const [env, http] of [["qa", qa], ["prod", prod]] as const) {
       for (const id of ["web", "api"]) {
         const j = await until(`${env}/${id}`, () => job(http, id));
@@ -164,7 +169,7 @@ async function main(): Promise<void> {
     await promotionStory({ sim, repo, steward: standby, registrySecret: REGISTRY_SECRET, hook, say, step, until }, 6);
     await healingStory({ say, step, until }, 9);
 
-    process.stdout.write(`\nThe story is done. Steward (${standby.config.instanceId}) answers on ${standby.url}: /api/status, /metrics, /healthz, /readyz.\n`);
+    process.stdout.write(`\nThe story is done. Steward (${standby.config.instanceId}) answers on ${standby.url}: the UI at ${standby.url}/ui/ (action token ${ACTION_TOKEN}), /api/status, /metrics, /healthz, /readyz.\n`);
     if (values.once) return;
     process.stdout.write("Both sim and Steward stay up; Ctrl-C stops them.\n");
     await new Promise<void>((resolve) => {

@@ -18,6 +18,7 @@ test("demo_story_runs_to_the_end", async (t) => {
   t.regex(stdout, /qa\/web is back on .*@sha256:.* \(DriftHealed/);
   t.regex(stdout, /refused: services\/api\/service\.yaml:\d+: sync: unknown key "drfit"/);
   t.regex(stdout, /steward-[ab] leads after \d+ ms/);
+  t.regex(stdout, /the live UI: http:\/\/127\.0\.0\.1:\d+\/ui\/ \(either instance serves it/);
   t.regex(stdout, /the new leader applied it: prod\/web count 4 -> 2/);
   // The promotion story.
   t.regex(stdout, /qa\/hello registered with image 127\.0\.0\.1:\d+\/hello@sha256:[a-f0-9]{12}… \d+ ms after the push/);
