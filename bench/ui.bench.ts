@@ -24,7 +24,7 @@ import { Daemon } from "../src/daemon.js";
 import { createLogger } from "../src/log.js";
 import { createMetrics } from "../src/metrics.js";
 import { GitRepo } from "../test/helpers/git-repo.js";
-import { ensureUiBuilt, launchChromium, uiSkipReason } from "../test/helpers/ui.js";
+import { ensureUiBuilt, launchChromium, uiSkipReason } from "../test/helpers/browser.js";
 import { commitId, fmt, loadAverage, machine, progress, stats, table, until, writeResultsSection } from "./lib.js";
 import { serviceName } from "./desired-tree.js";
 
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
   const browser = await launchChromium();
   const out: string[] = [];
   try {
-    let t = performance.now();
+    const t = performance.now();
     await daemon.start();
     const inSync = (): number => Object.values(daemon.live.hub.snapshot().collections.sync).filter((c) => c.state === "in_sync").length;
     await until(() => daemon.elector.isLeader, 30_000, "leadership");

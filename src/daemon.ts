@@ -177,6 +177,8 @@ export class Daemon {
       logger: this.logger,
       authorize: (req) => checkAction(req, this.actionAuth),
       actionsEnabled: () => this.actionAuth !== undefined,
+      reads: () => config.api?.uiReads ?? "open",
+      sessionKey: () => this.actionAuth?.token(),
       ...(overrides.uiDir ? { uiDir: overrides.uiDir } : {}),
     });
   }

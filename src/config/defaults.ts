@@ -282,3 +282,5 @@ export const HEALING_APPLY_BACKOFF_CAP_MS = 30 * 60_000;
 export const HEALING_DONE_RECORDS_KEPT = 20;
 /** How often the healing loop re-plans every pool without an event (30 s): a lost node's timer is the main wake-up; this catches the rest. */
 export const HEALING_RESYNC_INTERVAL_MS = 30_000;
+/** Lifetime of a read session of the live UI when reads need the token (12 h): a working day; rotating the action token ends every session sooner. */
+export const LIVE_SESSION_TTL_MS = 12 * 60 * 60_000;

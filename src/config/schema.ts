@@ -82,7 +82,13 @@ export const configSchema = z.strictObject({
   statePrefix: z.string().min(1).default(DEFAULT_STATE_PREFIX),
   http: z.strictObject({ listen: z.string().default(DEFAULT_LISTEN) }).default({ listen: DEFAULT_LISTEN }),
   /** The HTTP API's action endpoints. Without `actionToken` every action is refused (401). */
-  api: z.strictObject({ actionToken: actionTokenRef.optional() }).optional(),
+  api: z
+    .strictObject({
+      actionToken: actionTokenRef.optional(),
+      /** Who may read the live UI's data (`/api/events`, `/api/live`, plans): `open` (default), or `token`: only a page signed in with the action token. */
+      uiReads: z.enum(["open", "token"]).optional(),
+    })
+    .optional(),
   /** The Prometheus that `prometheus` gates query (`http://prometheus.service.consul:9090`). No default: without it such a gate fails with a message naming this field. */
   prometheus: z.strictObject({ address: z.url() }).optional(),
   /** The shared secret of `POST /hooks/git` (X-Hub-Signature-256). Without it the hook is off. */

@@ -31,6 +31,10 @@ export interface DaemonLiveDeps {
   authorize: (req: http.IncomingMessage) => ActionAuthorization;
   /** Whether an action token is configured at all. */
   actionsEnabled: () => boolean;
+  /** Who may read the live data (`api.uiReads`). @default open */
+  reads?: () => "open" | "token";
+  /** The action token's current value, the key of read sessions. */
+  sessionKey?: () => string | undefined;
   /** Where the production build of ui/ is (tests). */
   uiDir?: string;
   /** The promotion loop's status (its `/api/status` section); absent: no `promotion` collection. */
@@ -153,7 +157,15 @@ export class DaemonLive {
 
   /** The routes to mount on the daemon's HTTP server. */
   route(): Route {
-    return liveRoutes({ hub: this.hub, logger: this.d.logger, actions: this.actions(), plan: (s) => this.plan(s), ...(this.d.uiDir ? { uiDir: this.d.uiDir } : {}) });
+    return liveRoutes({
+      hub: this.hub,
+      logger: this.d.logger,
+      actions: this.actions(),
+      plan: (s) => this.plan(s),
+      ...(this.d.uiDir ? { uiDir: this.d.uiDir } : {}),
+      ...(this.d.reads ? { reads: this.d.reads } : {}),
+      ...(this.d.sessionKey ? { sessionKey: this.d.sessionKey } : {}),
+    });
   }
 
   close(): void {

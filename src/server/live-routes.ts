@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { LIVE_HEARTBEAT_MS, LIVE_MAX_ACTION_BODY_BYTES, LIVE_MAX_BUFFERED_BYTES, LIVE_RETRY_MS } from "../config/defaults.js";
 import type { Logger } from "../log.js";
 import type { LiveHub } from "./live-hub.js";
+import { CLEAR_SESSION_COOKIE, sessionCookie, sessionValue, validSession } from "./live-session.js";
 import type { ActionReply, ActionRequest, LiveMessage, ServicePlan } from "./live-types.js";
 
 /** A route: answers the request and returns true, or returns false to let the next route try. */
@@ -38,6 +39,12 @@ export interface LiveRoutesDeps {
   plan: (service: string) => Promise<ServicePlan>;
   /** Where the production build of ui/ is. @default dist/ui at the repository root */
   uiDir?: string;
+  /** Who may read the data: `open` (default), or `token` (a session cookie from `POST /api/session`, or the bearer token). */
+  reads?: () => "open" | "token";
+  /** The key that signs read sessions: the action token (undefined when none can be read: no session is valid). */
+  sessionKey?: () => string | undefined;
+  /** @default Date.now */
+  now?: () => number;
 }
 
 /** The repository's `dist/ui`, where `npm run build` writes the page. */
@@ -59,8 +66,37 @@ const ACTION_NAME = /^[A-Za-z0-9._-]{1,128}$/;
  */
 export function liveRoutes(deps: LiveRoutesDeps): Route {
   const uiDir = deps.uiDir ?? DEFAULT_UI_DIR;
+  const now = deps.now ?? Date.now;
+  /** Whether this request may read the live data; answers 401 itself when not. */
+  const mayRead = (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
+    if ((deps.reads?.() ?? "open") === "open") return true;
+    if (validSession(req.headers, deps.sessionKey?.(), now()) || (req.headers.authorization && deps.actions.authorize(req).ok)) return true;
+    sendJson(res, 401, { error: "reading the live UI needs the action token here (api.uiReads: token): sign in on the page" });
+    return false;
+  };
   return async (req, res, p) => {
     const method = req.method ?? "GET";
+    if (p === "/api/access" && method === "GET") {
+      const reads = deps.reads?.() ?? "open";
+      return sendJson(res, 200, { reads, session: reads === "open" || validSession(req.headers, deps.sessionKey?.(), now()), actions: deps.actions.enabled() });
+    }
+    if (p === "/api/session") {
+      if (method === "DELETE") {
+        res.writeHead(204, { "Set-Cookie": CLEAR_SESSION_COOKIE });
+        res.end();
+        return true;
+      }
+      if (method !== "POST") return sendJson(res, 405, reply(false, "POST or DELETE only"));
+      const csrf = csrfProblem(req);
+      if (csrf) return sendJson(res, 403, reply(false, csrf));
+      const auth = deps.actions.authorize(req);
+      const key = deps.sessionKey?.();
+      if (!auth.ok || !key) return sendJson(res, auth.ok ? 503 : auth.status, reply(false, `refused: ${auth.ok ? "the action token cannot be read now" : auth.body.error}`));
+      const s = sessionValue(key, now());
+      res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-store", "Set-Cookie": sessionCookie(s.value, s.expiresAt, now()) });
+      res.end(JSON.stringify(reply(true, `signed in as ${auth.by} until ${new Date(s.expiresAt).toISOString()}`)));
+      return true;
+    }
     if (p === "/ui") {
       res.writeHead(308, { Location: "/ui/" });
       res.end();
@@ -71,6 +107,7 @@ export function liveRoutes(deps: LiveRoutesDeps): Route {
       await serveStatic(res, uiDir, p.slice("/ui/".length));
       return true;
     }
+    if ((p === "/api/events" || p === "/api/live" || p.startsWith("/api/services/")) && method === "GET" && !mayRead(req, res)) return true;
     if (p === "/api/events" && method === "GET") {
       serveEvents(req, res, deps.hub, deps.logger);
       return true;

@@ -27,7 +27,7 @@ interface World {
   uiDir: string;
 }
 
-async function world(): Promise<World> {
+async function world(reads: "open" | "token" = "open"): Promise<World> {
   const uiDir = await mkdtemp(path.join(tmpdir(), "steward-ui-dist-"));
   await mkdir(path.join(uiDir, "assets"));
   await writeFile(path.join(uiDir, "index.html"), "<!doctype html><title>Steward</title>");
@@ -48,7 +48,7 @@ async function world(): Promise<World> {
     healthy: () => true,
     ready: () => ({ ready: true, reasons: [] }),
     status: () => ({}),
-    routes: [liveRoutes({ hub, logger: createLogger({ level: "silent" }), actions, plan: async (s) => ({ service: s, entries: [] }), uiDir })],
+    routes: [liveRoutes({ hub, logger: createLogger({ level: "silent" }), actions, plan: async (s) => ({ service: s, entries: [] }), uiDir, reads: () => reads, sessionKey: () => TOKEN })],
   });
   return { server, hub, done, uiDir };
 }
@@ -158,4 +158,37 @@ test("the_stream_starts_with_a_snapshot_and_resumes_from_last_event_id", async (
   w.hub.flush();
   const resumed = await readEvents(w.server.url, 1, got[1]?.id);
   t.deepEqual(resumed.map((m) => (JSON.parse(m.data) as { message: string }).message), ["two"], "only what followed the last id, no snapshot");
+});
+
+test("reads_are_open_by_default", async (t) => {
+  const w = await world();
+  t.teardown(() => teardown(w));
+  t.is((await axios.get(`${w.server.url}/api/live`, { validateStatus: () => true })).status, 200);
+  t.deepEqual((await axios.get(`${w.server.url}/api/access`)).data, { reads: "open", session: true, actions: true });
+});
+
+test("with_reads_by_token_a_page_signs_in_and_reads_with_its_session_cookie", async (t) => {
+  const w = await world("token");
+  t.teardown(() => teardown(w));
+  const anon = await axios.get(`${w.server.url}/api/live`, { validateStatus: () => true });
+  t.is(anon.status, 401);
+  t.regex(anon.data.error, /needs the action token/);
+  t.is((await axios.get(`${w.server.url}/api/services/web/plan`, { validateStatus: () => true })).status, 401);
+  t.is((await axios.get(`${w.server.url}/ui/`, { validateStatus: () => true })).status, 200, "the page itself holds no data: it loads, to sign in");
+  t.false((await axios.get(`${w.server.url}/api/access`)).data.session);
+
+  const refused = await axios.post(`${w.server.url}/api/session`, {}, { headers: { ...GOOD, Authorization: "Bearer nope" }, validateStatus: () => true });
+  t.is(refused.status, 401);
+  t.is(refused.headers["set-cookie"], undefined);
+  const signedIn = await axios.post(`${w.server.url}/api/session`, {}, { headers: GOOD });
+  t.is(signedIn.status, 200);
+  const cookie = String(signedIn.headers["set-cookie"]?.[0] ?? "");
+  t.regex(cookie, /^steward_ui_session=\d+\.[0-9a-f]{64}; Path=\/api\/; Max-Age=\d+; HttpOnly; SameSite=Strict$/);
+  t.false(cookie.includes(TOKEN), "the cookie does not carry the token");
+  const session = cookie.split(";")[0] ?? "";
+  t.is((await axios.get(`${w.server.url}/api/live`, { headers: { Cookie: session } })).status, 200);
+  t.true((await axios.get(`${w.server.url}/api/access`, { headers: { Cookie: session } })).data.session);
+  const forged = session.replace(/.$/, (c) => (c === "0" ? "1" : "0"));
+  t.is((await axios.get(`${w.server.url}/api/live`, { headers: { Cookie: forged }, validateStatus: () => true })).status, 401, "a tampered cookie reads nothing");
+  t.is((await axios.get(`${w.server.url}/api/live`, { headers: { Authorization: `Bearer ${TOKEN}` } })).status, 200, "the bearer token reads too (scripts)");
 });

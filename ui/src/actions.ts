@@ -67,3 +67,25 @@ export async function decide(service: string, digest: string, decision: "approve
     return { ok: false, message: `could not reach Steward: ${(err as Error).message}` };
   }
 }
+
+/** `GET /api/access`: whether reads need the token here, and whether this tab has a read session. */
+export async function access(): Promise<{ reads: "open" | "token"; session: boolean }> {
+  try {
+    const r = await fetch("/api/access");
+    return (await r.json()) as { reads: "open" | "token"; session: boolean };
+  } catch {
+    return { reads: "open", session: true };
+  }
+}
+
+/** Opens a read session (an HttpOnly cookie) with the saved token, where reads need it. */
+export async function signIn(): Promise<ActionReply> {
+  const token = savedToken();
+  const res = await fetch("/api/session", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-Steward-Action": "1", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    body: "{}",
+  });
+  const reply = (await res.json().catch(() => undefined)) as Partial<ActionReply> | undefined;
+  return { ok: res.ok, message: reply?.message ?? `HTTP ${res.status}` };
+}

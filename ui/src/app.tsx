@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { ActionNotice } from "./action-button.js";
-import { saveCredentials, savedToken, savedWho } from "./actions.js";
+import { saveCredentials, savedToken, savedWho, signIn } from "./actions.js";
 import { EventsPage } from "./events.js";
 import { ago } from "./format.js";
 import { useRoute, useStore } from "./hooks.js";
@@ -17,6 +17,38 @@ function Leader({ store }: { store: LiveStore }): preact.JSX.Element {
       Leader: <strong>{i.leader?.id ?? "none"}</strong>
       {i.leader ? <span class="muted"> since {ago(i.leader.since)}</span> : null} · this page from <strong>{i.id}</strong> ({i.leading ? "leader" : "standby"})
     </span>
+  );
+}
+
+/** Shown instead of the views where reads need the token and this tab has no session. */
+function SignIn({ onSignedIn }: { onSignedIn: () => void }): preact.JSX.Element {
+  const [message, setMessage] = useState("");
+  return (
+    <section aria-labelledby="signin-title">
+      <h1 id="signin-title">Sign in</h1>
+      <p>This Steward shows its state only to holders of the action token (api.uiReads: token).</p>
+      <form
+        class="signin"
+        onSubmit={(e) => {
+          e.preventDefault();
+          const f = new FormData(e.currentTarget);
+          const text = (v: FormDataEntryValue | null): string => (typeof v === "string" ? v.trim() : "");
+          saveCredentials(text(f.get("token")), text(f.get("who")));
+          void signIn().then((r) => (r.ok ? onSignedIn() : setMessage(r.message)));
+        }}
+      >
+        <label>
+          Your name <input name="who" autoComplete="username" defaultValue={savedWho()} />
+        </label>
+        <label>
+          Action token <input name="token" type="password" autoComplete="current-password" />
+        </label>
+        <button type="submit">Sign in</button>
+      </form>
+      <p role="status" class="error-text">
+        {message}
+      </p>
+    </section>
   );
 }
 
@@ -55,7 +87,7 @@ function Credentials(): preact.JSX.Element {
 }
 
 /** The page: header (who leads, connection, credentials), navigation, and the routed view. */
-export function App({ store }: { store: LiveStore }): preact.JSX.Element {
+export function App({ store, onSignedIn }: { store: LiveStore; onSignedIn: () => void }): preact.JSX.Element {
   useStore(store);
   const route = useRoute();
   const service = /^\/service\/(.+)$/.exec(route)?.[1];
@@ -81,7 +113,8 @@ export function App({ store }: { store: LiveStore }): preact.JSX.Element {
         </nav>
         <Leader store={store} />
         <span class={`link link-${store.link}`} role="status" data-testid="link">
-          <span aria-hidden="true">{store.link === "live" ? "●" : "○"}</span> {store.link === "live" ? "live" : store.link === "connecting" ? "connecting…" : "reconnecting…"}
+          <span aria-hidden="true">{store.link === "live" ? "●" : "○"}</span>{" "}
+          {store.link === "live" ? "live" : store.link === "connecting" ? "connecting…" : store.link === "signed-out" ? "signed out" : "reconnecting…"}
         </span>
         <Credentials />
       </header>
@@ -98,7 +131,14 @@ export function App({ store }: { store: LiveStore }): preact.JSX.Element {
       ) : null}
       <ActionNotice />
       <main id="main" tabIndex={-1}>
-        {service ? <ServicePage store={store} service={service} /> : route === "/events" ? <EventsPage store={store} /> : route === "/pools" ? <PoolsPage store={store} /> : <Overview store={store} />}
+        {store.link === "signed-out" ? (
+          <SignIn
+            onSignedIn={() => {
+              store.setLink("connecting");
+              onSignedIn();
+            }}
+          />
+        ) : service ? <ServicePage store={store} service={service} /> : route === "/events" ? <EventsPage store={store} /> : route === "/pools" ? <PoolsPage store={store} /> : <Overview store={store} />}
       </main>
     </>
   );

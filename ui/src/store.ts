@@ -5,7 +5,7 @@
 import type { LiveEvent, LivePatch, LiveSections, LiveSnapshot, SyncCell } from "../../src/server/live-types.js";
 
 /** Connection state shown in the header. */
-export type LinkState = "connecting" | "live" | "reconnecting";
+export type LinkState = "connecting" | "live" | "reconnecting" | "signed-out";
 
 /** The events kept in the page (the server's ring buffer holds as many). */
 const MAX_EVENTS = 1000;
