@@ -1,8 +1,8 @@
 # Prometheus for the platform, scraping Nomad, Consul and Steward found
 # through Consul service discovery, with Steward's alert and recording rules.
-# The two templates below hold deploy/prometheus/prometheus.yml and
-# deploy/prometheus/rules/steward.rules.yml unchanged (test/deploy keeps them
-# equal: edit those files, then paste them here). The templates use `[[ ]]`
+# The templates below hold deploy/prometheus/prometheus.yml and every file of
+# deploy/prometheus/rules/ unchanged (test/deploy keeps them equal: edit those
+# files, then paste them here). The templates use `[[ ]]`
 # as delimiters, so the rules' own `{{ $labels }}` reach Prometheus as written.
 #
 #   nomad job run deploy/nomad/prometheus.nomad.hcl
@@ -334,6 +334,223 @@ groups:
           summary: "Steward on {{ $labels.node }} does not answer /metrics"
           description: "Prometheus has not scraped {{ $labels.instance }} for 5 minutes; the other instances keep working."
           runbook: docs/deploying.md#stewardinstancedown
+EOT
+      }
+
+      template {
+        destination     = "local/rules/promotion.rules.yml"
+        left_delimiter  = "[["
+        right_delimiter = "]]"
+        change_mode     = "signal"
+        change_signal   = "SIGHUP"
+        data            = <<EOT
+# The promotion loop's rules, over steward_promotion_* (src/reconciler/promotion/metrics.ts).
+# Checked by `promtool check rules`, unit-tested by tests/promotion.test.yml. Only the
+# leader promotes, so the counters move on one instance at a time; sums over instances
+# are what a service did. What each alert means and what to do: docs/deploying.md, "Alerts".
+groups:
+  - name: steward-promotion-recording
+    rules:
+      # Stage outcomes per hour (entered, passed, failed, rolled_back, superseded), by service and stage.
+      - record: service_stage_result:steward_promotion_promotions:increase1h
+        expr: sum by (service, stage, result) (increase(steward_promotion_promotions_total[1h]))
+
+      # Median push -> prod healthy lead time over the last day, by service.
+      - record: service:steward_promotion_lead_time_seconds:p50_1d
+        expr: histogram_quantile(0.5, sum by (service, le) (rate(steward_promotion_lead_time_seconds_bucket[1d])))
+
+      # Promotion stage outcomes in the last 10 minutes, by service, stage and
+      # result (entered, passed, failed, rolled_back, superseded). A series is
+      # born at its first event (prom-client has no zero for it), which
+      # increase() cannot see: a series absent 10 minutes ago counts at its value.
+      - record: service_stage_result:steward_promotion_promotions:increase10m
+        expr: |
+          sum by (service, stage, result) (
+            (increase(steward_promotion_promotions_total[10m]) > 0)
+              or
+            (steward_promotion_promotions_total unless steward_promotion_promotions_total offset 10m)
+          )
+
+      # Gate results in the last 10 minutes, by service, stage, kind and result.
+      - record: service_stage_kind_result:steward_promotion_gate_results:increase10m
+        expr: |
+          sum by (service, stage, kind, result) (
+            (increase(steward_promotion_gate_results_total[10m]) > 0)
+              or
+            (steward_promotion_gate_results_total unless steward_promotion_gate_results_total offset 10m)
+          )
+
+      # When a digest last entered each stage, and when one last left it
+      # (passed or failed), within a day. Only one digest is in a stage at a
+      # time (the planner waits with StageOccupied), so a stage is in flight
+      # exactly when its last entry is later than its last exit.
+      - record: service_stage:steward_promotion_entered:last_timestamp
+        expr: max by (service, stage) (max_over_time(timestamp(service_stage_result:steward_promotion_promotions:increase10m{result="entered"} > 0)[1d:1m]))
+      - record: service_stage:steward_promotion_left:last_timestamp
+        expr: max by (service, stage) (max_over_time(timestamp(service_stage_result:steward_promotion_promotions:increase10m{result=~"passed|failed"} > 0)[1d:1m]))
+
+  - name: steward-promotion-alerts
+    rules:
+      - alert: StewardPromotionFailed
+        # A build failed a stage's deployment or a gate: it is barred for good and the
+        # stage went back to its last good digest. Worth a look, not a page.
+        # A (service, stage, result) series is born at its first failure (prom-client
+        # has no zero for it), which increase() cannot see: a series absent 15 minutes
+        # ago counts at its value.
+        expr: |
+          sum by (service, stage) (
+            (increase(steward_promotion_promotions_total{result="failed"}[15m]) > 0)
+              or
+            (steward_promotion_promotions_total{result="failed"} unless steward_promotion_promotions_total{result="failed"} offset 15m)
+          ) > 0
+        labels:
+          severity: warning
+        annotations:
+          summary: "A build of {{ $labels.service }} failed in {{ $labels.stage }}"
+          description: "A digest of {{ $labels.service }} failed its deployment or a gate in {{ $labels.stage }} and will never be promoted; the stage returned to its last good digest. `steward status` names the digest and the reason."
+          runbook: docs/deploying.md#stewardpromotionfailed
+
+      - alert: StewardPromotionStuck
+        # A stage has been held (its deployment under way, or a failure's rollback not
+        # decided) for 30 minutes: sync registers nothing for it meanwhile.
+        expr: max by (service, stage) (steward_promotion_stage_digest_info{digest="hold"}) == 1
+        for: 30m
+        labels:
+          severity: warning
+        annotations:
+          summary: "{{ $labels.service }} in {{ $labels.stage }} has been held for 30 minutes"
+          description: "The promotion of {{ $labels.service }} in {{ $labels.stage }} has waited on a Nomad deployment or a rollback for 30 minutes; sync does not touch the job meanwhile."
+          runbook: docs/deploying.md#stewardpromotionstuck
+
+      - alert: StewardPromotionOverdue
+        # A digest in a stage, gates included, for 2 hours: longer than the
+        # default gates allow (deployment progress deadline, 10 min per
+        # verify/http/prometheus gate, soaks of minutes). Raise `for` above your
+        # longest gate chain; a manual gate waits for its approval without a
+        # timeout and shows here too. StewardPromotionStuck covers the
+        # deployment part sooner.
+        expr: |
+          service_stage:steward_promotion_entered:last_timestamp
+            unless on (service, stage)
+          (service_stage:steward_promotion_left:last_timestamp >= on (service, stage) service_stage:steward_promotion_entered:last_timestamp)
+        for: 2h
+        labels:
+          severity: warning
+        annotations:
+          summary: "A digest of {{ $labels.service }} has been in {{ $labels.stage }} for over 2 hours"
+          description: "A digest entered {{ $labels.stage }} more than 2 hours ago and has neither passed nor failed its gates; steward status {{ $labels.service }} shows the gate it waits on."
+          runbook: docs/deploying.md#stewardpromotionoverdue
+EOT
+      }
+
+      template {
+        destination     = "local/rules/healing.rules.yml"
+        left_delimiter  = "[["
+        right_delimiter = "]]"
+        change_mode     = "signal"
+        change_signal   = "SIGHUP"
+        data            = <<EOT
+# The healing loop's rules, over steward_healing_* (src/reconciler/healing/metrics.ts,
+# registered on Steward's registry next to src/metrics.ts). Checked by `promtool check
+# rules`, unit-tested by tests/healing.test.yml, loaded by the real Prometheus in
+# test/deploy/prometheus-e2e.test.ts. What each alert means and what to do:
+# docs/deploying.md, "Alerts".
+#
+# The gauges are current only on the leader (a standby keeps its last values): they
+# are read from the instance with steward_leader == 1, as the sync gauges are.
+groups:
+  - name: steward-healing-recording
+    rules:
+      # The leader's view of each pool.
+      - record: pool:steward_healing_unhealthy_nodes:leader
+        expr: max by (pool) (steward_healing_unhealthy_nodes * on (job, instance) group_left () (steward_leader == 1))
+      - record: pool:steward_healing_lost_nodes:leader
+        expr: max by (pool) (steward_healing_lost_nodes * on (job, instance) group_left () (steward_leader == 1))
+      - record: pool:steward_healing_short_circuited:leader
+        expr: max by (pool) (steward_healing_short_circuited * on (job, instance) group_left () (steward_leader == 1))
+      - record: pool:steward_healing_budget_tokens:leader
+        expr: max by (pool) (steward_healing_budget_tokens * on (job, instance) group_left () (steward_leader == 1))
+      - record: pool:steward_healing_orphaned_instances:leader
+        expr: max by (pool) (steward_healing_orphaned_instances * on (job, instance) group_left () (steward_leader == 1))
+
+      # Terraform applies and replacements of the healing loop in the last hour, by pool and result
+      # (the loop creates every pool's series at zero, so increase() sees the first one).
+      - record: pool_result:steward_healing_applies:increase1h
+        expr: sum by (pool, result) (increase(steward_healing_applies_total[1h]))
+      - record: pool_result:steward_healing_replacements:increase1h
+        expr: sum by (pool, result) (increase(steward_healing_replacements_total[1h]))
+
+
+  - name: steward-healing-alerts
+    rules:
+      - alert: StewardHealingShortCircuit
+        expr: pool:steward_healing_short_circuited:leader == 1
+        for: 5m
+        labels:
+          severity: critical
+        annotations:
+          summary: "Healing of pool {{ $labels.pool }} is short-circuited"
+          description: "More of pool {{ $labels.pool }} is unhealthy than its maxUnhealthy allows, so Steward replaces nothing there: likely a network or control-plane fault, not dead nodes. steward status shows the pool."
+          runbook: docs/deploying.md#stewardhealingshortcircuit
+
+      - alert: StewardTerraformApplyFailing
+        expr: |
+          sum by (pool) (pool_result:steward_healing_applies:increase1h{result!="succeeded"}) >= 2
+            unless on (pool)
+          pool_result:steward_healing_applies:increase1h{result="succeeded"} > 0
+        labels:
+          severity: warning
+        annotations:
+          summary: "Terraform applies for pool {{ $labels.pool }} keep failing"
+          description: "At least 2 applies of pool {{ $labels.pool }} failed, timed out or found the state locked in the last hour, and none succeeded; lost nodes stay unreplaced. steward status shows the last error."
+          runbook: docs/deploying.md#stewardterraformapplyfailing
+
+      - alert: StewardReplacementFailed
+        expr: pool_result:steward_healing_replacements:increase1h{result="failed"} > 0
+        labels:
+          severity: warning
+        annotations:
+          summary: "A node replacement in pool {{ $labels.pool }} failed"
+          description: "Steward gave up replacing a node of pool {{ $labels.pool }} in the last hour; the pool runs short until someone looks. steward status shows the incident."
+          runbook: docs/deploying.md#stewardreplacementfailed
+
+      - alert: StewardHealingBudgetExhausted
+        expr: pool:steward_healing_budget_tokens:leader < 1
+        for: 15m
+        labels:
+          severity: warning
+        annotations:
+          summary: "Pool {{ $labels.pool }} has no apply budget left"
+          description: "For 15 minutes the apply budget of pool {{ $labels.pool }} (its Terraform directory's bucket or the global one) has been empty: replacements wait for tokens to refill."
+          runbook: docs/deploying.md#stewardhealingbudgetexhausted
+
+      - alert: StewardOrphanedInstances
+        # An apply creates the instance before it writes the state: 30 minutes rides that out.
+        expr: pool:steward_healing_orphaned_instances:leader > 0
+        for: 30m
+        labels:
+          severity: warning
+        annotations:
+          summary: "{{ $value }} instance(s) carry pool {{ $labels.pool }}'s tag but are not in its Terraform state"
+          description: "Instances tagged for pool {{ $labels.pool }} that the Terraform state does not hold have run for 30 minutes: they cost money and Steward will not touch them. steward status lists their ids."
+          runbook: docs/deploying.md#stewardorphanedinstances
+
+      - alert: StewardLostNodeWaiting
+        # A lost node that no apply has touched in 30 minutes, outside a
+        # short-circuit: the planner holds it back. On server pools that is
+        # the quorum check (QuorumAtRisk, QuorumUnknown); otherwise
+        # maxConcurrent, cooldown or the budget.
+        expr: |
+          pool:steward_healing_lost_nodes:leader > 0
+            unless on (pool) (sum by (pool) (pool_result:steward_healing_applies:increase1h) > 0)
+            unless on (pool) (pool:steward_healing_short_circuited:leader == 1)
+        for: 30m
+        labels:
+          severity: warning
+        annotations:
+          summary: "{{ $value }} lost node(s) of pool {{ $labels.pool }} wait for replacement"
+          description: "Pool {{ $labels.pool }} has had lost nodes for 30 minutes and no apply in the last hour; steward status shows why (QuorumAtRisk or QuorumUnknown on a server pool, MaxConcurrent, Cooldown, budget)."
+          runbook: docs/deploying.md#stewardlostnodewaiting
 EOT
       }
 
