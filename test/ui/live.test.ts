@@ -38,8 +38,8 @@ interface Ctx {
 let ctx: Ctx | undefined;
 
 /** Also copies the screenshot to docs/screenshots when asked to (STEWARD_UPDATE_SCREENSHOTS=1): the README's images are refreshed on purpose, never by CI. */
-async function shot(page: Page, name: string, fullPage = false): Promise<void> {
-  const file = await screenshot(page, name, fullPage);
+async function shot(page: Page, name: string): Promise<void> {
+  const file = await screenshot(page, name);
   if (process.env.STEWARD_UPDATE_SCREENSHOTS === "1") {
     const dir = path.join(REPO_ROOT, "docs", "screenshots");
     mkdirSync(dir, { recursive: true });
@@ -202,7 +202,9 @@ uiTest("a_promotion_waits_on_the_manual_gate_and_approve_in_the_page_sends_prod_
   await page.getByTestId("stage-digest-prod").locator("text=build-1").waitFor({ timeout: 30_000 });
   await page.locator(".events li", { hasText: "approved by carol via ui via ops" }).first().waitFor();
   await page.locator(".journal", { hasText: "PromotionComplete" }).waitFor({ timeout: 30_000 });
-  await shot(page, "service", true);
+  await page.setViewportSize({ width: 1280, height: 1000 });
+  await page.locator("#service-title").scrollIntoViewIfNeeded();
+  await shot(page, "service");
   t.deepEqual(await axeViolations(page), [], "no serious or critical accessibility violation");
   await page.goto(`${leader.url}/ui/#/`);
   await page.locator(`[data-key="prod/hello"] .digest`, { hasText: digest.slice(7, 15) }).waitFor();
