@@ -24,6 +24,30 @@ variable "git_branch" {
   description = "The branch Steward follows."
 }
 
+variable "terraform_version" {
+  type        = string
+  default     = "1.11.4"
+  description = "The Terraform release healing runs (fetched from releases.hashicorp.com, checked against its SHA256SUMS)."
+}
+
+variable "infra_git_url" {
+  type        = string
+  default     = ""
+  description = "The git repository holding the Terraform roots the pools name (terraform.dir, relative to its top); empty: git_url."
+}
+
+variable "infra_git_ref" {
+  type        = string
+  default     = "main"
+  description = "The branch or tag of infra_git_url checked out for healing."
+}
+
+variable "aws_region" {
+  type        = string
+  default     = "us-east-1"
+  description = "The AWS region of the pools' instances (Terraform's provider and Steward's EC2 reads)."
+}
+
 variable "datacenters" {
   type        = list(string)
   default     = ["dc1"]
@@ -69,10 +93,11 @@ job "steward" {
       mode     = "delay"
     }
 
-    # The git mirror survives an in-place update of the allocation.
+    # The git mirror and Terraform's providers (the AWS provider unpacks to
+    # about 700 MB) survive an in-place update of the allocation.
     ephemeral_disk {
       sticky = true
-      size   = 300
+      size   = 2048
     }
 
     service {
@@ -122,6 +147,28 @@ job "steward" {
         args  = ["run", "--config", "/local/steward.yaml"]
       }
 
+      # Healing runs Terraform: the release binary, checked against HashiCorp's
+      # published checksums, and the Terraform roots the pools name. The state
+      # must live in a remote backend with locking (S3 with use_lockfile, or
+      # the on-premise equivalent): leadership moves between instances, and a
+      # local state in /local would move with nothing.
+      artifact {
+        source      = "https://releases.hashicorp.com/terraform/${var.terraform_version}/terraform_${var.terraform_version}_linux_amd64.zip"
+        destination = "local/bin"
+        options {
+          checksum = "file:https://releases.hashicorp.com/terraform/${var.terraform_version}/terraform_${var.terraform_version}_SHA256SUMS"
+        }
+      }
+
+      artifact {
+        source      = "git::${var.infra_git_url != "" ? var.infra_git_url : var.git_url}"
+        destination = "local/infra"
+        options {
+          ref   = var.infra_git_ref
+          depth = 1
+        }
+      }
+
       # The workload identity logs in to Vault's JWT auth role `steward`
       # (policy deploy/policies/vault/steward.hcl). Only the templates below
       # use the Vault token: Steward's process never sees it.
@@ -132,7 +179,9 @@ job "steward" {
         change_mode  = "noop"
       }
 
-      # Tokens into the environment (the config names them with `env:`).
+      # Tokens into the environment (the config names them with `env:`), and
+      # the AWS credentials healing's Terraform and EC2 reads use (Terraform
+      # inherits Steward's environment).
       # A rotated token restarts the task; the splay keeps the instances
       # from restarting together.
       template {
@@ -144,6 +193,8 @@ job "steward" {
 {{ with secret "secret/data/steward/consul" }}CONSUL_HTTP_TOKEN={{ .Data.data.token }}{{ end }}
 {{ with secret "secret/data/steward/nomad-qa" }}NOMAD_TOKEN_QA={{ .Data.data.token }}{{ end }}
 {{ with secret "secret/data/steward/nomad-prod" }}NOMAD_TOKEN_PROD={{ .Data.data.token }}{{ end }}
+{{ with secret "secret/data/steward/aws" }}AWS_ACCESS_KEY_ID={{ .Data.data.access_key_id }}
+AWS_SECRET_ACCESS_KEY={{ .Data.data.secret_access_key }}{{ end }}
 EOT
       }
 
@@ -181,6 +232,14 @@ webhookSecret:
   file: /secrets/webhook-secret
 instanceId: {{ env "node.unique.name" }}
 dataDir: /alloc/data/steward
+healing:
+  terraformRoot: /local/infra
+  binary: /local/bin/terraform
+  env:
+    AWS_REGION: ${var.aws_region}
+    TF_IN_AUTOMATION: "1"
+    TF_PLUGIN_CACHE_DIR: /alloc/data/terraform-plugins
+    TF_PLUGIN_CACHE_MAY_BREAK_DEPENDENCY_LOCK_FILE: "1"
 EOT
       }
 
@@ -189,9 +248,11 @@ EOT
       kill_signal  = "SIGTERM"
       kill_timeout = "20s"
 
+      # Steward itself needs about 200 MB; a Terraform apply with the AWS
+      # provider takes up to about 500 MB more while healing runs one.
       resources {
-        cpu    = 200
-        memory = 256
+        cpu    = 500
+        memory = 768
       }
     }
   }

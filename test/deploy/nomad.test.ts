@@ -175,6 +175,38 @@ test("stewards_config_template_renders_to_a_config_its_loader_accepts", async (t
   t.true(envNames.includes("NOMAD_TOKEN_QA") && envNames.includes("NOMAD_TOKEN_PROD"), "a Nomad token per environment of the example steward.yaml");
 });
 
+test("steward_job_gives_healing_terraform_its_roots_and_aws_credentials", async (t) => {
+  const j = await job(JOBS[0]!);
+  const group = j.TaskGroups[0];
+  const task = group.Tasks[0];
+  const text = renderTemplate(templateAt(task, "local/steward.yaml").EmbeddedTmpl, { env: { NOMAD_IP_http: "10.0.1.7", "node.unique.name": "worker-3" } });
+  const dir = await mkdtemp(path.join(tmpdir(), "steward-deploy-healing-"));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(path.join(dir, "steward.yaml"), text);
+  const healing = (await loadConfig(path.join(dir, "steward.yaml"), {})).healing;
+  if (!healing) return t.fail("the rendered config turns healing on");
+  // The binary and the roots are the task's artifacts, at the paths the config names (/local is the task's local/).
+  const artifacts = (task.Artifacts ?? []) as { GetterSource: string; RelativeDest: string; GetterOptions?: Record<string, string> }[];
+  const bin = artifacts.find((a) => a.GetterSource.startsWith("https://releases.hashicorp.com/terraform/1.11.4/terraform_1.11.4_linux_amd64.zip"));
+  t.truthy(bin, "the Terraform release is fetched");
+  t.is(`/${bin?.RelativeDest ?? "?"}/terraform`, healing.binary);
+  t.regex(bin?.GetterOptions?.checksum ?? "", /^file:https:\/\/releases\.hashicorp\.com\/terraform\/1\.11\.4\/terraform_1\.11\.4_SHA256SUMS$/, "checked against HashiCorp's published sums");
+  const roots = artifacts.find((a) => a.GetterSource.startsWith("git::"));
+  t.is(roots?.GetterSource, "git::https://git.example.com/platform/desired.git", "the roots come from git_url when infra_git_url is empty");
+  t.is(`/${roots?.RelativeDest ?? "?"}`, healing.terraformRoot);
+  // Every pool of the example names a directory under the roots' checkout.
+  for (const f of await readdir(path.join(REPO_ROOT, "desired-state/pools"))) {
+    const pool = parseYaml(await readFile(path.join(REPO_ROOT, "desired-state/pools", f), "utf8")) as { terraform: { dir: string } };
+    t.truthy((await readdir(path.join(REPO_ROOT, pool.terraform.dir))).find((x) => x.endsWith(".tf")), `${f}: ${pool.terraform.dir} is a Terraform root of this repository`);
+  }
+  t.is(healing.env?.AWS_REGION, "us-east-1");
+  // The AWS credentials Terraform and the EC2 reads take from the environment come from Vault.
+  const envTmpl = String(((task.Templates as any[]).find((x) => x.Envvars) as { EmbeddedTmpl: string }).EmbeddedTmpl);
+  t.regex(envTmpl, /\{\{ with secret "secret\/data\/steward\/aws" \}\}AWS_ACCESS_KEY_ID=\{\{ \.Data\.data\.access_key_id \}\}\nAWS_SECRET_ACCESS_KEY=/);
+  t.true(group.EphemeralDisk.SizeMB >= 1500 && group.EphemeralDisk.Sticky, "room for the AWS provider, kept across in-place updates");
+  t.true(task.Resources.MemoryMB >= 512, "room for an apply next to Steward");
+});
+
 test("prometheus_job_carries_deploy_prometheus_files_unchanged", async (t) => {
   const j = await job(JOBS[3]!);
   const task = j.TaskGroups[0].Tasks[0];
