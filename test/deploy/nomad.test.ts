@@ -189,7 +189,7 @@ test("steward_job_gives_healing_terraform_its_roots_and_aws_credentials", async 
   const artifacts = (task.Artifacts ?? []) as { GetterSource: string; RelativeDest: string; GetterOptions?: Record<string, string> }[];
   const bin = artifacts.find((a) => a.GetterSource.startsWith("https://releases.hashicorp.com/terraform/1.11.4/terraform_1.11.4_linux_amd64.zip"));
   t.truthy(bin, "the Terraform release is fetched");
-  t.is<string | undefined>(`/${bin?.RelativeDest ?? "?"}/terraform`, healing.binary);
+  t.is(healing.binary, `/${bin?.RelativeDest ?? "?"}/terraform`, "the config runs the fetched binary");
   t.regex(bin?.GetterOptions?.checksum ?? "", /^file:https:\/\/releases\.hashicorp\.com\/terraform\/1\.11\.4\/terraform_1\.11\.4_SHA256SUMS$/, "checked against HashiCorp's published sums");
   const roots = artifacts.find((a) => a.GetterSource.startsWith("git::"));
   t.is(roots?.GetterSource, "git::https://git.example.com/platform/desired.git", "the roots come from git_url when infra_git_url is empty");
