@@ -132,7 +132,7 @@ export class HealingLoop {
   private readonly clock: Clock;
   private readonly metrics: HealingMetrics | undefined;
   private readonly lastPlans = new Map<string, PoolStatus>();
-  private readonly details = new Map<string, Promise<void>>();
+  private readonly stateReads = new Map<string, Promise<void>>();
 
   constructor(private readonly o: HealingLoopOptions) {
     this.clock = o.clock ?? systemClock;
@@ -224,7 +224,7 @@ export class HealingLoop {
     const pool = this.pools.find((p) => p.name === name);
     if (!pool) return undefined;
     const dir = this.dirOf(pool);
-    await this.refreshState(pool, dir, now);
+    await this.ensureState(pool, dir, now);
     if (pool.role === "server") await this.readQuorum(pool);
     const view = this.o.budget.view(dir, now);
     const snapshot = observeHealing(this.cache, {
@@ -380,14 +380,44 @@ export class HealingLoop {
     for (const e of all) this.cache.incidents.set(`${e.record.pool}/${e.record.nodeId}`, e);
   }
 
-  private async refreshState(pool: PoolSpec, dir: string, now: number): Promise<void> {
+  /**
+   * Reads the state when it is missing (awaited) or old (in the background:
+   * `terraform show` takes seconds, and a replacement waiting for its node
+   * must not wait for it; the pool is woken when the read is done).
+   */
+  private async ensureState(pool: PoolSpec, dir: string, now: number): Promise<void> {
     const key = stateKey(dir, pool.terraform.workspace);
+    if (!this.stateNeedsRead(pool, key, now)) return;
+    // The runner serialises commands per directory: never queue a read behind this process's own apply.
+    if (this.o.terraform.isBusy(dir)) return;
+    const running = this.stateReads.get(key);
+    const read =
+      running ??
+      this.refreshState(pool, dir, now).finally(() => {
+        this.stateReads.delete(key);
+      });
+    if (!running) this.stateReads.set(key, read);
+    const known = this.cache.states.get(key);
+    if (!known) return read;
+    // Woken after a read that follows an apply; periodic and foreign-apply reads are picked up by the planner's recheck.
+    const wake = known.invalid;
+    read.then(
+      () => {
+        if (wake) this.runner?.add(pool.name);
+      },
+      (err: unknown) => this.o.logger.warn({ pool: pool.name, err: (err as Error).message }, "healing: terraform state unreadable; retried at the next pass"),
+    );
+  }
+
+  private stateNeedsRead(pool: PoolSpec, key: string, now: number): boolean {
     const known = this.cache.states.get(key);
     // An apply of an earlier leader shows its end only in the state: while one is open, the state is read on every pass.
     const foreignApply = [...this.cache.incidents.values()].some((e) => e.record.pool === pool.name && e.record.step === "applying" && !this.cache.applying.has(e.record.nodeId));
-    if (known && !known.invalid && !foreignApply && now - known.at <= (this.o.stateMaxAgeMs ?? HEALING_STATE_MAX_AGE_MS)) return;
-    // The runner serialises commands per directory: never read the state in the middle of this process's own apply.
-    if (this.o.terraform.isBusy(dir)) return;
+    return !known || known.invalid || foreignApply || now - known.at > (this.o.stateMaxAgeMs ?? HEALING_STATE_MAX_AGE_MS);
+  }
+
+  private async refreshState(pool: PoolSpec, dir: string, _now: number): Promise<void> {
+    const key = stateKey(dir, pool.terraform.workspace);
     const resources = await this.o.terraform.state(dir, pool.terraform.workspace);
     const byAddress = new Map<string, InstanceObservation>();
     for (const r of resources) {

@@ -132,7 +132,7 @@ export function observeHealing(cache: HealingCache, input: ObserveInput): Healin
   const state = cache.states.get(stateKey(input.dir, pool.terraform.workspace));
   const stale = [...cache.stale].filter((s) => s === "consul-health" || s === `nomad-nodes:${pool.env}`);
   if (pending > 0) stale.push(`node details (${pending} not read yet)`);
-  if (!state || state.invalid || now - state.at > input.stateMaxAgeMs) stale.push("terraform state");
+  const stateStale = !state || state.invalid || now - state.at > input.stateMaxAgeMs;
   const instances: InstancesView | undefined = state ? { byAddress: state.byAddress, orphans: state.orphans } : undefined;
   const incidents = [...cache.incidents.values()].filter((e) => e.record.pool === pool.name).map((e) => e.record);
   const quorum = pool.role === "server" ? cache.quorum.get(pool.env) : undefined;
@@ -142,6 +142,7 @@ export function observeHealing(cache: HealingCache, input: ObserveInput): Healin
     ...(instances ? { instances } : {}),
     incidents,
     stale,
+    stateStale,
     budget: input.budget,
     ...(quorum ? { quorum } : {}),
     applying: cache.applying,

@@ -54,8 +54,14 @@ export interface HealingSnapshot {
   instances?: InstancesView;
   /** This pool's incidents from the journal, finished ones included (for cooldown). */
   incidents: readonly IncidentRecord[];
-  /** Sources whose view is not current (a failing watch, an old state read): nothing new is decided while any is. */
+  /** Node sources whose view is not current (a failing watch, node meta not read yet): nothing is decided while any is. */
   stale: readonly string[];
+  /**
+   * The Terraform state (or EC2) view is older than allowed or was invalidated
+   * by an apply: no drain or apply is decided on it, but a replacement whose
+   * apply ran still finishes (waiting for and purging nodes needs only the node view).
+   */
+  stateStale?: boolean;
   /** Apply budget for the pool's working directory (the smaller of its own and the global bucket). */
   budget: { tokens: number; nextTokenInMs?: number; dirBusy: boolean };
   /** Server pools: both clusters' Raft health; a side absent is unknown. */
@@ -163,7 +169,8 @@ interface Work {
  * MachineHealthCheck (needsRemediation + isAllowedRemediation) and
  * nomad-autoscaler's safest-wins. Pure: `now` is an argument.
  *
- * Order: a stale view refuses everything; in-flight incidents progress
+ * Order: a stale node view refuses everything, a stale state view every
+ * drain and apply; in-flight incidents progress
  * (wait, confirm, purge, and applies still owed); new losses pass the guards
  * (short-circuit, server quorum and one-at-a-time, maxConcurrent, cooldown),
  * nodes that still answer are drained first, and every apply of the pass is
@@ -191,6 +198,12 @@ export function planHealing(s: HealingSnapshot, now: number): HealingPlan {
     return { actions: [noop("StaleView", `${msg("StaleView")} (${s.stale.join(", ")})`)], recheckAfterMs: STALE_RECHECK_MS, summary };
   }
   const w: Work = { actions: [], apply: [], recheck: [] };
+  if (s.stateStale) {
+    // Only the steps after a successful apply go on; everything else waits for a fresh state.
+    for (const r of active.filter((x) => x.step === "applied" || x.step === "purging")) progressIncident(s, r, byId, w, now);
+    w.actions.push(noop("StaleView", `${msg("StaleView")} (terraform state)`));
+    return { actions: w.actions, recheckAfterMs: STALE_RECHECK_MS, summary };
+  }
   for (const r of active) progressIncident(s, r, byId, w, now);
   const incidentNodes = new Set(s.incidents.map((r) => r.nodeId));
   const fresh = considerNew(s, lost, incidentNodes, w, now);

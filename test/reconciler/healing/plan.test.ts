@@ -211,6 +211,19 @@ const rows: Row[] = [
     want: [{ kind: "noop", reason: "StaleView" }],
   },
   {
+    name: "stale_state_decides_no_apply",
+    given: snap({ nodes: nodes(dead("a", 6)), stateStale: true }),
+    want: [{ kind: "noop", reason: "StaleView" }],
+  },
+  {
+    name: "stale_state_still_lets_a_ready_replacement_purge_the_old_node",
+    given: snap({ nodes: nodes(dead("a", 9), aNode("a", { id: "node-a2" })), incidents: [incident("a", "applied", { appliedAt: NOW - MIN })], stateStale: true }),
+    want: [
+      { kind: "purge", reason: "ReplacementReady" },
+      { kind: "noop", reason: "StaleView" },
+    ],
+  },
+  {
     name: "unresolvable_address_is_reported",
     given: snap({ nodes: nodes(dead("a", 6, { meta: { steward_pool: "workers", terraform_key: "a" } }), dead("x", 6, { id: "node-y", meta: { steward_pool: "workers" } })) }),
     want: [
