@@ -183,6 +183,8 @@ export class HealingLoop {
     const r = this.runner;
     this.runner = undefined;
     if (r) await r.stop();
+    // Plans a standby keeps would go stale: only the leader's are shown.
+    this.lastPlans.clear();
   }
 
   async stop(): Promise<void> {
