@@ -26,6 +26,8 @@ const REPS = Number(flags.reps);
 const SCALE = 60;
 const UNHEALTHY_AFTER_MS = 5 * 60_000;
 const startedAt = new Date();
+const NOTE_B =
+  "- What dominates: Terraform. sim's EC2 takes 30 s to boot and 30 s to terminate an instance (`bootDelayMs`/`terminateDelayMs`, about AWS's own), the provider polls its waiters 10 s after each call, and `-replace` without `create_before_destroy` destroys before it creates, so the apply waits for both in turn (plus ~8 s of Terraform and provider start-up). Steward saves around it: `init` once per directory, one apply for a batch, no `terraform show` between the apply and the purge (the state is re-read in the background); `create_before_destroy` in terraform/modules/worker would overlap the two waits (not changed here: the module is issue 9's). Detection is Nomad's heartbeat TTL (or serfHealth) plus the pool's unhealthyAfter.";
 const loadBefore = loadAverage();
 
 // ── (a) decision latency at N nodes ──
@@ -101,6 +103,8 @@ if (!flags["no-real"] && missing === undefined) {
       table(["phase", "seconds"], rows),
       "",
       `EC2 calls during the replacement (Terraform's and Steward's): ${Object.entries(calls).map(([k, v]) => `${k} ${v}`).join(", ")}; ${Object.values(calls).reduce((a, b) => a + b, 0)} in all, of which RunInstances ${calls.RunInstances ?? 0}.`,
+      "",
+      NOTE_B,
     ].join("\n");
   }
 } else {
