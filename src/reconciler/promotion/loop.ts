@@ -259,10 +259,16 @@ export class PromotionLoop {
    * Reads the whole journal once (not through the watch) and applies it,
    * sync's re-renders included. A new leader calls it before sync leads: a
    * step the old leader wrote just before it died is then seen, so sync
-   * never registers an image the journal has already moved past.
+   * never registers an image the journal has already moved past. A failed
+   * read is logged and the watched copy is used: it never rejects.
    */
   async catchUp(): Promise<void> {
-    await this.onJournal(await this.o.journal.listAll());
+    try {
+      await this.onJournal(await this.o.journal.listAll());
+    } catch (err) {
+      // The watch's copy stands; a Consul hiccup must not keep a new leader from leading.
+      this.o.logger.warn({ err: errorMessage(err) }, "promotion: could not read the journal at takeover; going on with the watched copy");
+    }
   }
 
   /** Starts writing: catches up with the journal, then runs every promoted service. */
