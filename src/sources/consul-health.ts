@@ -8,6 +8,13 @@ export const SERF_HEALTH_CHECK = "serfHealth";
 /** A node's `serfHealth` status (`passing`, `warning`, `critical`), by Consul node name. */
 export type SerfHealthByNode = Map<string, "passing" | "warning" | "critical">;
 
+/** One catalog node. */
+export interface ConsulNode {
+  id: string;
+  name: string;
+  meta: Record<string, string>;
+}
+
 interface RawCheck {
   Node: string;
   CheckID: string;
@@ -39,6 +46,19 @@ export class ConsulHealthReader {
       if (c.CheckID === SERF_HEALTH_CHECK && (c.Status === "passing" || c.Status === "warning" || c.Status === "critical")) out.set(c.Node, c.Status);
     }
     return { index: Number(res.headers["x-consul-index"] ?? 0), data: out, lastContactMs: Number(res.headers["x-consul-lastcontact"] ?? 0) || 0 };
+  }
+
+  /** Every catalog node (name, ID, node meta), as a blocking query: how server pools, which have no Nomad client node, are seen. */
+  async listNodes(index: number, waitMs: number, signal?: AbortSignal): Promise<WatchResponse<ConsulNode[]>> {
+    const res = await this.http.request<Array<{ ID: string; Node: string; Meta?: Record<string, string> | null }>>({
+      method: "GET",
+      path: "/v1/catalog/nodes",
+      params: index > 0 ? { index, wait: `${Math.max(1, Math.round(waitMs / 1000))}s` } : {},
+      ...(index > 0 ? { blockingWaitMs: waitMs } : {}),
+      ...(signal ? { signal } : {}),
+    });
+    const nodes = (res.data ?? []).map((n) => ({ id: n.ID, name: n.Node, meta: { ...(n.Meta ?? {}) } }));
+    return { index: Number(res.headers["x-consul-index"] ?? 0), data: nodes, lastContactMs: Number(res.headers["x-consul-lastcontact"] ?? 0) || 0 };
   }
 
   /** The Consul servers' Raft configuration. */

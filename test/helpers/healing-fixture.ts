@@ -55,15 +55,22 @@ export class FakeTerraform implements HealingTerraform {
     private readonly applyMs = 50,
   ) {}
 
-  /** Boots `keys` as machines of pool workers, each with an instance in the fake state. */
-  boot(keys: string[], cluster = "prod"): void {
-    for (const k of keys) this.launch(k, cluster);
+  private readonly roles = new Map<string, "client" | "server">();
+
+  /** Boots `keys` as machines of pool workers (or, with role server, of pool servers), each with an instance in the fake state. */
+  boot(keys: string[], role: "client" | "server" = "client"): void {
+    for (const k of keys) {
+      this.roles.set(k, role);
+      this.launch(k);
+    }
   }
 
-  private launch(k: string, cluster = "prod"): void {
+  private launch(k: string): void {
     const id = `i-${k}-${++this.seq}`;
+    const role = this.roles.get(k) ?? "client";
+    const pool = role === "server" ? "servers" : "workers";
     this.instances.set(addressOf(k), id);
-    this.sim.world.addMachine({ cluster, name: `workers-${k}-${this.seq}`, meta: { steward_pool: "workers", terraform_key: k }, instanceId: id });
+    this.sim.world.addMachine({ cluster: "prod", role, name: `${pool}-${k}-${this.seq}`, meta: { steward_pool: pool, terraform_key: k }, instanceId: id });
   }
 
   isBusy(): boolean {

@@ -15,7 +15,7 @@ import type { DesiredState, EnvironmentSpec, PoolSpec } from "../../model/types.
 import type { IncidentStore } from "../../actuators/healing-journal.js";
 import type { NomadNodesActuator } from "../../actuators/nomad-nodes.js";
 import type { ConsulCatalogActuator } from "../../actuators/consul-catalog.js";
-import type { ConsulHealthReader, SerfHealthByNode } from "../../sources/consul-health.js";
+import type { ConsulHealthReader, ConsulNode, SerfHealthByNode } from "../../sources/consul-health.js";
 import type { NomadNodeStub, NomadNodesReader, RaftServer, AutopilotHealth } from "../../sources/nomad-nodes.js";
 import { Watch } from "../../sources/watch.js";
 import { systemClock, type Clock } from "../core/clock.js";
@@ -24,7 +24,7 @@ import { ConflictError, type ActionRecord, type PassResult } from "../core/outco
 import type { KeyStatus } from "../core/status.js";
 import { advanceIncident, newIncident, type IncidentEntry, type IncidentRecord } from "./journal.js";
 import { createHealingMetrics, initPoolMetrics, type HealingMetrics } from "./metrics.js";
-import { HealingCache, observeHealing, stateKey, type CachedNode } from "./observe.js";
+import { CONSUL_NODES, HealingCache, observeHealing, stateKey, type CachedNode } from "./observe.js";
 import { planHealing, type HealingAction, type HealingPlan, type InstanceObservation, type NodeRef, type RaftHealth } from "./plan.js";
 
 /** One Terraform diagnostic, as the runner reports it. */
@@ -340,7 +340,8 @@ export class HealingLoop {
     const now = this.clock.now();
     if (e && e.record.step !== "purging") e = await this.write(e, advanceIncident(e.record, "purging", now, `replacement ${newNodeId} is ready`, { newNodeId, readyAt: now }));
     await ctx.acquireWrite();
-    await this.nomadOf(pool).actuator.purgeNode(node.id);
+    // A server runs no Nomad client, so there is no client node to purge; autopilot's dead-server cleanup removes its Raft peer.
+    if (pool.role !== "server") await this.nomadOf(pool).actuator.purgeNode(node.id);
     // Consul names nodes, not ids: a replacement of the same name has taken the entry over, and deregistering would remove it.
     const replacement = this.cache.nodes.get(pool.env)?.get(newNodeId);
     if (replacement?.name !== node.name) await this.o.consul.catalog.deregisterNode(node.name);
@@ -514,6 +515,14 @@ export class HealingLoop {
       this.cache.stale.add(key);
       this.startWatch<NomadNodeStub[]>(key, "nomad-nodes", (i, s) => reader.listNodes(i, waitMs, s), (nodes) => this.onNodes(name, reader, nodes));
     }
+    if (!this.watches.has("consul-nodes") && this.pools.some((p) => p.role === "server")) {
+      this.cache.stale.add("consul-nodes");
+      this.startWatch<ConsulNode[]>("consul-nodes", "consul-health", (i, s) => this.o.consul.reader.listNodes(i, waitMs, s), (nodes) => {
+        this.cache.consulNodes = new Map(nodes.map((n) => [n.name, n]));
+        this.cache.stale.delete("consul-nodes");
+        this.afterHealthChange(envs);
+      });
+    }
     if (!this.watches.has("consul-health") && envs.size > 0) {
       this.cache.stale.add("consul-health");
       this.startWatch<SerfHealthByNode>("consul-health", "consul-health", (i, s) => this.o.consul.reader.listSerfHealth(i, waitMs, s), (serf) => {
@@ -587,6 +596,7 @@ export class HealingLoop {
     const now = this.clock.now();
     const keep = Math.max(0, ...this.pools.map((p) => p.health.flapping.windowMs));
     for (const env of envs) this.cache.updateHistory(env, now, keep);
+    if (this.pools.some((p) => p.role === "server")) this.cache.updateHistory(CONSUL_NODES, now, keep);
     for (const p of this.pools) if (envs.has(p.env)) this.runner?.add(p.name);
   }
 }

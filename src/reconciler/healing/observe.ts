@@ -40,6 +40,8 @@ export interface StateView {
 export class HealingCache {
   /** env → node id → node. */
   readonly nodes = new Map<string, Map<string, CachedNode>>();
+  /** Consul catalog nodes by name: server pools' members (servers run no Nomad client). */
+  consulNodes = new Map<string, { id: string; name: string; meta: Record<string, string> }>();
   /** Consul node name → serfHealth. */
   serf = new Map<string, "passing" | "warning" | "critical">();
   /** env → node id → history. */
@@ -61,7 +63,7 @@ export class HealingCache {
    * adds a turn; a healthy one ends its streak. Turns older than `keepMs` go.
    */
   updateHistory(env: string, now: number, keepMs: number): void {
-    const nodes = this.nodes.get(env) ?? new Map<string, CachedNode>();
+    const nodes = env === CONSUL_NODES ? this.consulAsNodes() : (this.nodes.get(env) ?? new Map<string, CachedNode>());
     const hist = this.history.get(env) ?? new Map<string, NodeHistory>();
     this.history.set(env, hist);
     for (const [id, n] of nodes) {
@@ -81,8 +83,10 @@ export class HealingCache {
   poolNodes(pool: PoolSpec): { nodes: NodeObservation[]; pending: number } {
     const nodes: NodeObservation[] = [];
     let pending = 0;
-    const hist = this.history.get(pool.env);
-    for (const n of this.nodes.get(pool.env)?.values() ?? []) {
+    const source = pool.role === "server" ? CONSUL_NODES : pool.env;
+    const hist = this.history.get(source);
+    const members = pool.role === "server" ? this.consulAsNodes().values() : (this.nodes.get(pool.env)?.values() ?? []);
+    for (const n of members) {
       if (n.meta === undefined) {
         pending++;
         continue;
@@ -91,6 +95,13 @@ export class HealingCache {
       if (selectsNode(pool.select, obs)) nodes.push(obs);
     }
     return { nodes, pending };
+  }
+
+  /** Consul's catalog nodes as cached nodes: Nomad status `server` (no client, never drained); health is serfHealth alone. */
+  consulAsNodes(): Map<string, CachedNode> {
+    const out = new Map<string, CachedNode>();
+    for (const n of this.consulNodes.values()) out.set(n.id, { id: n.id, name: n.name, status: "server", eligible: false, draining: false, nodeClass: "", nodePool: "", meta: n.meta });
+    return out;
   }
 
   private observation(n: CachedNode, h: NodeHistory): NodeObservation {
@@ -109,6 +120,9 @@ export class HealingCache {
     };
   }
 }
+
+/** The history key of Consul catalog nodes (server pools). */
+export const CONSUL_NODES = "\0consul";
 
 /** The key of a working directory's state in the cache. */
 export function stateKey(dir: string, workspace: string): string {
@@ -130,7 +144,7 @@ export function observeHealing(cache: HealingCache, input: ObserveInput): Healin
   const { pool, now } = input;
   const { nodes, pending } = cache.poolNodes(pool);
   const state = cache.states.get(stateKey(input.dir, pool.terraform.workspace));
-  const stale = [...cache.stale].filter((s) => s === "consul-health" || s === `nomad-nodes:${pool.env}`);
+  const stale = [...cache.stale].filter((s) => s === "consul-health" || s === `nomad-nodes:${pool.env}` || (pool.role === "server" && s === "consul-nodes"));
   if (pending > 0) stale.push(`node details (${pending} not read yet)`);
   const stateStale = !state || state.invalid || now - state.at > input.stateMaxAgeMs;
   const instances: InstancesView | undefined = state ? { byAddress: state.byAddress, orphans: state.orphans } : undefined;

@@ -137,6 +137,11 @@ export function isUnhealthy(n: NodeObservation): boolean {
   return n.nomadStatus === "down" || n.nomadStatus === "disconnected" || n.serf === "critical";
 }
 
+/** Whether a node is ready for work: Nomad has its client ready (a server has none: `server`) and Consul's serfHealth passes. */
+export function isReady(n: NodeObservation): boolean {
+  return (n.nomadStatus === "ready" || n.nomadStatus === "server") && n.serf === "passing";
+}
+
 /** Whether a lost node still answers, so it can be drained first (Nomad still has it ready). */
 export function stillAnswers(n: NodeObservation): boolean {
   return n.nomadStatus === "ready" || n.nomadStatus === "initializing";
@@ -389,7 +394,7 @@ function progressApplying(s: HealingSnapshot, r: IncidentRecord, ref: NodeRef, i
 
 /** After the apply: the new node ready → purge the old one; else wait (and say so when it is slow). */
 function waitForNew(s: HealingSnapshot, r: IncidentRecord, ref: NodeRef, w: Work, now: number): void {
-  const fresh = s.nodes.find((n) => n.id !== r.nodeId && n.nomadStatus === "ready" && n.serf === "passing" && addressOf(s, n) === r.address);
+  const fresh = s.nodes.find((n) => n.id !== r.nodeId && isReady(n) && addressOf(s, n) === r.address);
   if (fresh) {
     w.actions.push({ kind: "purge", node: ref, newNodeId: fresh.id, reason: "ReplacementReady", message: `${r.nodeName}: ${msg("ReplacementReady")} (new node ${fresh.name})` });
     return;

@@ -185,3 +185,42 @@ test("a_new_leader_does_not_apply_again_for_an_apply_in_flight", async (t) => {
   t.deepEqual(secondTf.applies, [], "the second leader never applied");
   t.is(tf.applies.length, 1, "one apply in all");
 });
+
+const serverPool = (maxUnhealthy: number): ReturnType<typeof workerPool> =>
+  workerPool({ name: "servers", role: "server", select: { meta: { steward_pool: "servers" } }, budgets: { maxUnhealthy: { count: maxUnhealthy }, maxConcurrent: 1, cooldownMs: 0 } });
+
+test("a_lost_server_is_replaced_while_the_others_keep_quorum", async (t) => {
+  const f = await healingFixture();
+  t.teardown(() => f.close());
+  const tf = new FakeTerraform(f.sim);
+  tf.boot(["s1", "s2", "s3"], "server");
+  const loop = f.newLoop({ terraform: tf });
+  loop.setDesired(desiredFor(f.sim, [serverPool(1)]));
+  await loop.lead();
+  await eventually(() => loop.poolStatuses()[0]?.summary.members === 3 && loop.poolStatuses()[0]?.actions.some((a) => a.reason === "Healthy"), { timeoutMs: 10_000 });
+  f.sim.world.kill(f.sim.world.list("prod").find((m) => m.meta.terraform_key === "s2")?.id ?? "");
+  await eventually(() => loop.poolStatuses()[0]?.incidents.some((i) => i.step === "done") === true, { timeoutMs: 15_000 }).catch((err: unknown) => {
+    t.log(JSON.stringify(loop.poolStatuses(), null, 1));
+    throw err;
+  });
+  t.deepEqual(tf.applies.map((a) => a.replace), [[addressOf("s2")]], "one apply for the lost server");
+});
+
+test("two_lost_servers_of_three_are_not_replaced_without_quorum", async (t) => {
+  const f = await healingFixture();
+  t.teardown(() => f.close());
+  const tf = new FakeTerraform(f.sim);
+  tf.boot(["s1", "s2", "s3"], "server");
+  const loop = f.newLoop({ terraform: tf });
+  loop.setDesired(desiredFor(f.sim, [serverPool(2)]));
+  await loop.lead();
+  await eventually(() => loop.poolStatuses()[0]?.summary.members === 3 && loop.poolStatuses()[0]?.actions.some((a) => a.reason === "Healthy"), { timeoutMs: 10_000 });
+  for (const k of ["s1", "s2"]) f.sim.world.kill(f.sim.world.list("prod").find((m) => m.meta.terraform_key === k)?.id ?? "");
+  const refusal = await eventually(() => loop.poolStatuses()[0]?.summary.lost === 2 && loop.poolStatuses()[0]?.actions.find((a) => a.reason === "QuorumAtRisk" || a.reason === "QuorumUnknown"), { timeoutMs: 15_000 }).catch((err: unknown) => {
+    t.log(JSON.stringify(loop.poolStatuses(), null, 1));
+    throw err;
+  });
+  t.truthy(refusal);
+  await f.sim.clock.sleep(30 * 60_000);
+  t.deepEqual(tf.applies, [], "no apply without quorum");
+});
