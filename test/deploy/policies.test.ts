@@ -123,6 +123,8 @@ const CONSUL_ACL: [method: string, path: string, needs: ConsulNeed[]][] = [
   ["PUT", "/v1/catalog/deregister", [{ kind: "node", access: "write" }]],
   // Results are filtered by the token (node:read,service:read); serfHealth is a node check, so node:read shows it.
   ["GET", "/v1/health/state/any", [{ kind: "node", access: "read" }]],
+  // Filtered by the token: node:read shows each node (server pools' members are catalog nodes).
+  ["GET", "/v1/catalog/nodes", [{ kind: "node", access: "read" }]],
   ["GET", "/v1/operator/raft/configuration", [{ kind: "operator", access: "read" }]],
   ["GET", "/v1/operator/autopilot/health", [{ kind: "operator", access: "read" }]],
 ];

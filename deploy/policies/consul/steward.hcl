@@ -25,7 +25,8 @@ session_prefix "" {
   policy = "write"
 }
 
-# Healing: read every node's serfHealth check (/v1/health/state/any is
+# Healing: list the catalog's nodes (server pools' members), read every
+# node's serfHealth check (/v1/health/state/any and /v1/catalog/nodes are
 # filtered by the token; serfHealth is a node check) and deregister a
 # replaced node from the catalog (node:write on that node is enough for a
 # whole-node deregistration). Any node: a pool's nodes are found by their
