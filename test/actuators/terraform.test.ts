@@ -99,9 +99,11 @@ test("apply_creates_and_replace_replaces_exactly_one_instance", async (t) => {
 });
 
 test("hung_ec2_call_times_out_is_interrupted_releases_the_lock_and_the_retry_leaves_one_instance", async (t) => {
-  t.timeout(4 * 60_000);
+  t.timeout(5 * 60_000);
   const { ec2, w, env } = await fixture(t, { a: {} });
-  const tf = new TerraformRunner({ binary: terraformBinary(), env, applyTimeoutMs: 45_000, interruptGraceMs: 20_000 });
+  // The deadline must outlast the second terraform's start-up and lock wait, which take
+  // well over 30 s on a loaded 2-core machine: the lock has to be still held when it asks.
+  const tf = new TerraformRunner({ binary: terraformBinary(), env, applyTimeoutMs: 100_000, interruptGraceMs: 20_000 });
   await tf.init(w.dir);
 
   // The create waiter's first DescribeInstances (10 s after RunInstances) is never answered.
