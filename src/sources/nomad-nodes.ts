@@ -90,17 +90,6 @@ export class NomadNodesReader {
     return res.status === 404 ? undefined : res.data;
   }
 
-  /** The servers' Raft configuration. */
-  async raftConfiguration(): Promise<RaftServer[]> {
-    const res = await this.http.request<{ Servers?: RaftServer[] | null }>({
-      method: "GET",
-      path: "/v1/operator/raft/configuration",
-      params: { region: this.region },
-      context: { env: this.env },
-    });
-    return res.data.Servers ?? [];
-  }
-
   /** Autopilot's health of the servers. */
   async autopilotHealth(): Promise<AutopilotHealth> {
     // Nomad answers 429 (Consul: 429 too) while autopilot is unhealthy, with the same body: an answer, not an error.

@@ -236,15 +236,10 @@ test("nomad_policy_grants_nothing_the_code_does_not_call", async (t) => {
   for (const scope of ["agent", "quota", "host_volume", "plugin", "node_pool"]) t.is(policy[scope], undefined, `no ${scope} rule: Steward calls no such endpoint`);
 });
 
-// Known gap, kept visible: healing reads Nomad's Raft configuration, which
-// only a management token may read (Nomad's API docs: "ACL Required:
-// management"), so with this least-privilege policy the read is refused and a
-// server pool's quorum stays unknown (the planner refuses server replacements
-// with QuorumUnknown). The fix is in the code, not the policy: autopilot's
-// health (operator:read) lists every server with its Voter flag, so the voter
-// count can come from it alone. When that lands, this test starts passing and
-// ava reports it: drop `.failing`.
-test.failing("no_nomad_call_needs_a_management_token", (t) => {
+// Least privilege: a management token is never Steward's. Nomad's Raft
+// configuration needs one (Nomad's API docs: "ACL Required: management"), so
+// healing counts Nomad's voters from autopilot health (operator:read).
+test("no_nomad_call_needs_a_management_token", (t) => {
   const management = calls.filter((c) => productOf(c) === "nomad" && (nomadNeeds(c) ?? []).some((n) => n.scope === "management"));
   t.deepEqual(management.map((c) => `${c.file}:${c.line} ${c.method} ${c.path}`), []);
 });

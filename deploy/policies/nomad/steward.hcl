@@ -16,9 +16,8 @@
 #   POST /v1/node/:id/purge       node write  healing removes the replaced node for good
 #   GET  /v1/operator/autopilot/health  operator read  server pools: quorum before a replacement
 #
-# Not grantable: healing also reads /v1/operator/raft/configuration, which
-# needs a management token; with this policy that read is refused and server
-# pools wait (QuorumUnknown) — worker pools are unaffected (see docs/deploying.md).
+# Nomad's /v1/operator/raft/configuration needs a management token, so healing
+# counts the voters from autopilot health instead.
 #
 # One token per environment's cluster, each with this policy; add a namespace
 # block for every namespace steward.yaml names.

@@ -447,15 +447,21 @@ export class HealingLoop {
     if (!env) return;
     const nomad = this.nomadOf(pool).reader;
     const consul = this.o.consul.reader;
-    const side = async (raft: () => Promise<RaftServer[]>, ap: () => Promise<AutopilotHealth>): Promise<RaftHealth | undefined> => {
+    const side = async (read: () => Promise<RaftHealth>): Promise<RaftHealth | undefined> => {
       try {
-        return raftHealth(await raft(), await ap());
+        return await read();
       } catch (err) {
         this.o.logger.warn({ pool: pool.name, err: (err as Error).message }, "healing: raft health unreadable");
         return undefined;
       }
     };
-    const [n, c] = await Promise.all([side(() => nomad.raftConfiguration(), () => nomad.autopilotHealth()), side(() => consul.raftConfiguration(), () => consul.autopilotHealth())]);
+    const [n, c] = await Promise.all([
+      side(async () => {
+        const ap = await nomad.autopilotHealth();
+        return raftHealth(autopilotVoters(ap), ap);
+      }),
+      side(async () => raftHealth(await consul.raftConfiguration(), await consul.autopilotHealth())),
+    ]);
     this.cache.quorum.set(pool.env, { ...(n ? { nomad: n } : {}), ...(c ? { consul: c } : {}) });
   }
 
@@ -603,6 +609,16 @@ export class HealingLoop {
 
 /** The instance tag naming a node's pool (terraform/modules/cloud-init writes it). */
 export const POOL_TAG = "steward:pool";
+
+/**
+ * Nomad's Raft peers as autopilot lists them. Nomad's own
+ * `/v1/operator/raft/configuration` needs a management token, which
+ * Steward's policy never holds; autopilot health (operator:read) lists
+ * every peer with its voter flag as well.
+ */
+export function autopilotVoters(ap: AutopilotHealth): RaftServer[] {
+  return ap.Servers.map((s) => ({ ID: s.ID, Node: s.Name, Address: "", Leader: false, Voter: s.Voter }));
+}
 
 /** A Raft cluster's health from its configuration and autopilot: voters, and the voters autopilot calls healthy. */
 export function raftHealth(servers: RaftServer[], ap: AutopilotHealth): RaftHealth {
