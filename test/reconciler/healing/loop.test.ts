@@ -114,12 +114,15 @@ test("a_storm_beyond_the_budget_holds_the_rest_and_says_so", async (t) => {
   loop.setDesired(desiredFor(f.sim, [workerPool({ budgets: { maxUnhealthy: { percent: 40 }, maxConcurrent: 10, cooldownMs: 0 } })]));
   await loop.lead();
   await eventually(async () => (await readyNodes(f.sim)).length === 30, { timeoutMs: 10_000 });
-  // Losses seen one pass apart: each pass batches what is lost by then, until the budget is spent.
+  // Ten killed at once are seen lost in one pass or a few: each pass batches what is lost by then
+  // into one apply, until the budget of two is spent; the rest are held and say why.
   for (const m of f.sim.world.list("prod").slice(0, 10)) f.sim.world.kill(m.id);
-  await eventually(() => tf.applies.length === 2 && tf.busy === 0 && (loop.poolStatuses()[0]?.summary.lost ?? 0) + (loop.poolStatuses()[0]?.incidents.length ?? 0) >= 10, { timeoutMs: 20_000 });
-  await eventually(() => tf.applies.flatMap((a) => a.replace).length === 10 || loop.poolStatuses()[0]?.actions.some((a) => a.reason === "BudgetExhausted") === true, { timeoutMs: 10_000 });
+  const replacedCount = (): number => tf.applies.flatMap((a) => a.replace).length;
+  const heldForBudget = (): boolean => loop.poolStatuses()[0]?.actions.some((a) => a.reason === "BudgetExhausted") === true;
+  await eventually(() => tf.busy === 0 && tf.applies.length >= 1 && (replacedCount() === 10 || heldForBudget()), { timeoutMs: 30_000 });
   await f.sim.clock.sleep(20 * 60_000);
   t.true(tf.applies.length <= 2, `at most two applies, got ${tf.applies.length}`);
+  t.true(replacedCount() > tf.applies.length, `losses batched: ${JSON.stringify(tf.applies.map((a) => a.replace))}`);
   t.is(new Set(tf.applies.flatMap((a) => a.replace)).size, tf.applies.flatMap((a) => a.replace).length, "no worker replaced twice");
   const st = loop.poolStatuses()[0];
   const replaced = tf.applies.flatMap((a) => a.replace).length;
