@@ -7,6 +7,7 @@ import type { ActionAuth } from "./action-auth.js";
 import { approvalsRoute, MAX_APPROVAL_BODY_BYTES, type ApprovalsApi } from "./approvals-route.js";
 import { registryHook, type RegistryHookDeps } from "./registry-route.js";
 import type { Route } from "./live-routes.js";
+import { readLimitedBody } from "./read-body.js";
 
 /** What the HTTP server shows and whom it tells; the daemon supplies these. */
 export interface ServerDeps {
@@ -86,7 +87,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, deps:
   }
   if (method === "GET" && path === "/api/status") return send(res, 200, deps.status());
   if (path === "/api/approvals") {
-    const r = await approvalsRoute({ method, headers: req.headers, body: () => readBody(req, MAX_APPROVAL_BODY_BYTES) }, deps);
+    const r = await approvalsRoute({ method, headers: req.headers, body: () => readLimitedBody(req, MAX_APPROVAL_BODY_BYTES) }, deps);
     res.writeHead(r.status, { "Content-Type": "application/json", ...r.headers });
     res.end(JSON.stringify(r.body, null, 2));
     return;
@@ -94,7 +95,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, deps:
   if (path === "/hooks/git") {
     if (method !== "POST") return send(res, 405, { error: "POST only" });
     if (!deps.webhookSecret) return send(res, 404, { error: "the git webhook is not configured (webhookSecret)" });
-    const body = await readBody(req, MAX_HOOK_BODY_BYTES);
+    const body = await readLimitedBody(req, MAX_HOOK_BODY_BYTES);
     if (body === undefined) return send(res, 413, { error: `body over ${MAX_HOOK_BODY_BYTES} bytes` });
     const sig = req.headers["x-hub-signature-256"];
     if (!validHubSignature(deps.webhookSecret, body, Array.isArray(sig) ? sig[0] : sig)) {
@@ -115,24 +116,6 @@ function send(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body, null, 2);
   res.writeHead(status, { "Content-Type": "application/json" });
   res.end(text);
-}
-
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        resolve(undefined);
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }
 
 /** `127.0.0.1:8080`, `:8080` or `8080` → host and port. */

@@ -7,7 +7,7 @@ import type { KeyStatus } from "../reconciler/core/status.js";
 import type { SyncLoop } from "../reconciler/sync/loop.js";
 import type { SyncKey } from "../reconciler/sync/observe.js";
 import type { PromotionServiceStatus } from "../reconciler/promotion/loop.js";
-import type { PoolStatus } from "../reconciler/healing/loop.js";
+import { incidentViews, type PoolStatus } from "../reconciler/healing/loop.js";
 import type { IncidentRecord } from "../reconciler/healing/journal.js";
 import type { Controls } from "../sources/controls.js";
 import type { Approval } from "../sources/approvals.js";
@@ -262,18 +262,7 @@ export class DaemonLive {
   }
 
   private liveIncidents(pool: string): PoolStatus["incidents"] {
-    return [...(this.d.healing?.cache.incidents.values() ?? [])]
-      .filter((e) => e.record.pool === pool)
-      .map(({ record: r }) => ({
-        nodeName: r.nodeName,
-        address: r.address,
-        step: r.step,
-        attempts: r.attempts,
-        unhealthySince: r.unhealthySince,
-        ...(r.lastError !== undefined ? { lastError: r.lastError } : {}),
-        ...(r.applyStartedAt !== undefined ? { applyStartedAt: r.applyStartedAt } : {}),
-        ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
-      }));
+    return incidentViews(this.d.healing?.cache.incidents.values() ?? [], pool);
   }
 
   /** A pool's news as events: an incident's next step, a short-circuit tripping or clearing, a new reason among its actions. */

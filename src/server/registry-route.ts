@@ -3,6 +3,7 @@ import { REGISTRY_HOOK_HEADER } from "../config/defaults.js";
 import type { Logger } from "../log.js";
 import { InvalidInputError } from "../model/errors.js";
 import { hasSharedSecret, parseRegistryNotification, type ManifestPush } from "./registry-hook.js";
+import { readLimitedBody } from "./read-body.js";
 
 /** Largest notification body read (1 MiB): distribution batches a few events per envelope. */
 const MAX_REGISTRY_BODY_BYTES = 1 << 20;
@@ -35,7 +36,7 @@ export async function registryHook(req: http.IncomingMessage, deps: RegistryHook
     deps.logger.warn({ path: "/hooks/registry", remote: req.socket.remoteAddress }, "http: registry webhook with a missing or wrong secret refused");
     return { status: 401, body: { error: `invalid or missing ${REGISTRY_HOOK_HEADER}` } };
   }
-  const body = await readLimited(req, MAX_REGISTRY_BODY_BYTES);
+  const body = await readLimitedBody(req, MAX_REGISTRY_BODY_BYTES);
   if (body === undefined) return { status: 413, body: { error: `body over ${MAX_REGISTRY_BODY_BYTES} bytes` } };
   let pushes: ManifestPush[];
   try {
@@ -49,22 +50,4 @@ export async function registryHook(req: http.IncomingMessage, deps: RegistryHook
   }
   const services = pushes.length ? deps.onPushes(pushes) : [];
   return { status: 202, body: { accepted: true, pushes: pushes.length, services } };
-}
-
-function readLimited(req: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        resolve(undefined);
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(chunks)));
-    req.on("error", reject);
-  });
 }

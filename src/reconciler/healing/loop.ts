@@ -475,18 +475,7 @@ export class HealingLoop {
       m.budgetTokens.set({ pool: pool.name }, tokens);
       m.orphanedInstances.set({ pool: pool.name }, plan.summary.orphans);
     }
-    const incidents = [...this.cache.incidents.values()]
-      .filter((e) => e.record.pool === pool.name)
-      .map(({ record: r }) => ({
-        nodeName: r.nodeName,
-        address: r.address,
-        step: r.step,
-        attempts: r.attempts,
-        unhealthySince: r.unhealthySince,
-        ...(r.lastError !== undefined ? { lastError: r.lastError } : {}),
-        ...(r.applyStartedAt !== undefined ? { applyStartedAt: r.applyStartedAt } : {}),
-        ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
-      }));
+    const incidents = incidentViews(this.cache.incidents.values(), pool.name);
     this.lastPlans.set(pool.name, {
       pool: pool.name,
       env: pool.env,
@@ -605,6 +594,22 @@ export class HealingLoop {
     if (this.pools.some((p) => p.role === "server")) this.cache.updateHistory(CONSUL_NODES, now, keep);
     for (const p of this.pools) if (envs.has(p.env)) this.runner?.add(p.name);
   }
+}
+
+/** The open incidents of one pool as status shows them (the journal records without their bookkeeping). */
+export function incidentViews(entries: Iterable<{ record: IncidentRecord }>, pool: string): PoolStatus["incidents"] {
+  return [...entries]
+    .filter((e) => e.record.pool === pool)
+    .map(({ record: r }) => ({
+      nodeName: r.nodeName,
+      address: r.address,
+      step: r.step,
+      attempts: r.attempts,
+      unhealthySince: r.unhealthySince,
+      ...(r.lastError !== undefined ? { lastError: r.lastError } : {}),
+      ...(r.applyStartedAt !== undefined ? { applyStartedAt: r.applyStartedAt } : {}),
+      ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
+    }));
 }
 
 /** The instance tag naming a node's pool (terraform/modules/cloud-init writes it). */
