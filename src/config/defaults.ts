@@ -68,7 +68,7 @@ export const MAX_DESIRED_STATE_FILE_BYTES = 256 * 1024;
 export const LOADED_SERVICES_KEPT = 20_000;
 /** How long the HCL parser's worker thread outlives its last parse (10 s): a revision's job files arrive together, and between revisions its memory (tens of MB of WebAssembly) is given back. */
 export const HCL_WORKER_IDLE_MS = 10_000;
-/** Longest stretch of validation work before the loader lets timers and I/O in (10 ms): a 10,000-service tree takes seconds to check the first time. */
+/** Longest stretch of validation or rendering work before the loader (or the intake) lets timers and I/O in (10 ms): a 10,000-service tree takes seconds to check the first time. */
 export const LOAD_SLICE_MS = 10;
 /** Nomad region of an environment that names none: Nomad's own default region. */
 export const DEFAULT_NOMAD_REGION = "global";

@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import { setImmediate as nextTurn } from "node:timers/promises";
+import { LOAD_SLICE_MS } from "../../config/defaults.js";
 import { loadDesiredState } from "../../model/load.js";
 import { renderVariables } from "../../model/variables.js";
 import { InvalidInputError, type ValidationIssue } from "../../model/errors.js";
@@ -150,10 +152,16 @@ export class RevisionIntake {
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array<R>(items.length);
   let next = 0;
+  let sliceStartedAt = performance.now();
   const worker = async (): Promise<void> => {
     while (next < items.length) {
       const i = next++;
       out[i] = await fn(items[i] as T);
+      // Cached renders resolve at once: 10,000 of them must still let timers (a lock renewal) in.
+      if (performance.now() - sliceStartedAt > LOAD_SLICE_MS) {
+        await nextTurn();
+        sliceStartedAt = performance.now();
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
