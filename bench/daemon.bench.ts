@@ -204,7 +204,8 @@ try {
   child.kill("SIGTERM");
   const exitCode = await exited;
   logStream.end();
-  await new Promise<void>((r) => logStream.once("close", () => r()));
+  // The child's stdout ending ends the pipe into the file too, so it may be closed already.
+  if (!logStream.closed) await new Promise<void>((r) => logStream.once("close", () => r()));
   const log = await readFile(logFile, "utf8");
   const steppedDown = log.split("\n").filter((l) => l.includes('"leader: stepped down"')).length;
   const leading = log.split("\n").filter((l) => l.includes('"leader: leading"')).length;
