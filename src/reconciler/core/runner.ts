@@ -14,7 +14,7 @@ import { ERROR_POLICY, computeOutcome, errorKind, type ActionRecord, type ErrorK
 import { WorkQueue, type WorkQueueOptions } from "./queue.js";
 import { StatusStore, computeStatus, errorContext, errorMessage, type KeyStatus } from "./status.js";
 
-/** What a reconcile pass gets besides its key. */
+/** What a reconcile pass gets besides its key. Its functions are methods: call them on the context (`ctx.acquireWrite()`), do not detach them. */
 export interface PassContext {
   /** Unique per pass; the same id is on the pass's log lines and in the key's status. */
   reconcileId: string;
