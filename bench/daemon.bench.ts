@@ -207,7 +207,8 @@ try {
   // The child's stdout ending ends the pipe into the file too, so it may be closed already.
   if (!logStream.closed) await new Promise<void>((r) => logStream.once("close", () => r()));
   const log = await readFile(logFile, "utf8");
-  const steppedDown = log.split("\n").filter((l) => l.includes('"leader: stepped down"')).length;
+  // The step-down of the shutdown itself (reason "stopping") is not a lost lock.
+  const steppedDown = log.split("\n").filter((l) => l.includes('"leader: stepped down"') && !l.includes('"reason":"stopping"')).length;
   const leading = log.split("\n").filter((l) => l.includes('"leader: leading"')).length;
 
   // ---- report ----
@@ -244,7 +245,7 @@ try {
           `${fmt(stalls.start, 0)} / ${fmt(stalls.idle, 0)} / ${fmt(stalls.webhook, 0)} ms`,
           `the daemon's nodejs_eventloop_lag_max_seconds (perf_hooks monitorEventLoopDelay), scraped every second; limit ${STALL_LIMIT_MS} ms: ${Math.max(stalls.start, stalls.idle, stalls.webhook) <= STALL_LIMIT_MS ? "**kept**" : "**exceeded**"}`,
         ],
-        ["leadership", `led ${leading} time(s), stepped down ${steppedDown} time(s)`, "from the daemon's log; one lead and no step-down expected (a lost lock means renewals came late)"],
+        ["leadership", `led ${leading} time(s), stepped down ${steppedDown} time(s)`, "from the daemon's log, until SIGTERM; one lead and no step-down expected (a lost lock means renewals came late)"],
         ["daemon exit code on SIGTERM", String(exitCode), ""],
       ],
     ),

@@ -126,7 +126,7 @@ async function runSize(n: number, idle: boolean, latency: boolean): Promise<void
     await loadDesiredState(snap);
     const loadMs = performance.now() - t;
     const loadCpu = cpuMs(process.cpuUsage(c));
-    memAt.push(["after loadDesiredState() (result dropped; hcl2json's WASM instance now warm)", await settledMemory()]);
+    memAt.push(["after loadDesiredState() (result dropped; the HCL parser's worker thread still up)", await settledMemory()]);
     c = process.cpuUsage();
     t = performance.now();
     const verdict = await profiled(`accept-first-${n}`, () => loop.acceptSnapshot(snap));
@@ -169,7 +169,7 @@ async function runSize(n: number, idle: boolean, latency: boolean): Promise<void
       [
         ["write + commit the generated tree (bench setup)", fmt(repoMs, 0), "", `${n * 2 + 1} files`],
         ["GitSource.snapshot() (fetch + ls-tree + cat-file)", fmt(gitMs, 0), "", ""],
-        ["loadDesiredState() alone (validation, hcl2json per job file)", fmt(loadMs, 0), fmt(loadCpu, 0), ""],
+        ["loadDesiredState() alone (validation, hcl2json per job file in a worker thread)", fmt(loadMs, 0), fmt(loadCpu, 0), ""],
         ["first acceptSnapshot() (validation + parse + render)", fmt(acceptMs, 0), fmt(acceptCpu, 0), `${parseCalls} POST /v1/jobs/parse to sim`],
         ["register every job once (bench, 8 in flight)", fmt(registerMs, 0), "", "not Steward: see notes"],
         ["Steward's first pass (lead() until every key passed once)", fmt(firstPass.wall, 0), fmt(firstPass.cpu, 0), `reasons: ${fmtCounts(reasons)}`],
