@@ -137,7 +137,11 @@ async function main(): Promise<void> {
       await qa.put("/v1/jobs", { Job: hand });
       say("qa/web image set to 127.0.0.1:5000/web:latest by hand");
     }
-    await until("qa/web healed", async () => image(await job(qa, "web")).includes("@sha256:"));
+    // Nomad shows the register before the pass records it: wait for both, so the reason printed is this heal's.
+    await until(
+      "qa/web healed",
+      async () => image(await job(qa, "web")).includes("@sha256:") && leader.sync.statuses().find((s) => s.key === "qa/web")?.lastAction?.reason === "DriftHealed",
+    );
     const healed = leader.sync.statuses().find((s) => s.key === "qa/web");
     say(`qa/web is back on ${image(await job(qa, "web"))} (${healed?.lastAction?.reason}: ${healed?.lastAction?.message})`);
 

@@ -53,17 +53,17 @@ test("a_broken_commit_is_refused_and_nothing_changes", async (t) => {
 test("a_manual_change_is_healed_under_heal_and_reported_under_report", async (t) => {
   const f = await syncFixture();
   t.teardown(() => f.close());
-  const web = await eventually(async () => readJob(f.nomad.qa!, "web"), { timeoutMs: 10_000 });
-  const api = await eventually(async () => readJob(f.nomad.qa!, "api"), { timeoutMs: 10_000 });
-  await eventually(() => f.loop.statuses().filter((s) => s.key.startsWith("qa/")).every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 10_000 });
+  const web = await eventually(async () => readJob(f.nomad.qa!, "web"), { timeoutMs: 30_000 });
+  const api = await eventually(async () => readJob(f.nomad.qa!, "api"), { timeoutMs: 30_000 });
+  await eventually(() => f.loop.statuses().filter((s) => s.key.startsWith("qa/")).every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 30_000 });
   // Someone edits both jobs by hand in Nomad (web's service.yaml heals, api's reports).
   for (const job of [web!, api!]) {
     job.TaskGroups[0].Tasks[0].Config.image = "127.0.0.1:5000/hand-edited:latest";
     const r = await f.nomad.qa!.put("/v1/jobs", { Job: job });
     t.is(r.status, 200);
   }
-  await eventually(async () => imageOf(await readJob(f.nomad.qa!, "web")) === `127.0.0.1:5000/web@${ZERO}`, { timeoutMs: 10_000 });
-  await eventually(() => f.loop.statuses().find((s) => s.key === "qa/api")?.lastAction?.reason === "DriftReported", { timeoutMs: 10_000 });
+  await eventually(async () => imageOf(await readJob(f.nomad.qa!, "web")) === `127.0.0.1:5000/web@${ZERO}`, { timeoutMs: 30_000 });
+  await eventually(() => f.loop.statuses().find((s) => s.key === "qa/api")?.lastAction?.reason === "DriftReported", { timeoutMs: 30_000 });
   t.is(imageOf(await readJob(f.nomad.qa!, "api")), "127.0.0.1:5000/hand-edited:latest", "report leaves the job as it is");
   const webStatus = f.loop.statuses().find((s) => s.key === "qa/web");
   t.is(webStatus?.lastAction?.reason, "DriftHealed");
