@@ -116,7 +116,7 @@ uiTest("a_commit_turns_the_cell_out_of_sync_then_synced_without_reload", async (
   t.deepEqual(await recordedStates(page, "prod/api"), ["in_sync"], "the job the commit did not touch never left in_sync");
   w.sim.control.removeFault(fault.id);
   await page.locator("[data-testid=revision]", { hasText: sha.slice(0, 8) }).waitFor();
-  t.pass();
+  t.regex(await page.locator("[data-testid=revision]").first().innerText(), new RegExp(sha.slice(0, 8)), "the page shows the new revision");
   await page.close();
 });
 
@@ -208,7 +208,7 @@ uiTest("a_promotion_waits_on_the_manual_gate_and_approve_in_the_page_sends_prod_
   t.deepEqual(await axeViolations(page), [], "no serious or critical accessibility violation");
   await page.goto(`${leader.url}/ui/#/`);
   await page.locator(`[data-key="prod/hello"] .digest`, { hasText: digest.slice(7, 15) }).waitFor();
-  t.pass();
+  t.regex(await page.locator(`[data-key="prod/hello"] .digest`).first().innerText(), new RegExp(digest.slice(7, 15)), "the overview's prod cell shows the promoted digest");
   await page.close();
 });
 
