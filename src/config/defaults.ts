@@ -218,6 +218,9 @@ export const REGISTRY_HOOK_HEADER = "Authorization";
 /** Longest a new leader waits for every environment's jobs list before acting (30 s): long enough for a healthy cluster, short enough that one unreachable cluster does not stall the others. */
 export const LEAD_SYNC_WAIT_MS = 30_000;
 
+/** How soon a key that waits for its environment's first jobs list looks again (1 s); the list's arrival wakes it sooner. */
+export const SYNC_LIST_WAIT_RECHECK_MS = 1_000;
+
 // ── Gates and approvals (reconciler/promotion/gates.ts, sources/gate-probes.ts, sources/approvals.ts) ──
 
 /** KV prefix of manual approvals, one key per `<service>/<digest>`, as DESIGN.md lays out. */

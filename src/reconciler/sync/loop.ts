@@ -5,9 +5,9 @@ import type { EnvironmentSpec, TreeSnapshot } from "../../model/types.js";
 import { InvalidInputError, type ValidationIssue } from "../../model/errors.js";
 import { Watch } from "../../sources/watch.js";
 import type { NomadJobStub, NomadReader } from "../../sources/nomad.js";
-import { LEAD_SYNC_WAIT_MS, WATCH_BLOCKING_WAIT_MS } from "../../config/defaults.js";
+import { LEAD_SYNC_WAIT_MS, SYNC_LIST_WAIT_RECHECK_MS, WATCH_BLOCKING_WAIT_MS } from "../../config/defaults.js";
 import { Runner, type PassContext, type RunnerOptions } from "../core/runner.js";
-import type { ActionRecord, PassResult } from "../core/outcome.js";
+import { WaitingError, type ActionRecord, type PassResult } from "../core/outcome.js";
 import type { KeyStatus } from "../core/status.js";
 import { RevisionIntake, type ImageResolver, type RenderedRevision, pinnedImage } from "./intake.js";
 import { SyncCache, observeSync, syncKeyString, type SyncKey } from "./observe.js";
@@ -269,6 +269,12 @@ export class SyncLoop {
   /** One pass over one job in one environment: observe, plan, act. */
   async reconcile(key: SyncKey, ctx: PassContext): Promise<PassResult> {
     const k = syncKeyString(key);
+    // Before its environment's jobs list is read, every existing job would look missing and its
+    // register would be refused: the key waits, and the first list wakes it.
+    const watch = this.watches.get(key.env)?.watch;
+    if (watch && !watch.synced) {
+      throw new WaitingError(`waiting for the first read of ${key.env}'s jobs list`, SYNC_LIST_WAIT_RECHECK_MS, { env: key.env, nomadJob: key.jobId });
+    }
     const plan = await this.planKey(key, ctx.now);
     if (plan.actions.some((a) => a.kind !== "noop")) this.o.onChange?.(key);
     for (const action of plan.actions) {
@@ -401,6 +407,7 @@ export class SyncLoop {
 
   /** A new jobs list: wake exactly the keys whose job changed, appeared or vanished. */
   private onJobs(env: string, jobs: NomadJobStub[]): void {
+    const first = !this.cache.actual.has(env);
     const before = this.cache.actual.get(env) ?? new Map<string, NomadJobStub>();
     const after = new Map(jobs.map((j) => [j.ID, j]));
     this.cache.actual.set(env, after);
@@ -413,6 +420,8 @@ export class SyncLoop {
       if ((!old || old.JobModifyIndex !== j.JobModifyIndex || old.Stop !== j.Stop) && (ours(id, j) || ours(id, old))) this.wake({ env, jobId: id });
     }
     for (const [id, old] of before) if (!after.has(id) && ours(id, old)) this.wake({ env, jobId: id });
+    // Keys that waited for this first list (desired jobs not in Nomad yet included) go now.
+    if (first) for (const id of desired?.keys() ?? []) if (!after.has(id)) this.wake({ env, jobId: id });
   }
 }
 

@@ -2,6 +2,9 @@ import test from "ava";
 import { eventually } from "../../helpers/eventually.js";
 import { imageOf, readJob, syncFixture } from "../../helpers/sync-fixture.js";
 import { statusViolations } from "../../helpers/status-invariants.js";
+import { createLogger } from "../../../src/log.js";
+import { MemorySyncStateStore, SyncLoop } from "../../../src/reconciler/sync/loop.js";
+import { NomadClients, envTokens } from "../../../src/reconciler/sync/clients.js";
 
 const ZERO = `sha256:${"0".repeat(64)}`;
 const ONE = `sha256:${"1".repeat(64)}`;
@@ -189,4 +192,27 @@ test("an_autoscaled_count_is_left_alone_and_kept_across_spec_changes", async (t)
   await f.commit("scaled: new greeting");
   await eventually(async () => (await readJob(f.nomad.qa!, "scaled"))?.TaskGroups[0].Tasks[0].Env?.GREETING === "bonjour", { timeoutMs: 10_000 });
   t.is((await readJob(f.nomad.qa!, "scaled"))?.TaskGroups[0].Count, 5);
+});
+
+test("a_leader_that_leads_before_its_first_revision_registers_nothing_until_it_has_read_nomad", async (t) => {
+  const f = await syncFixture();
+  t.teardown(() => f.close());
+  await eventually(() => f.loop.statuses().length > 0 && f.loop.statuses().every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 30_000 });
+  await f.loop.standBy();
+  // A new leader (fresh records) that starts writing before its first revision, as a daemon that wins
+  // the lock at start does; qa's first jobs list is slow to come.
+  const next = new SyncLoop({
+    clients: new NomadClients({ tokens: envTokens, http: { retry: { baseMs: 20, capMs: 200 }, timeoutMs: 5_000 } }),
+    store: new MemorySyncStateStore(),
+    logger: createLogger({ level: "silent" }),
+    watchWaitMs: 5_000,
+  });
+  t.teardown(() => next.stop());
+  f.sim.log.clear();
+  f.sim.control.addFault({ target: "nomad:qa", method: "GET", path: "/v1/jobs", kind: "latency", latencyMs: 1_500, count: 1 });
+  await next.lead();
+  t.is(await next.acceptSnapshot(await f.source.snapshot()), "accepted");
+  await eventually(() => next.statuses().filter((s) => s.key.startsWith("qa/")).length >= 2 && next.statuses().every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 30_000 });
+  const writes = f.sim.log.find({ server: "nomad:qa", method: "PUT" }).filter((e) => e.path === "/v1/jobs");
+  t.deepEqual(writes, [], "every job already runs as desired: no register, and none refused for a missing EnforceIndex");
 });
