@@ -21,7 +21,7 @@ export function formatHealing(pools: readonly PoolStatus[]): string[] {
   for (const p of pools) {
     const s = p.summary;
     out.push(
-      `pool ${p.pool} (${p.role}, ${p.env}): ${s.members} nodes, ${s.unhealthy} unhealthy, ${s.lost} lost, ${s.inFlight} replacement(s) in flight${s.shortCircuited ? ", SHORT-CIRCUITED" : ""}${s.orphans ? `, ${s.orphans} orphaned instance(s)` : ""}`,
+      `pool ${p.pool} (${p.role}, ${p.env}): ${s.members} nodes, ${s.unhealthy} unhealthy, ${s.lost} lost, ${s.inFlight} replacement(s) in flight${s.shortCircuited ? ", SHORT-CIRCUITED" : ""}${s.orphans ? `, ${s.orphans} orphaned instance(s)` : ""}, ${p.budgetTokens} apply(s) left in the budget`,
     );
     for (const a of p.actions) out.push(`  ${a.kind === "noop" ? " " : "~"} ${a.kind === "noop" ? "" : `${a.kind}  `}[${a.reason}] ${a.message}`);
     for (const i of p.incidents.filter((x) => x.step !== "done")) {

@@ -10,10 +10,11 @@ test("pools_show_counts_reasons_and_open_incidents", (t) => {
       at: 0,
       summary: { members: 5, unhealthy: 3, lost: 3, shortCircuited: true, inFlight: 1, orphans: 1 },
       actions: [{ kind: "noop", reason: "ShortCircuit", message: "3 of 5 nodes of pool workers are unhealthy" }],
+      budgetTokens: 2,
       incidents: [{ nodeName: "workers-a", address: 'w["a"]', step: "apply-failed", attempts: 2, unhealthySince: 0, lastError: "RequestLimitExceeded" }],
     },
   ]);
-  t.regex(lines[0] ?? "", /pool workers \(worker, prod\): 5 nodes, 3 unhealthy, 3 lost, 1 replacement\(s\) in flight, SHORT-CIRCUITED, 1 orphaned instance/);
+  t.regex(lines[0] ?? "", /pool workers \(worker, prod\): 5 nodes, 3 unhealthy, 3 lost, 1 replacement\(s\) in flight, SHORT-CIRCUITED, 1 orphaned instance\(s\), 2 apply\(s\) left in the budget/);
   t.regex(lines[1] ?? "", /\[ShortCircuit\] 3 of 5/);
   t.regex(lines[2] ?? "", /incident workers-a → w\["a"\]: apply-failed, 2 apply\(s\); last error: RequestLimitExceeded/);
 });

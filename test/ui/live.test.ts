@@ -240,6 +240,7 @@ uiTest("a_killed_worker_shows_unhealthy_then_lost_then_replaced_step_by_step_on_
   await page.getByTestId("lost-workers").locator("text=1 lost").waitFor({ timeout: 20_000 });
   await page.locator(`[data-node="${victim?.name}"][data-step="applying"]`).waitFor({ timeout: 20_000 });
   await page.locator(`[data-node="${victim?.name}"] [aria-current=step]`, { hasText: "terraform apply" }).waitFor();
+  t.regex(await page.getByTestId("budget-tokens").first().innerText(), /Apply budget: \d+ appl(y|ies) left this window/);
   await shot(page, "pools");
   await page.locator(`[data-node="${victim?.name}"][data-step="done"]`).waitFor({ timeout: 30_000 });
   const steps = (await page.evaluate<string[]>("window.__steps")).map((x) => x.split(":")[1] ?? "");

@@ -86,7 +86,8 @@ function Pool({ p }: { p: PoolStatus }): preact.JSX.Element {
         ))}
       </ul>
       <p class="muted">
-        Planned {ago(iso(p.at))}. Not reported by the healing loop yet: Terraform's progress lines and the apply budget's tokens left (see <code>/metrics</code>).
+        Planned {ago(iso(p.at))}. <span data-testid="budget-tokens">Apply budget: {p.budgetTokens} {p.budgetTokens === 1 ? "apply" : "applies"} left this window.</span> Not
+        reported by the healing loop yet: Terraform's progress lines.
       </p>
     </article>
   );

@@ -115,6 +115,8 @@ export interface PoolStatus {
   at: number;
   summary: HealingPlan["summary"];
   actions: Array<{ kind: string; reason: string; message: string }>;
+  /** Terraform applies the budget (per directory and global, the smaller) still allows this window. */
+  budgetTokens: number;
   incidents: Array<Pick<IncidentRecord, "nodeName" | "address" | "step" | "attempts" | "lastError" | "unhealthySince" | "applyStartedAt" | "finishedAt">>;
 }
 
@@ -483,6 +485,7 @@ export class HealingLoop {
       at: now,
       summary: plan.summary,
       actions: plan.actions.map((a) => ({ kind: a.kind, reason: a.reason, message: a.message })),
+      budgetTokens: tokens,
       incidents,
     });
   }

@@ -141,6 +141,7 @@ test("budget_spent_holds_the_rest_and_says_so", async (t) => {
   f.sim.world.kill(f.sim.world.list("prod")[0]?.id ?? "");
   await eventually(() => loop.poolStatuses()[0]?.actions.some((a) => a.reason === "BudgetExhausted") === true, { timeoutMs: 5_000 });
   t.deepEqual(tf.applies, []);
+  t.is(loop.poolStatuses()[0]?.budgetTokens, 0, "the status says the budget is spent");
 });
 
 test("a_failed_apply_backs_off_with_the_diagnostic_in_status_then_succeeds", async (t) => {
