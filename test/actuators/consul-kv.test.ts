@@ -1,40 +1,17 @@
 import test from "ava";
 import { Writable } from "node:stream";
-import Consul from "consul";
-import { Clock } from "../../sim/core/clock.js";
-import { World } from "../../sim/core/world.js";
-import { seededRandom } from "../../sim/core/faults.js";
-import { serve, type SimServer } from "../../sim/core/http.js";
-import { ConsulServer } from "../../sim/consul/index.js";
 import { ConsulKvWriter, SyncStateStore } from "../../src/actuators/consul-kv.js";
+import { startConsulSim, type ConsulSim } from "../helpers/consul-sim.js";
 import { createLogger } from "../../src/log.js";
 import { ConflictError } from "../../src/reconciler/core/outcome.js";
-import { ConsulClient } from "../../src/sources/consul.js";
 
 /** Steward's writes to Consul KV, asserted as the state sim Consul holds afterwards. */
 
-interface Fixture {
-  sim: ConsulServer;
-  server: SimServer;
-  consul: ConsulClient;
-  writer: ConsulKvWriter;
-  raw: Consul;
-}
+type Fixture = ConsulSim & { writer: ConsulKvWriter };
 
 async function startFixture(t: { teardown: (fn: () => Promise<void>) => void }): Promise<Fixture> {
-  const clock = new Clock(1);
-  const sim = new ConsulServer({ clock, world: new World(() => clock.now()), random: seededRandom(11) }, { datacenter: "dc1" });
-  const server = await serve({ name: "consul", router: sim.router });
-  const consul = new ConsulClient({ address: server.url });
-  const raw = new Consul({ host: "127.0.0.1", port: server.port });
-  t.teardown(async () => {
-    raw.destroy();
-    consul.close();
-    sim.close();
-    clock.cancelAll();
-    await server.close();
-  });
-  return { sim, server, consul, raw, writer: new ConsulKvWriter(consul) };
+  const c = await startConsulSim(t);
+  return { ...c, writer: new ConsulKvWriter(c.consul) };
 }
 
 const stored = (f: Fixture, key: string): unknown => {

@@ -8,6 +8,8 @@ import { ConsulClient } from "../../src/sources/consul.js";
 
 /** One sim Consul on a loopback port, Steward's client and the real `consul` npm client on it. */
 export interface ConsulSim {
+  /** The emulator itself, to read what it holds (`kvEntry`) as Consul would answer. */
+  sim: ConsulServer;
   server: SimServer;
   consul: ConsulClient;
   /** The `consul` npm package, for writes as another tool (or a person) would make them. */
@@ -29,5 +31,5 @@ export async function startConsulSim(t: { teardown: (fn: () => Promise<void>) =>
     clock.cancelAll();
     await server.close();
   });
-  return { server, consul, raw, url: server.url };
+  return { sim, server, consul, raw, url: server.url };
 }
