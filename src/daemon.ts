@@ -35,7 +35,10 @@ import { pinnedImage } from "./reconciler/sync/intake.js";
 import { RegistryClient } from "./sources/registry.js";
 import { registryCredentialsProvider } from "./sources/registry-credentials.js";
 import { checkAction } from "./server/action-auth.js";
-import { DaemonLive } from "./server/live-daemon.js";
+import { DaemonLive, instanceViews } from "./server/live-daemon.js";
+import { NomadDeploymentsWatch } from "./sources/nomad-deployments.js";
+import { InstancesWatch } from "./sources/instances.js";
+import { InstancePresence } from "./reconciler/core/presence.js";
 
 /** How often a directory source is re-read (it has no webhook): a local tree for demos and development. */
 const DIRECTORY_POLL_MS = 2_000;
@@ -52,6 +55,8 @@ export interface DaemonOverrides {
   uiDir?: string;
   /** Healing loop overrides (a sim clock, a fake Terraform). */
   healing?: Partial<HealingLoopOptions>;
+  /** The presence session's pacing (reconciler/core/presence.ts). */
+  presence?: { ttlMs?: number; renewIntervalMs?: number };
 }
 
 /**
@@ -72,6 +77,12 @@ export class Daemon {
   /** The live UI's state, events and routes. */
   readonly live: DaemonLive;
   private readonly controls: ControlsSource;
+  /** Each environment's latest deployment per job, for the overview's cells (every instance). */
+  readonly deployments: NomadDeploymentsWatch;
+  /** Every live instance, from the presence keys (every instance). */
+  readonly instances: InstancesWatch;
+  /** This instance's presence key; made at start, once the HTTP address is known. */
+  private presence: InstancePresence | undefined;
   /** Manual approvals (`<statePrefix>/approvals/`), watched on every instance so the cache is warm at failover. */
   readonly approvals: ApprovalStore;
   private readonly approvalWriter: ApprovalWriter;
@@ -165,8 +176,25 @@ export class Daemon {
       metrics: this.metrics,
       ...overrides.leader,
     });
+    this.deployments = new NomadDeploymentsWatch({
+      reader: (env) => this.sync.clients.get(env).reader,
+      onChange: (env, jobs) => this.live.onDeployments(env, jobs),
+      ...(overrides.watchWaitMs !== undefined ? { waitMs: overrides.watchWaitMs } : {}),
+      logger: this.logger,
+      metrics: this.metrics,
+    });
+    this.instances = new InstancesWatch({
+      consul: this.consul,
+      prefix: `${prefix}/instances/`,
+      onChange: () => this.live.onInstances(),
+      ...(overrides.watchWaitMs !== undefined ? { waitMs: overrides.watchWaitMs } : {}),
+      logger: this.logger,
+      metrics: this.metrics,
+    });
     this.live = new DaemonLive({
       instanceId: config.instanceId,
+      deployments: this.deployments,
+      instances: this.instances,
       promotion: this.promotion,
       ...(this.healing ? { healing: this.healing } : {}),
       startedAt: () => this.startedAt,
@@ -228,6 +256,18 @@ export class Daemon {
       this.live.onControls(next, prev);
     });
     this.controls.start();
+    this.presence = new InstancePresence({
+      consul: this.consul,
+      instanceId: this.config.instanceId,
+      address: this.server.url,
+      startedAt: this.startedAt,
+      readiness: () => this.readiness(),
+      prefix: `${this.config.statePrefix.replace(/\/+$/, "")}/instances/`,
+      logger: this.logger,
+      ...this.overrides.presence,
+    });
+    this.presence.start();
+    this.instances.start();
     this.approvals.watch((service, digest) => this.live.onApproval(this.approvals.list().find((a) => a.service === service && a.digest === digest)));
     this.approvals.start();
     this.promotion.start();
@@ -252,11 +292,15 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    // Leaving first: the others' overviews drop this instance at once.
+    await this.presence?.stop();
     await this.elector.stop();
     await this.poller?.stop();
     await this.kvTree?.stop();
     await this.controls.stop();
     await this.approvals.stop();
+    await this.instances.stop();
+    await this.deployments.stop();
     await this.promotion.stop();
     await this.sync.stop();
     await this.healing?.stop();
@@ -313,6 +357,7 @@ export class Daemon {
       // Healing reads the same revision in force (its pools and environments).
       const state = this.sync.cache.revision?.state;
       if (result === "accepted" && state) this.healing?.setDesired(state);
+      if (result === "accepted" && state) this.deployments.ensure(state.environments);
       return result;
     };
     if ("consul" in src) {
@@ -381,6 +426,7 @@ export class Daemon {
       instance: this.config.instanceId,
       startedAt: new Date(this.startedAt).toISOString(),
       leader: { self: this.elector.isLeader, ...(leader ? { id: leader.instanceId, address: leader.address } : {}) },
+      instances: instanceViews(this.instances.list(), leader?.instanceId),
       revision: this.sync.revision,
       promotion: this.promotion.status(),
       controls: { paused: this.sync.cache.paused.all, pausedServices: [...this.sync.cache.paused.services] },

@@ -8,6 +8,8 @@ import type { PoolStatus } from "../reconciler/healing/loop.js";
 interface StatusDoc {
   instance: string;
   leader: { self: boolean; id?: string };
+  /** Every live instance (leader first), from their presence keys; absent from older daemons. */
+  instances?: Array<{ id: string; address: string; startedAt: string; ready: boolean; notReady?: string; leading: boolean }>;
   revision: {
     good?: { revision: string; origin: string };
     refused?: { revision: string; issues: Array<{ file?: string; line?: number; field?: string; message: string }> };
@@ -35,6 +37,7 @@ export async function statusCommand(args: { url: string; json?: boolean }, out: 
     out.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else {
     out.write(`instance ${doc.instance} (${doc.leader.self ? "leader" : `standby; leader: ${doc.leader.id ?? "none"}`})\n`);
+    for (const line of formatInstances(doc.instances ?? [])) out.write(`${line}\n`);
     out.write(`desired state in force: ${doc.revision.good ? `${doc.revision.good.revision.slice(0, 12)} (${doc.revision.good.origin})` : "none yet"}\n`);
     if (doc.revision.refused) {
       out.write(`REFUSED revision ${doc.revision.refused.revision.slice(0, 12)}:\n`);
@@ -46,4 +49,14 @@ export async function statusCommand(args: { url: string; json?: boolean }, out: 
     for (const line of formatHealing(doc.healing?.pools ?? [])) out.write(`${line}\n`);
   }
   return doc.jobs.every((j) => j.state === "in_sync") && !doc.revision.refused ? 0 : 3;
+}
+
+/** One line per live instance: `  leader  steward-a  http://10.0.0.5:8080  up since …, ready`. */
+export function formatInstances(list: NonNullable<StatusDoc["instances"]>): string[] {
+  if (!list.length) return [];
+  const w = Math.max(...list.map((i) => i.id.length));
+  return [
+    "instances:",
+    ...list.map((i) => `  ${(i.leading ? "leader" : "standby").padEnd(7)}  ${i.id.padEnd(w)}  ${i.address}  up since ${i.startedAt}, ${i.ready ? "ready" : `not ready: ${i.notReady ?? "?"}`}`),
+  ];
 }

@@ -287,3 +287,16 @@ export const HEALING_DONE_RECORDS_KEPT = 20;
 export const HEALING_RESYNC_INTERVAL_MS = 30_000;
 /** Lifetime of a read session of the live UI when reads need the token (12 h): a working day; rotating the action token ends every session sooner. */
 export const LIVE_SESSION_TTL_MS = 12 * 60 * 60_000;
+
+// ── Instances and deployments on the overview (reconciler/core/presence.ts, sources/instances.ts, sources/nomad-deployments.ts) ──
+
+/** KV prefix of the instances' presence keys (`<prefix><instanceId>`), each held by its instance's session with behavior delete: Consul removes the key when the instance dies. */
+export const CONSUL_INSTANCES_PREFIX = "steward/instances/";
+/** Presence session TTL (15 s, as the leader's): a killed instance leaves the list within about 2 x TTL (Consul ends sessions at up to twice their TTL). */
+export const PRESENCE_SESSION_TTL_MS = 15_000;
+/** First delay after a failed presence session create or key write; doubled per failure with full jitter. */
+export const PRESENCE_RETRY_BASE_MS = 500;
+/** Longest delay between failed presence writes (15 s, one TTL). */
+export const PRESENCE_RETRY_CAP_MS = 15_000;
+/** Least time between two deployments-list reads of one environment (1 s): the list is for display, and during a big rollout every allocation's health moves its index; a second keeps the parse of a 1,000-job namespace's list off the hot path. */
+export const DEPLOYMENTS_WATCH_MIN_INTERVAL_MS = 1_000;

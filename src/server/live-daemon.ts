@@ -11,9 +11,11 @@ import { incidentViews, type PoolStatus } from "../reconciler/healing/loop.js";
 import type { IncidentRecord } from "../reconciler/healing/journal.js";
 import type { Controls } from "../sources/controls.js";
 import type { Approval } from "../sources/approvals.js";
+import type { LatestDeployment } from "../sources/nomad-deployments.js";
+import type { InstanceInfo } from "../reconciler/core/presence.js";
 import { LiveHub, type LiveCollectionSource, type LiveRecord } from "./live-hub.js";
 import { liveRoutes, type ActionAuthorization, type LiveActions, type Route } from "./live-routes.js";
-import type { ControlsSection, LiveSections, RevisionSection, ServicePlan, ServicePlanEntry, SyncCell } from "./live-types.js";
+import type { ControlsSection, InstanceView, LiveSections, RevisionSection, ServicePlan, ServicePlanEntry, SyncCell } from "./live-types.js";
 import { syncCellOf, syncEventsOf } from "./sync-view.js";
 
 /** What the live view of a daemon reads and acts through. */
@@ -41,6 +43,10 @@ export interface DaemonLiveDeps {
   promotion?: { status(): PromotionServiceStatus[] };
   /** The healing loop's pools (its `/api/status` section); absent: no `pools` collection. */
   healing?: { poolStatuses(): PoolStatus[]; cache: { incidents: ReadonlyMap<string, { record: IncidentRecord }> } };
+  /** Each environment's latest deployment per job (sources/nomad-deployments.ts); absent: cells carry no deployment. */
+  deployments?: { latestOf(env: string, jobId: string): LatestDeployment | undefined; synced(env: string): boolean };
+  /** The live instances from their presence keys (sources/instances.ts); absent: only the leader is shown. */
+  instances?: { list(): InstanceInfo[] };
   /** Passed to the hub (tests, benchmarks). */
   hub?: { flushMs?: number; bufferSize?: number };
 }
@@ -120,6 +126,16 @@ export class DaemonLive {
   /** The sync loop's change hook (every instance): one key, or every key. */
   onSyncChange(key: SyncKey | undefined): void {
     this.hub.touch("sync", key ? `${key.env}/${key.jobId}` : undefined);
+  }
+
+  /** The deployments watch (every instance): the cells of the jobs whose latest deployment changed in `env`. */
+  onDeployments(env: string, jobIds: readonly string[]): void {
+    for (const job of jobIds) this.hub.touch("sync", `${env}/${job}`);
+  }
+
+  /** The instances watch (every instance): an instance came, went or changed; the instance section is sent at once. */
+  onInstances(): void {
+    this.hub.touchSections();
   }
 
   /** The controls watch (every instance): the switches turned on or off, with the note of who did it. */
@@ -342,6 +358,7 @@ export class DaemonLive {
       appliedIndex: leading ? cache.applied.get(k)?.jobModifyIndex : undefined,
       status: leading ? this.d.sync.statusOf(k) : undefined,
       paused: cache.paused.all || cache.paused.services.has(service),
+      deployments: this.d.deployments?.synced(env) ? { latest: this.d.deployments.latestOf(env, job) } : undefined,
     });
   }
 
@@ -396,6 +413,7 @@ export class DaemonLive {
         startedAt: iso(this.d.startedAt()),
         leading,
         ...(leader ? { leader: { id: leader.instanceId, address: leader.address, since: leader.since } } : {}),
+        ...(this.d.instances ? { instances: instanceViews(this.d.instances.list(), leader?.instanceId) } : {}),
         access: { actionsEnabled: this.d.actionsEnabled() },
       },
       revision,
@@ -403,6 +421,19 @@ export class DaemonLive {
       environments: { names: this.d.sync.cache.revision?.state.environments.map((e) => e.name) ?? [] },
     };
   }
+}
+
+/** The live instances as the overview lists them: the leader first, then the standbys by ID. */
+export function instanceViews(list: readonly InstanceInfo[], leaderId: string | undefined): InstanceView[] {
+  const views = list.map((i): InstanceView => ({
+    id: i.instanceId,
+    address: i.address,
+    startedAt: i.startedAt,
+    ready: i.ready,
+    ...(i.notReady ? { notReady: i.notReady } : {}),
+    leading: i.instanceId === leaderId,
+  }));
+  return views.sort((a, b) => Number(b.leading) - Number(a.leading) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
 function issueView(i: { message: string; file?: string | undefined; line?: number | undefined; field?: string | undefined }): { message: string; file?: string; line?: number; field?: string } {

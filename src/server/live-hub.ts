@@ -91,6 +91,11 @@ export class LiveHub {
     this.scheduleFlush();
   }
 
+  /** The sections may have changed (who is there, who leads): they are compared and sent within flushMs, not at the next tick. */
+  touchSections(): void {
+    if (!this.closed) this.scheduleFlush();
+  }
+
   /**
    * Records an event for the stream. It also touches `key` in the collection
    * named like `loop`, when there is one, so the item and its event arrive

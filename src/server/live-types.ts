@@ -29,8 +29,14 @@ export interface SyncCell {
   desiredDigest?: string;
   /** Nomad's job status (`running`, `pending`, `dead`); absent when the job is not in Nomad. */
   nomadStatus?: string;
-  /** The job's latest Nomad deployment status, when a loop has read it. */
-  deployment?: string;
+  /**
+   * The job's latest Nomad deployment (the environment's deployments-list
+   * watch): `status` is Nomad's (`running`, `successful`, `failed`,
+   * `cancelled`, `paused`, `blocked`, `pending`, …) or `none` when the job
+   * has no deployment (batch and system jobs, jobs without an update
+   * block); absent until the list was read.
+   */
+  deployment?: CellDeployment;
   /** The desired-state revision the running job came from (its `steward.revision` Meta). */
   revision?: string;
   /** When the leader last finished a pass over this job (ISO 8601); absent on a standby. */
@@ -43,6 +49,31 @@ export interface SyncCell {
   fromLeader: boolean;
 }
 
+/** A cell's latest Nomad deployment. */
+export interface CellDeployment {
+  status: string;
+  /** Nomad's StatusDescription ("Deployment completed successfully", …); absent when empty or `none`. */
+  description?: string;
+  /** The deployment's ID and the job version it rolls out; absent when `none`. */
+  id?: string;
+  jobVersion?: number;
+}
+
+/** One live Steward instance, from its presence key in Consul (`steward/instances/<id>`). */
+export interface InstanceView {
+  id: string;
+  /** Where its HTTP API and UI answer. */
+  address: string;
+  /** When it started (ISO 8601). */
+  startedAt: string;
+  /** Whether its /readyz answers 200, as it last announced (at most a renewal, 5 s, old). */
+  ready: boolean;
+  /** Why it is not ready. */
+  notReady?: string;
+  /** True for the instance holding the leader lock. */
+  leading: boolean;
+}
+
 /** Who serves the page and who leads. */
 export interface InstanceSection {
   /** The instance serving this page. */
@@ -52,6 +83,12 @@ export interface InstanceSection {
   leading: boolean;
   /** The leader, from the lock key (undefined while nobody holds it or before it was read). */
   leader?: { id: string; address: string; since?: string };
+  /**
+   * Every live instance, the leader first, then the standbys by ID. An
+   * instance leaves the list when its Consul session ends: at once on a
+   * graceful stop, within 2 x its TTL (30 s) after a crash.
+   */
+  instances?: InstanceView[];
   /** Whether reads need the action token too, and whether actions are configured at all. */
   access: { actionsEnabled: boolean };
 }

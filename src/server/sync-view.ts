@@ -3,8 +3,9 @@ import { findCondition } from "../reconciler/core/status.js";
 import type { DesiredJob, DriftCheck, NomadJobSpec } from "../reconciler/sync/plan.js";
 import { syncStateOf } from "../reconciler/sync/loop.js";
 import type { NomadJob, NomadJobStub } from "../sources/nomad.js";
+import type { LatestDeployment } from "../sources/nomad-deployments.js";
 import type { LiveRecord } from "./live-hub.js";
-import type { SyncCell, SyncCellState } from "./live-types.js";
+import type { CellDeployment, SyncCell, SyncCellState } from "./live-types.js";
 
 /** What one cell is computed from: the caches every instance keeps, and the leader's status of the key. */
 export interface SyncCellInput {
@@ -21,6 +22,12 @@ export interface SyncCellInput {
   /** The leader's status of the key; undefined on a standby or before the first pass. */
   status?: KeyStatus | undefined;
   paused: boolean;
+  /**
+   * The environment's deployments list as last read: `latest` is the job's
+   * latest deployment (undefined when it has none); undefined itself while
+   * the list was not read yet.
+   */
+  deployments?: { latest: LatestDeployment | undefined } | undefined;
 }
 
 const DIGEST = /@(sha256:[a-f0-9]{64})/;
@@ -73,6 +80,8 @@ export function syncCellOf(i: SyncCellInput): SyncCell | undefined {
   if (running) cell.digest = running;
   if (wanted && wanted !== running) cell.desiredDigest = wanted;
   if (stub) cell.nomadStatus = stub.Status;
+  const deployment = i.deployments && stub ? deploymentOf(i.deployments.latest) : undefined;
+  if (deployment) cell.deployment = deployment;
   const revision = stub?.Meta?.["steward.revision"];
   if (revision) cell.revision = revision;
   if (i.status?.lastReconcileTime) cell.lastSync = i.status.lastReconcileTime;
@@ -80,6 +89,12 @@ export function syncCellOf(i: SyncCellInput): SyncCell | undefined {
   if (a) cell.lastAction = { kind: a.kind, reason: a.reason, message: a.message ?? "", result: a.result, at: a.at };
   if (driftNow && i.drift?.fields.length) cell.driftFields = i.drift.fields;
   return cell;
+}
+
+/** A cell's deployment: Nomad's latest, or `none` for a job Nomad has no deployment of. */
+export function deploymentOf(d: LatestDeployment | undefined): CellDeployment {
+  if (!d) return { status: "none" };
+  return { status: d.status, id: d.id, jobVersion: d.jobVersion, ...(d.description ? { description: d.description } : {}) };
 }
 
 function cellState(

@@ -35,6 +35,18 @@ export interface NomadDeployment {
   StatusDescription?: string;
 }
 
+/** A deployment of the namespace's list (`/v1/deployments`), reduced to what the overview shows. */
+export interface NomadDeploymentStub {
+  ID: string;
+  JobID: string;
+  JobVersion: number;
+  /** `running`, `successful`, `failed`, `cancelled`, `paused`, `blocked`, `pending`, … */
+  Status: string;
+  StatusDescription: string;
+  CreateIndex: number;
+  ModifyIndex: number;
+}
+
 /** The parts of an allocation stub Steward reads (`/v1/job/:id/allocations`). */
 export interface NomadAllocStub {
   ID: string;
@@ -105,6 +117,30 @@ export class NomadReader {
     if (index > 0 && answered === index) return { index: answered };
     const list = JSON.parse(res.data) as NomadJobStub[];
     return { index: answered, data: list.map(slimStub) };
+  }
+
+  /**
+   * The namespace's deployments, as a blocking query, each reduced to the
+   * fields of `NomadDeploymentStub` (Nomad sends each group's counts too).
+   * @param index 0 for an immediate answer; else wait for a change past it
+   * @param waitMs server-side wait of the blocking query
+   * @returns `data` is absent when the answer's X-Nomad-Index equals `index`
+   *   (the wait ran out with no change): the body is then not parsed
+   */
+  async listDeployments(index: number, waitMs: number, signal?: AbortSignal): Promise<{ index: number; data?: NomadDeploymentStub[] }> {
+    const res = await this.http.request<string>({
+      method: "GET",
+      path: "/v1/deployments",
+      params: { ...this.q, ...blocking(index, waitMs) },
+      ...(index > 0 ? { blockingWaitMs: waitMs } : {}),
+      ...(signal ? { signal } : {}),
+      responseType: "text",
+      context: this.ctx(),
+    });
+    const answered = Number(res.headers["x-nomad-index"] ?? 0);
+    if (index > 0 && answered === index) return { index: answered };
+    const list = JSON.parse(res.data) as NomadDeploymentStub[] | null;
+    return { index: answered, data: (list ?? []).map(slimDeployment) };
   }
 
   /** One job, or undefined when Nomad does not know it. */
@@ -224,6 +260,10 @@ function slimStub(j: NomadJobStub): NomadJobStub {
     ModifyIndex: j.ModifyIndex,
     Meta: j.Meta ?? null,
   };
+}
+
+function slimDeployment(d: NomadDeploymentStub): NomadDeploymentStub {
+  return { ID: d.ID, JobID: d.JobID, JobVersion: d.JobVersion, Status: d.Status, StatusDescription: d.StatusDescription ?? "", CreateIndex: d.CreateIndex, ModifyIndex: d.ModifyIndex };
 }
 
 interface NomadDiff {

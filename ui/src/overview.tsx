@@ -1,6 +1,8 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { PromotionServiceStatus, SyncCell, SyncCellState } from "../../src/server/live-types.js";
 import { ActionButton } from "./action-button.js";
+import { DeploymentStatus, deploymentSentence } from "./deployment.js";
+import { Instances } from "./instances.js";
 import { EventList } from "./events.js";
 import { STATE_LABEL, ago, shortDigest, shortRevision } from "./format.js";
 import type { LiveStore, ServiceRow } from "./store.js";
@@ -20,8 +22,20 @@ export function StateBadge({ state }: { state: SyncCellState }): preact.JSX.Elem
   );
 }
 
-function Cell({ cell, active, row, col, onOpen }: { cell: SyncCell | undefined; active: boolean; row: number; col: number; onOpen: () => void }): preact.JSX.Element {
-  const title = cell ? [cell.message, cell.error].filter(Boolean).join(" — ") : "not in this environment";
+/** What a cell's tooltip says: why it is in its state, its error, its deployment with Nomad's description. */
+function cellTip(cell: SyncCell | undefined): string {
+  if (!cell) return "not in this environment";
+  return [cell.message, cell.error, cell.deployment ? deploymentSentence(cell.deployment) : undefined].filter(Boolean).join(" — ");
+}
+
+/** Where the tooltip of a hovered or focused cell shows (the grid clips, so it floats outside). */
+interface Tip {
+  key: string;
+  x: number;
+  y: number;
+}
+
+function Cell({ cell, active, row, col, onOpen, tip, onTip }: { cell: SyncCell | undefined; active: boolean; row: number; col: number; onOpen: () => void; tip: boolean; onTip: (el: HTMLElement | undefined) => void }): preact.JSX.Element {
   return (
     <div
       role="gridcell"
@@ -31,8 +45,12 @@ function Cell({ cell, active, row, col, onOpen }: { cell: SyncCell | undefined; 
       data-col={col}
       data-key={cell?.key}
       data-state={cell?.state ?? "none"}
-      title={title}
+      aria-describedby={tip ? "cell-tip" : undefined}
       onClick={onOpen}
+      onMouseEnter={(e) => onTip(e.currentTarget)}
+      onMouseLeave={() => onTip(undefined)}
+      onFocus={(e) => onTip(e.currentTarget)}
+      onBlur={() => onTip(undefined)}
     >
       {cell ? (
         <>
@@ -41,7 +59,7 @@ function Cell({ cell, active, row, col, onOpen }: { cell: SyncCell | undefined; 
             <span class="sr-only">digest </span>
             {shortDigest(cell.digest)}
           </code>
-          <span class="nomad">{cell.deployment ?? cell.nomadStatus ?? "absent"}</span>
+          {cell.deployment ? <DeploymentStatus deployment={cell.deployment} /> : <span class="nomad">{cell.nomadStatus ?? "absent"}</span>}
         </>
       ) : (
         <span class="muted">not deployed here</span>
@@ -65,6 +83,7 @@ export function Overview({ store }: { store: LiveStore }): preact.JSX.Element {
   const [height, setHeight] = useState(600);
   const [active, setActive] = useState({ row: 0, col: 0 });
   const focusPending = useRef(false);
+  const [tip, setTip] = useState<Tip | undefined>(undefined);
 
   useEffect(() => {
     const el = scroller.current;
@@ -147,6 +166,7 @@ export function Overview({ store }: { store: LiveStore }): preact.JSX.Element {
           ))}
         </p>
       </div>
+      <Instances store={store} />
       <div class="toolbar" role="toolbar" aria-label="Sync actions">
         <label class="filter">
           Filter services{" "}
@@ -175,7 +195,10 @@ export function Overview({ store }: { store: LiveStore }): preact.JSX.Element {
             ))}
           </div>
         </div>
-        <div role="rowgroup" class="grid-body" ref={scroller} style={{ height: `${rows.length * ROW_H + 2}px` }} onScroll={(e) => setScrollTop((e.target as HTMLDivElement).scrollTop)}>
+        <div role="rowgroup" class="grid-body" ref={scroller} style={{ height: `${rows.length * ROW_H + 2}px` }} onScroll={(e) => {
+          setScrollTop((e.target as HTMLDivElement).scrollTop);
+          setTip(undefined);
+        }}>
           <div role="presentation" style={{ height: `${rows.length * ROW_H}px`, position: "relative" }}>
             {rows.slice(first, last).map((r, i) => {
               const index = first + i;
@@ -196,15 +219,36 @@ export function Overview({ store }: { store: LiveStore }): preact.JSX.Element {
                     {store.sections.controls?.pausedServices.includes(r.service) ? <span class="tag">paused</span> : null}
                     {(store.collections.get("promotion")?.get(r.service) as PromotionServiceStatus | undefined)?.pending.length ? <span class="tag">promoting</span> : null}
                   </div>
-                  {envs.map((e, c) => (
-                    <Cell key={e} cell={r.cells[e]} active={tabRow === index && active.col === c + 1} row={index} col={c + 1} onOpen={() => open(r)} />
-                  ))}
+                  {envs.map((e, c) => {
+                    const cell = r.cells[e];
+                    const key = cell?.key ?? `${e}/-${r.service}`;
+                    return (
+                      <Cell
+                        key={e}
+                        cell={cell}
+                        active={tabRow === index && active.col === c + 1}
+                        row={index}
+                        col={c + 1}
+                        onOpen={() => open(r)}
+                        tip={tip?.key === key}
+                        onTip={(el) => {
+                          const b = el?.getBoundingClientRect();
+                          setTip(b ? { key, x: b.left, y: b.bottom } : undefined);
+                        }}
+                      />
+                    );
+                  })}
                 </div>
               );
             })}
           </div>
         </div>
       </div>
+      {tip ? (
+        <div role="tooltip" id="cell-tip" class="cell-tip" data-testid="cell-tip" style={{ left: `${tip.x}px`, top: `${tip.y + 2}px` }}>
+          {cellTip(store.sync.get(tip.key))}
+        </div>
+      ) : null}
       {rows.length === 0 ? <p class="muted">{store.sync.size ? "No service matches the filter." : "No jobs yet: waiting for the desired state and the clusters."}</p> : null}
       <h2 id="recent-title">Recent events</h2>
       <EventList events={store.events.slice(-8)} label="Recent events, newest first" />

@@ -4,6 +4,7 @@ import { ActionButton } from "./action-button.js";
 import { EventList } from "./events.js";
 import { ago, shortDigest, shortRevision } from "./format.js";
 import { StateBadge } from "./overview.js";
+import { DeploymentStatus, deploymentSentence } from "./deployment.js";
 import { PromotionPanel } from "./promotion.js";
 import type { LiveStore } from "./store.js";
 
@@ -28,7 +29,7 @@ function EnvCard({ env, cell }: { env: string; cell: SyncCell | undefined }): pr
   return (
     <article class="env-card" aria-labelledby={`env-${env}`} data-env={env} data-state={cell?.state ?? "none"}>
       <h3 id={`env-${env}`}>
-        {env} {cell ? <StateBadge state={cell.state} /> : null}
+        {env} {cell ? <StateBadge state={cell.state} /> : null} {cell?.deployment ? <DeploymentStatus deployment={cell.deployment} /> : null}
       </h3>
       {!cell ? (
         <p class="muted">Not deployed in {env}.</p>
@@ -67,7 +68,7 @@ function EnvCard({ env, cell }: { env: string; cell: SyncCell | undefined }): pr
           <dt>Nomad</dt>
           <dd>
             job {cell.nomadStatus ?? "absent"}
-            {cell.deployment ? `, deployment ${cell.deployment}` : ""}
+            {cell.deployment ? <span data-testid={`deployment-${env}`}>; {deploymentSentence(cell.deployment)}</span> : null}
           </dd>
           <dt>From revision</dt>
           <dd>
