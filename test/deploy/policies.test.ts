@@ -191,6 +191,8 @@ test("the_code_scan_finds_stewards_nomad_and_consul_calls", (t) => {
     t.true(seen.has(known), `the scan of src/ misses ${known}`);
   }
   t.true(kvUses.some((u) => u.key === "steward/leader" && u.access === "write"), "the scan misses the leader lock");
+  t.true(kvUses.some((u) => u.key === "steward/instances/" && u.access === "write"), "the scan misses the instances' presence keys");
+  t.true(seen.has("nomad GET /v1/deployments"), "the scan misses the deployments list");
 });
 
 test("every_http_call_in_src_is_a_nomad_or_consul_call_the_policy_test_knows", (t) => {

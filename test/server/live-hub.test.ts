@@ -116,3 +116,22 @@ test("a_closed_hub_sends_nothing", (t) => {
   hub.flush();
   t.is(sent.length, 0);
 });
+
+test("touched_sections_are_sent_within_the_flush_window_not_at_the_tick", async (t) => {
+  const clock = new FakeClock(0);
+  let sections: LiveSections = SECTIONS;
+  const hub = new LiveHub({ sections: () => sections, clock, flushMs: 50, sectionTickMs: 1_000 });
+  t.teardown(() => hub.close());
+  hub.flush();
+  const sent: LiveMessage[] = [];
+  hub.subscribe((m) => sent.push(m));
+  const standby = { id: "b", address: "http://b", startedAt: "2026-01-01T00:00:00.000Z", ready: true, leading: false };
+  sections = { ...SECTIONS, instance: { ...SECTIONS.instance, instances: [standby] } };
+  hub.touchSections();
+  await clock.advance(50);
+  t.is(sent.length, 1, "sent after the flush window, long before the 1 s tick");
+  t.deepEqual(sent[0]?.type === "patch" ? sent[0].data.sections?.instance?.instances : undefined, [standby]);
+  hub.touchSections();
+  await clock.advance(50);
+  t.is(sent.length, 1, "unchanged sections are not sent again");
+});

@@ -73,6 +73,28 @@ test("cell: a_spec_not_applied_yet_shows_both_digests", (t) => {
   t.is(cell?.nomadStatus, "running");
 });
 
+const dep = (status: string, description = "", id = "d1"): { latest: { id: string; jobVersion: number; status: string; description: string; createIndex: number } } => ({
+  latest: { id, jobVersion: 3, status, description, createIndex: 7 },
+});
+const deploymentRows: Array<{ name: string; input: SyncCellInput; want: SyncCell["deployment"] }> = [
+  { name: "list_not_read_yet_shows_no_deployment_field", input: base({ desired: desired(), stub: stub() }), want: undefined },
+  { name: "job_without_deployment_is_none", input: base({ desired: desired(), stub: stub(), deployments: { latest: undefined } }), want: { status: "none" } },
+  {
+    name: "latest_deployment_with_its_description",
+    input: base({ desired: desired(), stub: stub(), deployments: dep("successful", "Deployment completed successfully") }),
+    want: { status: "successful", id: "d1", jobVersion: 3, description: "Deployment completed successfully" },
+  },
+  { name: "failed_deployment_is_shown_whatever_the_sync_state", input: base({ desired: desired("h2", D2), stub: stub(), deployments: dep("failed", "Failed due to unhealthy allocations") }), want: { status: "failed", id: "d1", jobVersion: 3, description: "Failed due to unhealthy allocations" } },
+  { name: "empty_description_is_left_out", input: base({ desired: desired(), stub: stub(), deployments: dep("running") }), want: { status: "running", id: "d1", jobVersion: 3 } },
+  { name: "job_not_in_nomad_has_no_deployment_even_if_an_old_one_is_listed", input: base({ desired: desired(), deployments: dep("successful") }), want: undefined },
+  { name: "stopped_job_has_no_deployment", input: base({ desired: desired(), stub: stub({ Stop: true }), deployments: dep("cancelled") }), want: undefined },
+];
+for (const row of deploymentRows) {
+  test(`cell deployment: ${row.name}`, (t) => {
+    t.deepEqual(syncCellOf(row.input)?.deployment, row.want);
+  });
+}
+
 test("events: a_changed_action_is_one_event", (t) => {
   const ev = syncEventsOf(status("InSync"), status("SpecChanged", "True", "changed"), "web");
   t.deepEqual(

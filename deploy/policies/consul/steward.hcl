@@ -9,7 +9,8 @@
 # writes sync-now to pass a webhook on), steward/state/sync/ (what was
 # registered), steward/journal/promotion/ and steward/journal/healing/ (each
 # loop's journal, written with CAS before each step), steward/approvals/
-# (manual approvals of promotion gates).
+# (manual approvals of promotion gates), steward/instances/ (each instance's
+# presence key, held by its own session; every instance lists the prefix).
 key_prefix "steward/" {
   policy = "write"
 }
@@ -19,8 +20,8 @@ key_prefix "steward/desired-state/" {
   policy = "read"
 }
 
-# The leader lock's session, created on the node of the agent each instance
-# talks to: any client may run an instance.
+# The leader lock's session and each instance's presence session, created on
+# the node of the agent each instance talks to: any client may run an instance.
 session_prefix "" {
   policy = "write"
 }

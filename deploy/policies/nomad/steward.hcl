@@ -10,6 +10,7 @@
 #   DELETE /v1/job/:id            submit-job  stop (prune)
 #   GET  /v1/job/:id/allocations  read-job    batch gates, rollout health
 #   GET  /v1/job/:id/deployments  read-job    promotion's rollout health
+#   GET  /v1/deployments          read-job    the UI's deployment status per job (blocking query)
 #
 #   GET  /v1/nodes, /v1/node/:id  node read   healing watches every node (blocking query)
 #   POST /v1/node/:id/drain       node write  healing drains a lost node before replacing it
