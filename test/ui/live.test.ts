@@ -71,14 +71,25 @@ test.after.always(async () => {
   await ctx?.w.close();
 });
 
-uiTest("overview_shows_every_job_synced_with_leader_and_revision", async (t) => {
-  const { leader } = ctx!;
+uiTest("overview_shows_every_job_synced_with_its_deployment_the_leader_the_standby_and_the_revision", async (t) => {
+  const { leader, standby } = ctx!;
   const page = await open(leader);
   for (const key of ["qa/web", "prod/web", "qa/api", "prod/api"]) await cellState(page, key, "in_sync");
   await page.locator(`[data-testid=leader][data-leader="${leader.config.instanceId}"]`).waitFor();
   t.regex(await page.locator("[data-testid=leader]").innerText(), new RegExp(`Leader: ${leader.config.instanceId}`));
   t.regex(await page.locator("[data-testid=revision]").innerText(), /^[0-9a-f]{8}$/, "the revision in force is shown");
-  t.regex(await page.locator(`[data-key="prod/web"]`).innerText(), /synced[\s\S]*00000000[\s\S]*running|synced[\s\S]*00000000[\s\S]*pending/, "state, short digest and Nomad status");
+  // Each cell ends with its job's latest Nomad deployment: the first sync's deployments succeed.
+  await page.locator(`[data-key="prod/web"] [data-deployment=successful]`).waitFor({ timeout: 20_000 });
+  t.regex(await page.locator(`[data-key="prod/web"]`).innerText(), /synced[\s\S]*00000000[\s\S]*successful/, "state, short digest and deployment status");
+  // The deployment's description shows on focus (and hover), outside the grid's clipping.
+  await page.locator(`[data-key="prod/web"]`).focus();
+  t.regex(await page.getByTestId("cell-tip").innerText(), /Deployment successful \(job version \d+\): Deployment completed successfully/);
+  t.is(await page.locator(`[data-key="prod/web"]`).getAttribute("aria-describedby"), "cell-tip", "the description is the focused cell's description for screen readers too");
+  // Who is there: the leader and the standby, each with its address and readiness.
+  const instances = page.getByTestId("instances");
+  await instances.locator(`[data-role=leader][data-instance="${leader.config.instanceId}"]`).waitFor();
+  await instances.locator(`[data-role=standby][data-instance="${standby.config.instanceId}"]`, { hasText: "ready" }).waitFor({ timeout: 15_000 });
+  t.regex(await instances.locator("[data-role=standby]").innerText(), new RegExp(`standby ${standby.config.instanceId} ${standby.url ?? ""} up since .* · ✓ ready`));
   t.is(await page.locator("[data-testid=link]").innerText().then((s) => s.trim()), "● live");
   await shot(page, "overview");
   t.deepEqual(await axeViolations(page), [], "no serious or critical accessibility violation");
@@ -161,6 +172,9 @@ uiTest("with_the_token_pause_resume_and_sync_now_work_and_are_recorded", async (
   const { leader } = ctx!;
   const page = await open(leader, "#/service/web");
   await page.locator("[data-env=qa][data-state=in_sync]").waitFor();
+  // The environment's header line and its Nomad line carry the job's latest deployment.
+  await page.locator("[data-env=qa] h3 [data-deployment]").waitFor();
+  t.regex(await page.getByTestId("deployment-qa").innerText(), /Deployment (successful|running) \(job version \d+\)/);
   await page.getByRole("button", { name: "Set action token" }).click();
   await page.getByLabel("Your name").fill("alice");
   await page.getByLabel("Action token").fill(UI_TOKEN);
@@ -319,6 +333,11 @@ uiTest("the_leader_goes_away_and_the_page_reconnects_shows_the_new_leader_and_ke
   await page.locator(`[data-testid=leader][data-leader="${standby.config.instanceId}"][data-self="${standby.config.instanceId}"]`).waitFor({ timeout: 15_000 });
   t.log(`the page reconnected and showed the new leader ${Date.now() - started} ms after the leader stopped`);
   t.regex(await page.locator("[data-testid=leader]").innerText(), /this page from steward-\w \(leader\)/);
+  // The overview's instance list: the new leader, and the old one gone (its presence key went with its session).
+  const instances = page.getByTestId("instances");
+  await instances.locator(`[data-role=leader][data-instance="${standby.config.instanceId}"]`).waitFor({ timeout: 15_000 });
+  await instances.locator(`[data-instance="${leader.config.instanceId}"]`).waitFor({ state: "detached", timeout: 15_000 });
+  t.regex(await instances.innerText(), /No standby/);
   await page.getByTestId("link").locator("text=live").waitFor();
   await recordStates(page);
   const fault = w.sim.control.addFault({ target: "nomad:prod", method: "PUT", path: "/v1/jobs", kind: "latency", latencyMs: 1_000, count: 1 });

@@ -26,7 +26,7 @@ export function Instances({ store }: { store: LiveStore }): preact.JSX.Element |
             <>
               <strong>{leader.id}</strong> <code>{leaderView?.address ?? leader.address}</code> <span class="muted">leads since {ago(leader.since)}</span>
               {leaderView ? <Health v={leaderView} /> : null}
-              {leader.id === i.id ? <span class="tag">this page</span> : null}
+              {leader.id === i.id ? <> <span class="tag">this page</span></> : null}
             </>
           ) : (
             <span class="error-text">nobody leads right now</span>
@@ -36,7 +36,7 @@ export function Instances({ store }: { store: LiveStore }): preact.JSX.Element |
           <li key={s.id} data-instance={s.id} data-role="standby">
             <span class="badge role-standby">standby</span> <strong>{s.id}</strong> <code>{s.address}</code> <span class="muted">up since {ago(s.startedAt)}</span>
             <Health v={s} />
-            {s.id === i.id ? <span class="tag">this page</span> : null}
+            {s.id === i.id ? <> <span class="tag">this page</span></> : null}
           </li>
         ))}
         {standbys.length === 0 ? <li class="muted">No standby: a failure of the leader leaves nobody to take over.</li> : null}

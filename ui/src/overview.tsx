@@ -28,6 +28,9 @@ function cellTip(cell: SyncCell | undefined): string {
   return [cell.message, cell.error, cell.deployment ? deploymentSentence(cell.deployment) : undefined].filter(Boolean).join(" — ");
 }
 
+/** The tooltip's widest (32rem) plus a margin, in pixels: it is moved left so it stays in the window. */
+const TIP_W = 32 * 16 + 16;
+
 /** Where the tooltip of a hovered or focused cell shows (the grid clips, so it floats outside). */
 interface Tip {
   key: string;
@@ -245,7 +248,7 @@ export function Overview({ store }: { store: LiveStore }): preact.JSX.Element {
         </div>
       </div>
       {tip ? (
-        <div role="tooltip" id="cell-tip" class="cell-tip" data-testid="cell-tip" style={{ left: `${tip.x}px`, top: `${tip.y + 2}px` }}>
+        <div role="tooltip" id="cell-tip" class="cell-tip" data-testid="cell-tip" style={{ left: `${Math.max(0, Math.min(tip.x, window.innerWidth - TIP_W))}px`, top: `${tip.y + 2}px` }}>
           {cellTip(store.sync.get(tip.key))}
         </div>
       ) : null}
