@@ -77,6 +77,13 @@ test.serial("two_instances_one_leader_and_a_graceful_handover", async (t) => {
   t.true(status.leader.self);
   t.is((await axios.get(`${standby.url}/api/status`)).data.leader.id, leader.config.instanceId, "the standby knows who leads");
   await eventually(async () => (await axios.get(`${standby.url}/readyz`, { validateStatus: () => true })).status === 200, { timeoutMs: 10_000 });
+  // Every instance lists both, the leader first, each with the address it answers at.
+  const instances = async (d: typeof a): Promise<Array<{ id: string; address: string; leading: boolean }>> => (await axios.get<{ instances: Array<{ id: string; address: string; leading: boolean }> }>(`${d.url}/api/status`)).data.instances;
+  await eventually(async () => (await instances(standby)).length === 2, { timeoutMs: 10_000 });
+  t.deepEqual((await instances(standby)).map((i) => [i.id, i.address, i.leading]), [
+    [leader.config.instanceId, leader.url, true],
+    [standby.config.instanceId, standby.url, false],
+  ]);
 
   // Sample both instances while the leader hands over: never two leaders at once.
   let both = false;
@@ -88,6 +95,8 @@ test.serial("two_instances_one_leader_and_a_graceful_handover", async (t) => {
   await eventually(() => standby.elector.isLeader, { timeoutMs: 10_000 });
   clearInterval(sampler);
   t.false(both, "two instances led at the same time");
+  // The stopped instance destroyed its presence session first: it leaves the list within a blocking-query round trip.
+  await eventually(async () => (await instances(standby)).map((i) => i.id).join() === standby.config.instanceId, { timeoutMs: 2_000 });
   t.true(Date.now() - started < 5_000, "a graceful handover takes about the lock-delay");
 
   // The new leader acts: a commit reaches Nomad.
