@@ -26,6 +26,8 @@ import type { HealingLoop, HealingLoopOptions } from "./reconciler/healing/loop.
 import { actionAuthFromConfig, type ActionAuth } from "./server/action-auth.js";
 import { ApprovalStore } from "./sources/approvals.js";
 import { ApprovalWriter } from "./actuators/approvals.js";
+import { GateRetryStore } from "./sources/gate-retries.js";
+import { GateRetryWriter } from "./actuators/gate-retries.js";
 import { GateNomadClients, GateRunner } from "./reconciler/promotion/gates.js";
 import { PrometheusReader } from "./sources/gate-probes.js";
 import { PromotionJournalStore } from "./actuators/journal.js";
@@ -86,6 +88,9 @@ export class Daemon {
   /** Manual approvals (`<statePrefix>/approvals/`), watched on every instance so the cache is warm at failover. */
   readonly approvals: ApprovalStore;
   private readonly approvalWriter: ApprovalWriter;
+  /** Operators' requests to retry a failed gate (`<statePrefix>/gate-retries/`), watched on every instance; the leader acts on them. */
+  readonly gateRetries: GateRetryStore;
+  private readonly gateRetryWriter: GateRetryWriter;
   private readonly writer: ConsulKvWriter;
   private poller: TreePoller | undefined;
   private kvTree: ConsulKvTreeSource | undefined;
@@ -100,7 +105,7 @@ export class Daemon {
   ) {
     this.logger = overrides.logger ?? createLogger({ base: { instance: config.instanceId } });
     this.metrics = overrides.metrics ?? createMetrics();
-    initMetrics(this.metrics, { actionKinds: { sync: ["register", "stop", "noop"], promotion: ["setStageDigest", "startGate", "record", "fail"], healing: HEALING_ACTION_KINDS } });
+    initMetrics(this.metrics, { actionKinds: { sync: ["register", "stop", "noop"], promotion: ["setStageDigest", "startGate", "record", "fail", "retryGate", "dropRetry"], healing: HEALING_ACTION_KINDS } });
     this.vault = config.vault
       ? new VaultSource({ address: config.vault.address, auth: vaultAuthFromConfig(config.vault.auth), kvMount: config.vault.kvMount, logger: this.logger, metrics: this.metrics })
       : undefined;
@@ -117,11 +122,20 @@ export class Daemon {
     this.writer = writer;
     this.approvals = new ApprovalStore({ consul: this.consul, prefix: `${prefix}/approvals/`, logger: this.logger, metrics: this.metrics });
     this.approvalWriter = new ApprovalWriter(writer, { prefix: `${prefix}/approvals/` });
+    this.gateRetries = new GateRetryStore({ consul: this.consul, prefix: `${prefix}/gate-retries/`, logger: this.logger, metrics: this.metrics });
+    this.gateRetryWriter = new GateRetryWriter(writer, { prefix: `${prefix}/gate-retries/` });
     const tokens = this.vault ? vaultTokens(this.vault) : envTokens;
     // The gates' own Nomad clients: a verify gate registers its batch job in the stage it gates.
     const gateNomad = new GateNomadClients({ environments: () => this.promotion.cache.state?.environments ?? [], tokens, logger: this.logger, metrics: this.metrics });
     this.promotion = new PromotionLoop({
       approvals: this.approvals,
+      retries: {
+        requestFor: (service, digest) => this.gateRetries.requestFor(service, digest),
+        digestsOf: (service) => this.gateRetries.digestsOf(service),
+        watch: (listener) => this.gateRetries.watch(listener),
+        remove: (service, digest, index) => this.gateRetryWriter.remove(service, digest, index),
+      },
+      onRetry: (e) => this.live.onRetry(e),
       gates: new GateRunner({
         nomad: (stage) => gateNomad.for(stage),
         prometheus: config.prometheus ? new PrometheusReader(config.prometheus.address, { logger: this.logger, metrics: this.metrics }) : undefined,
@@ -202,6 +216,8 @@ export class Daemon {
       elector: this.elector,
       controls: () => this.controls.current,
       writer,
+      gateRetries: this.gateRetryWriter,
+      promotionRecord: (service, digest) => this.promotion.cache.records.get(service)?.find((e) => e.record.digest === digest)?.record,
       logger: this.logger,
       authorize: (req) => checkAction(req, this.actionAuth),
       actionsEnabled: () => this.actionAuth !== undefined,
@@ -243,6 +259,8 @@ export class Daemon {
       this.promotion.cache.paused.clear();
       for (const s of next.paused.all ? (this.sync.cache.revision?.state.services.map((x) => x.name) ?? []) : next.paused.services) this.promotion.cache.paused.add(s);
       this.sync.cache.pruneOverride = new Set(next.pruneOverride);
+      this.sync.cache.frozen = next.frozen;
+      this.promotion.cache.frozen = next.frozen;
       if (next.unknown.length) this.logger.warn({ keys: next.unknown }, "controls: unknown keys ignored");
       if (prev !== undefined && syncNowRequested(prev, next)) this.poller?.trigger();
       const pauseChanged = prev === undefined || prev.paused.all !== next.paused.all || !sameSet(prev.paused.services, next.paused.services);
@@ -253,6 +271,10 @@ export class Daemon {
         this.promotion.wakeAll();
       }
       if (prev !== undefined && syncNowRequested(prev, next)) this.promotion.pollAll();
+      // A freeze or unfreeze: that environment's jobs are looked at again (their plans say Frozen, or act), and every promotion.
+      const frozenChanged = [...new Set([...(prev?.frozen.keys() ?? []), ...next.frozen.keys()])].filter((env) => prev?.frozen.has(env) !== next.frozen.has(env));
+      for (const env of frozenChanged) this.wakeScope({ env });
+      if (frozenChanged.length) this.promotion.wakeAll();
       this.live.onControls(next, prev);
     });
     this.controls.start();
@@ -270,6 +292,7 @@ export class Daemon {
     this.instances.start();
     this.approvals.watch((service, digest) => this.live.onApproval(this.approvals.list().find((a) => a.service === service && a.digest === digest)));
     this.approvals.start();
+    this.gateRetries.start();
     this.promotion.start();
     this.startSource();
     this.elector.onChange((leading) => {
@@ -301,6 +324,7 @@ export class Daemon {
     await this.approvals.stop();
     await this.instances.stop();
     await this.deployments.stop();
+    await this.gateRetries.stop();
     await this.promotion.stop();
     await this.sync.stop();
     await this.healing?.stop();
@@ -428,8 +452,10 @@ export class Daemon {
       leader: { self: this.elector.isLeader, ...(leader ? { id: leader.instanceId, address: leader.address } : {}) },
       instances: instanceViews(this.instances.list(), leader?.instanceId),
       revision: this.sync.revision,
+      environments: this.sync.cache.revision?.state.environments.map((e) => e.name) ?? [],
       promotion: this.promotion.status(),
-      controls: { paused: this.sync.cache.paused.all, pausedServices: [...this.sync.cache.paused.services] },
+      controls: { paused: this.sync.cache.paused.all, pausedServices: [...this.sync.cache.paused.services], frozen: Object.fromEntries(this.sync.cache.frozen) },
+      gateRetries: this.gateRetries.list().map(({ service, digest, stage, by, at, reason }) => ({ service, digest, stage, by, ...(at ? { at } : {}), ...(reason ? { reason } : {}) })),
       ...(this.healing ? { healing: { pools: this.healing.poolStatuses() } } : {}),
       jobs: this.sync.statuses().map((s) => {
         const ready = findCondition(s, "Ready");

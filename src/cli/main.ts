@@ -6,6 +6,7 @@
  *   steward status    [--url URL] [--json]                  ask a running daemon
  *   steward pause|resume [SERVICE], steward sync-now         runtime switches in Consul KV
  *   steward approve|reject SERVICE DIGEST [--stage S]        a manual gate's decision in Consul KV
+ *   steward freeze|unfreeze ENV, steward retry-gate SERVICE DIGEST|TAG --stage S   operator controls in Consul KV
  */
 import { parseArgs } from "node:util";
 import { InvalidInputError } from "../model/errors.js";
@@ -20,6 +21,9 @@ const USAGE = `usage: steward <run|plan|validate|status> [options]
   sync-now  [--config FILE]                           ask the leader for a full pass now
   approve   SERVICE DIGEST [--stage S] [--by NAME] [--reason TEXT] [--config FILE]   pass the manual gate of a digest
   reject    SERVICE DIGEST [--stage S] [--by NAME] [--reason TEXT] [--config FILE]   fail the manual gate of a digest
+  freeze    ENV [--reason TEXT] [--by NAME] [--config FILE] [--url URL]   deploy nothing to ENV (sync and promotion; healing goes on)
+  unfreeze  ENV [--config FILE] [--url URL]            undo freeze
+  retry-gate SERVICE DIGEST|TAG --stage S [--by NAME] [--reason TEXT] [--config FILE]   run a failed or timed-out gate again
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -76,6 +80,15 @@ async function main(argv: string[]): Promise<number> {
     case "reject": {
       const { approvalCommand } = await import("./approvals.js");
       return approvalCommand(command, { config: values.config, service: positionals[0], digest: positionals[1], stage: values.stage, by: values.by, reason: values.reason });
+    }
+    case "freeze":
+    case "unfreeze": {
+      const { freezeCommand } = await import("./freeze.js");
+      return freezeCommand(command, { config: values.config, env: positionals[0], reason: values.reason, by: values.by, url: values.url });
+    }
+    case "retry-gate": {
+      const { retryGateCommand } = await import("./retry-gate.js");
+      return retryGateCommand({ config: values.config, service: positionals[0], digest: positionals[1], stage: values.stage, by: values.by, reason: values.reason });
     }
     default:
       process.stderr.write(`steward: unknown command ${command}\n${USAGE}`);

@@ -18,6 +18,9 @@ interface StatusDoc {
   /** Promoted services: each stage's digest, pending digests, history. */
   promotion?: PromotionServiceStatus[];
   healing?: { pools?: PoolStatus[] };
+  controls?: { paused?: boolean; pausedServices?: string[]; frozen?: Record<string, { by?: string; reason?: string; at?: string }> };
+  /** Retry requests of failed gates not dealt with yet. */
+  gateRetries?: Array<{ service: string; digest: string; stage: string; by: string; at?: string; reason?: string }>;
 }
 
 /**
@@ -43,6 +46,12 @@ export async function statusCommand(args: { url: string; json?: boolean }, out: 
       out.write(`REFUSED revision ${doc.revision.refused.revision.slice(0, 12)}:\n`);
       for (const i of doc.revision.refused.issues) out.write(`  ${i.file ?? ""}${i.line ? `:${i.line}` : ""}: ${i.field ? `${i.field}: ` : ""}${i.message}\n`);
     }
+    if (doc.controls?.paused) out.write("PAUSED: everything\n");
+    if (doc.controls?.pausedServices?.length) out.write(`paused services: ${doc.controls.pausedServices.join(", ")}\n`);
+    for (const [env, f] of Object.entries(doc.controls?.frozen ?? {})) {
+      out.write(`FROZEN: ${env}${f.by ? ` by ${f.by}` : ""}${f.reason ? ` (${f.reason})` : ""}${f.at ? ` since ${f.at}` : ""}: nothing is deployed there\n`);
+    }
+    for (const r of doc.gateRetries ?? []) out.write(`gate retry requested: ${r.service} ${r.digest.slice(0, 19)} in ${r.stage} by ${r.by}${r.reason ? ` (${r.reason})` : ""}\n`);
     const w = Math.max(10, ...doc.jobs.map((j) => j.key.length));
     for (const j of doc.jobs) out.write(`${j.key.padEnd(w)}  ${(j.state ?? "-").padEnd(11)}  ${j.reason ?? ""}${j.error ? `  error: ${j.error}` : ""}\n`);
     for (const line of formatPromotion(doc.promotion ?? [])) out.write(`${line}\n`);

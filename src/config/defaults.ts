@@ -300,3 +300,6 @@ export const PRESENCE_RETRY_BASE_MS = 500;
 export const PRESENCE_RETRY_CAP_MS = 15_000;
 /** Least time between two deployments-list reads of one environment (1 s): the list is for display, and during a big rollout every allocation's health moves its index; a second keeps the parse of a 1,000-job namespace's list off the hot path. */
 export const DEPLOYMENTS_WATCH_MIN_INTERVAL_MS = 1_000;
+
+/** Where operators' requests to retry a failed gate live (`<prefix><service>/<digest>`): beside the approvals, a per-digest human decision too. */
+export const CONSUL_GATE_RETRIES_PREFIX = "steward/gate-retries/";

@@ -10,6 +10,9 @@ import type { PromotionServiceStatus } from "../reconciler/promotion/loop.js";
 import { incidentViews, type PoolStatus } from "../reconciler/healing/loop.js";
 import type { IncidentRecord } from "../reconciler/healing/journal.js";
 import type { Controls } from "../sources/controls.js";
+import type { GateRetryWriter } from "../actuators/gate-retries.js";
+import { retryRefusal, type PromotionRecord } from "../reconciler/promotion/journal.js";
+import { ActionRefusedError } from "./live-routes.js";
 import type { Approval } from "../sources/approvals.js";
 import type { LatestDeployment } from "../sources/nomad-deployments.js";
 import type { InstanceInfo } from "../reconciler/core/presence.js";
@@ -26,8 +29,12 @@ export interface DaemonLiveDeps {
   elector: { readonly isLeader: boolean; currentLeader(): LeaderInfo | undefined };
   /** The switches as last read from Consul KV. */
   controls: () => Controls;
-  /** The same writer the CLI's `pause`/`resume`/`sync-now` use. */
+  /** The same writer the CLI's `pause`/`resume`/`sync-now`/`freeze` use. */
   writer: ConsulKvWriter;
+  /** The same writer `steward retry-gate` uses; absent: the retry action is refused. */
+  gateRetries?: Pick<GateRetryWriter, "request">;
+  /** A digest's promotion record from this instance's journal cache (the retry action's check before it writes). */
+  promotionRecord?: (service: string, digest: string) => PromotionRecord | undefined;
   logger: Logger;
   /** Checks an action's bearer token (action-auth). */
   authorize: (req: http.IncomingMessage) => ActionAuthorization;
@@ -102,6 +109,13 @@ export class DaemonLive {
       ...(a.by ? { by: a.by } : {}),
       message: `${a.service} ${a.digest.slice(7, 19)}: ${a.decision === "approve" ? "approved" : "rejected"}${a.stage ? ` for ${a.stage}` : ""}${a.by ? ` by ${a.by}` : ""}${a.reason ? ` (${a.reason})` : ""}`,
     });
+  }
+
+  /** The promotion loop's retry hook (leader): a refused retry request, with why, in the event stream. An honoured one shows as its journal line. */
+  onRetry(e: { service: string; digest: string; stage: string; by: string; honoured: boolean; message: string }): void {
+    this.hub.touch("promotion", e.service);
+    if (e.honoured) return;
+    this.hub.record({ loop: "promotion", kind: "RetryRefused", reason: "RetryRefused", level: "warn", service: e.service, env: e.stage, by: e.by, message: `${e.service}: ${e.message}` });
   }
 
   /** The promotion loop's hooks (a pass ended, a stage's digest changed): that service's item and journal lines. */
@@ -235,7 +249,33 @@ export class DaemonLive {
         record({ kind: "resume", by, message: `${by}: resume ${service ?? "everything"}`, ...(service ? { service } : {}) });
         return `${service ?? "everything"} resumed`;
       },
+      freeze: async (env, by, reason) => {
+        this.checkEnv(env);
+        await writer.putControl({ kind: "freeze", env }, { by, ...(reason ? { reason } : {}) });
+        record({ kind: "freeze", by, env, message: `${by}: freeze ${env}${reason ? ` (${reason})` : ""}` });
+        return `${env} frozen: nothing is deployed there until it is unfrozen`;
+      },
+      unfreeze: async (env, by) => {
+        this.checkEnv(env);
+        await writer.deleteControl({ kind: "freeze", env });
+        record({ kind: "unfreeze", by, env, message: `${by}: unfreeze ${env}` });
+        return `${env} unfrozen`;
+      },
+      retryGate: async (r, by, reason) => {
+        if (!this.d.gateRetries) throw new ActionRefusedError(503, "retrying a gate is not available on this instance");
+        const why = retryRefusal(this.d.promotionRecord?.(r.service, r.digest), r.stage);
+        if (why) throw new ActionRefusedError(409, `${r.service} ${r.digest.slice(7, 19)}: cannot retry a gate of ${r.stage}: ${why}`);
+        await this.d.gateRetries.request({ ...r, by, ...(reason ? { reason } : {}) });
+        record({ kind: "retry-gate", by, env: r.stage, service: r.service, message: `${by}: retry the failed gate of ${r.service} ${r.digest.slice(7, 19)} in ${r.stage}${reason ? ` (${reason})` : ""}` });
+        return `a retry of ${r.service} ${r.digest.slice(7, 19)}'s failed gate in ${r.stage} was requested; the leader runs it`;
+      },
     };
+  }
+
+  /** @throws ActionRefusedError (404) naming an environment the revision in force does not have */
+  private checkEnv(env: string): void {
+    const names = this.d.sync.cache.revision?.state.environments.map((e) => e.name) ?? [];
+    if (!names.includes(env)) throw new ActionRefusedError(404, `no environment ${env} in the desired state (environments: ${names.join(", ") || "none read yet"})`);
   }
 
   /** @throws Error naming the environment or service the revision in force does not have */
@@ -359,6 +399,7 @@ export class DaemonLive {
       status: leading ? this.d.sync.statusOf(k) : undefined,
       paused: cache.paused.all || cache.paused.services.has(service),
       deployments: this.d.deployments?.synced(env) ? { latest: this.d.deployments.latestOf(env, job) } : undefined,
+      frozen: cache.frozen.get(env),
     });
   }
 
@@ -405,6 +446,7 @@ export class DaemonLive {
     const controls: ControlsSection = {
       paused: c.paused.all,
       pausedServices: [...c.paused.services].sort(),
+      frozen: Object.fromEntries(c.frozen),
       notes: Object.fromEntries([...c.notes].map(([p, raw]) => [p, parseNote(raw)])),
     };
     return {
@@ -460,6 +502,6 @@ function parseNote(raw: string): { by?: string; reason?: string; at?: string } {
 function serviceOfSwitch(path: string): { service?: string; env?: string } {
   const [head, name] = path.split("/");
   if (head === "pause" && name) return { service: name };
-  if (head === "prune-override" && name) return { env: name };
+  if ((head === "prune-override" || head === "freeze") && name) return { env: name };
   return {};
 }

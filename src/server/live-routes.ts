@@ -28,7 +28,36 @@ export interface LiveActions {
   pause(service: string | undefined, by: string, reason?: string): Promise<string>;
   /** Resumes everything or one service. */
   resume(service: string | undefined, by: string, reason?: string): Promise<string>;
+  /** Freezes one environment (`steward freeze`). @throws ActionRefusedError for an environment the desired state does not have */
+  freeze(env: string, by: string, reason?: string): Promise<string>;
+  /** Lifts an environment's freeze. @throws ActionRefusedError as `freeze` */
+  unfreeze(env: string, by: string, reason?: string): Promise<string>;
+  /** Asks the leader to retry a failed gate (`steward retry-gate`). @throws ActionRefusedError (409) when the digest did not fail at a gate of that stage */
+  retryGate(r: { service: string; stage: string; digest: string }, by: string, reason?: string): Promise<string>;
 }
+
+/** An action refused for what it asks (an unknown environment, a digest that did not fail at a gate): answered with `status` and the message, not as a failure. */
+export class ActionRefusedError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ActionRefusedError";
+  }
+}
+
+/** Each action, the fields its body must carry. */
+const ACTION_FIELDS: Record<string, ReadonlyArray<"env" | "service" | "stage" | "digest">> = {
+  "sync-now": [],
+  pause: [],
+  resume: [],
+  freeze: ["env"],
+  unfreeze: ["env"],
+  "retry-gate": ["service", "stage", "digest"],
+};
+
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 /** What the live routes need. */
 export interface LiveRoutesDeps {
@@ -59,7 +88,7 @@ const ACTION_NAME = /^[A-Za-z0-9._-]{1,128}$/;
  * The live UI's routes: the page at `/ui/` (the production build),
  * `GET /api/events` (Server-Sent Events with Last-Event-ID resume),
  * `GET /api/live` (the snapshot as JSON), `GET /api/services/:s/plan`, and
- * `POST /api/actions/{sync-now,pause,resume}`. Actions need the action token
+ * `POST /api/actions/{sync-now,pause,resume,freeze,unfreeze,retry-gate}`. Actions need the action token
  * (`Authorization: Bearer`), the `X-Steward-Action` header and, when the
  * browser sends an `Origin`, this server's own origin (CSRF); anything else
  * is refused with a message saying what is missing.
@@ -130,7 +159,8 @@ export function liveRoutes(deps: LiveRoutesDeps): Route {
 }
 
 async function handleAction(req: http.IncomingMessage, res: http.ServerResponse, name: string, deps: LiveRoutesDeps): Promise<void> {
-  if (!["sync-now", "pause", "resume"].includes(name)) return void sendJson(res, 404, reply(false, `no action ${name}`));
+  const required = ACTION_FIELDS[name];
+  if (!required) return void sendJson(res, 404, reply(false, `no action ${name}`));
   const csrf = csrfProblem(req);
   if (csrf) return void sendJson(res, 403, reply(false, csrf));
   const auth = deps.actions.authorize(req);
@@ -142,26 +172,47 @@ async function handleAction(req: http.IncomingMessage, res: http.ServerResponse,
   }
   const body = await readJson(req);
   if (body === undefined) return void sendJson(res, 400, reply(false, "the body must be a JSON object of at most 16 KiB"));
-  for (const f of ["env", "service"] as const) {
+  for (const f of ["env", "service", "stage"] as const) {
     const v = body[f];
     if (v !== undefined && (typeof v !== "string" || !ACTION_NAME.test(v))) return void sendJson(res, 400, reply(false, `${f}: not a name`));
   }
+  if (body.digest !== undefined && (typeof body.digest !== "string" || !DIGEST.test(body.digest))) return void sendJson(res, 400, reply(false, "digest: not a full image digest (sha256: and 64 hex digits)"));
+  const missing = required.filter((f) => body[f] === undefined);
+  if (missing.length) return void sendJson(res, 400, reply(false, `${name} needs ${missing.join(", ")} in the body`));
   const who = typeof body.who === "string" && body.who.trim() ? body.who.trim().slice(0, 64) : undefined;
   const by = who ? `${who} via ui (token ${auth.by})` : `${auth.by} via ui`;
   const reason = typeof body.reason === "string" && body.reason.trim() ? body.reason.trim().slice(0, 200) : undefined;
   const scope = { ...(body.env ? { env: body.env } : {}), ...(body.service ? { service: body.service } : {}) };
   try {
-    const message =
-      name === "sync-now"
-        ? await deps.actions.syncNow(scope, by, reason)
-        : name === "pause"
-          ? await deps.actions.pause(body.service, by, reason)
-          : await deps.actions.resume(body.service, by, reason);
-    deps.logger.info({ action: name, by, ...scope }, `ui: ${message}`);
+    const message = await runAction(deps.actions, name, body, by, reason);
+    deps.logger.info({ action: name, by, ...scope, ...(body.stage ? { stage: body.stage } : {}) }, `ui: ${message}`);
     sendJson(res, 200, reply(true, message));
   } catch (err) {
+    if (err instanceof ActionRefusedError) {
+      deps.logger.warn({ action: name, by, ...scope, err: err.message }, "ui: action refused");
+      return void sendJson(res, err.status, reply(false, `refused: ${err.message}`));
+    }
     deps.logger.warn({ action: name, err: (err as Error).message }, "ui: action failed");
     sendJson(res, 502, reply(false, `failed: ${(err as Error).message}`));
+  }
+}
+
+/** Calls the action `name` with the body's fields (checked present by ACTION_FIELDS). */
+function runAction(actions: LiveActions, name: string, body: ActionRequest, by: string, reason: string | undefined): Promise<string> {
+  const { env = "", service = "", stage = "", digest = "" } = body;
+  switch (name) {
+    case "sync-now":
+      return actions.syncNow({ ...(body.env ? { env } : {}), ...(body.service ? { service } : {}) }, by, reason);
+    case "pause":
+      return actions.pause(body.service, by, reason);
+    case "resume":
+      return actions.resume(body.service, by, reason);
+    case "freeze":
+      return actions.freeze(env, by, reason);
+    case "unfreeze":
+      return actions.unfreeze(env, by, reason);
+    default:
+      return actions.retryGate({ service, stage, digest }, by, reason);
   }
 }
 

@@ -6,7 +6,7 @@
  */
 
 /** What the overview shows for one job in one environment. */
-export type SyncCellState = "in_sync" | "out_of_sync" | "drifted" | "error" | "paused" | "unknown";
+export type SyncCellState = "in_sync" | "out_of_sync" | "drifted" | "error" | "paused" | "frozen" | "unknown";
 
 /** One cell of the overview grid: one Nomad job in one environment (`qa/web`). */
 export interface SyncCell {
@@ -106,6 +106,8 @@ export interface RevisionSection {
 export interface ControlsSection {
   paused: boolean;
   pausedServices: string[];
+  /** Frozen environments, each with who froze it, why and when (`steward/control/freeze/<env>`). */
+  frozen?: Record<string, { by?: string; reason?: string; at?: string }>;
   /** Notes of the switches that are on, keyed by path (`pause/web`): who set them, why, when. */
   notes: Record<string, { by?: string; reason?: string; at?: string }>;
 }
@@ -195,10 +197,14 @@ export interface ActionReply {
 
 /** What a `POST /api/actions/*` body may hold. */
 export interface ActionRequest {
-  /** `sync-now`: one environment. */
+  /** `sync-now`: one environment; `freeze`, `unfreeze`: the environment (required). */
   env?: string;
-  /** `sync-now`, `pause`, `resume`: one service (else everything). */
+  /** `sync-now`, `pause`, `resume`: one service (else everything); `retry-gate`: the service (required). */
   service?: string;
+  /** `retry-gate`: the stage whose failed gate runs again (required). */
+  stage?: string;
+  /** `retry-gate`: the digest (`sha256:…`) that failed there (required). */
+  digest?: string;
   /** A note kept with the switch and shown in the event stream. */
   reason?: string;
   /** Who acts, as the operator typed it; recorded as `<who> via ui`. */

@@ -1,4 +1,5 @@
 import type { KeyStatus } from "../reconciler/core/status.js";
+import { describeFreeze, type FreezeNote } from "../reconciler/core/freeze.js";
 import { findCondition } from "../reconciler/core/status.js";
 import type { DesiredJob, DriftCheck, NomadJobSpec } from "../reconciler/sync/plan.js";
 import { syncStateOf } from "../reconciler/sync/loop.js";
@@ -28,6 +29,8 @@ export interface SyncCellInput {
    * the list was not read yet.
    */
   deployments?: { latest: LatestDeployment | undefined } | undefined;
+  /** The environment's freeze (who, why), when it is frozen. */
+  frozen?: FreezeNote | undefined;
 }
 
 const DIGEST = /@(sha256:[a-f0-9]{64})/;
@@ -102,6 +105,10 @@ function cellState(
   c: { hashMatches: boolean; driftNow: boolean; stub: NomadJobStub | undefined },
 ): { state: SyncCellState; reason?: string; message?: string } {
   if (i.paused) return { state: "paused", reason: "Paused", message: c.hashMatches ? "paused; in sync when paused" : "paused; changes are held until resumed" };
+  if (i.frozen) {
+    const drift = c.driftNow ? `; changed in Nomad outside Steward (${i.drift?.fields.join(", ") || "see the plan"}), not healed while frozen` : "";
+    return { state: "frozen", reason: "Frozen", message: `${describeFreeze(i.env, i.frozen)}; ${c.hashMatches ? "in sync when frozen" : "changes are held until it is unfrozen"}${drift}` };
+  }
   if (c.driftNow) return { state: "drifted", reason: "DriftDetected", message: `changed in Nomad outside Steward: ${i.drift?.fields.join(", ") || "see the plan"}` };
   const fromStatus = i.status ? syncStateOf(i.status) : undefined;
   const a = i.status?.lastAction;

@@ -147,6 +147,11 @@ export class ApprovalStore implements ApprovalStoreLike {
     return this.decisionOf(service, digest, stage)?.decision === "reject";
   }
 
+  /** The ModifyIndex of the decision that applies (ApprovalStoreLike), or undefined. */
+  decisionIndex(service: string, digest: string, stage?: string): number | undefined {
+    return this.decisionOf(service, digest, stage)?.modifyIndex;
+  }
+
   /** The decision that applies (see {@link appliesTo}), or undefined. */
   decisionOf(service: string, digest: string, stage?: string): Approval | undefined {
     const a = this.current.get(`${service}/${digest}`);

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from "node:util";
 import { CONSUL_CONTROL_PREFIX, WATCH_BLOCKING_WAIT_MS } from "../config/defaults.js";
+import type { FreezeNote } from "../reconciler/core/freeze.js";
 import type { ConsulClient, KvEntry } from "./consul.js";
 import { folderPrefix } from "./consul-kv-tree.js";
 import { Watch, type WatchOptions, type WatchQuery } from "./watch.js";
@@ -12,12 +13,17 @@ import { Watch, type WatchOptions, type WatchQuery } from "./watch.js";
  *   Consul skips a write of the value already stored, so write a new one,
  *   e.g. the time);
  * - `prune-override/<env>`: the next prune in that environment may exceed
- *   the share guard (the loop deletes the key once it used it).
+ *   the share guard (the loop deletes the key once it used it);
+ * - `freeze/<env>`: nothing is deployed to that environment: sync writes
+ *   nothing there (its plans still run and say `Frozen`) and promotion
+ *   starts no stage there. Healing is not frozen.
  */
 export type ControlSwitch =
   | { kind: "pause"; service?: string }
   | { kind: "sync-now" }
-  | { kind: "prune-override"; env: string };
+  | { kind: "prune-override"; env: string }
+  | { kind: "freeze"; env: string };
+
 
 /** The switches as they stand. Built by `controlsFromEntries`; never mutated. */
 export interface Controls {
@@ -33,6 +39,8 @@ export interface Controls {
   syncNowScope: { env?: string; service?: string };
   /** Environments whose prune share guard is lifted for the next prune. */
   pruneOverride: ReadonlySet<string>;
+  /** Frozen environments, each with its note (who, why, when). */
+  frozen: ReadonlyMap<string, FreezeNote>;
   /** The value of each switch that is on (a note: who, why, when), keyed by its path under the prefix (`pause/web`). */
   notes: ReadonlyMap<string, string>;
   /** Keys under the prefix that name no known switch (a typo like `pasue`), for a warning. */
@@ -46,14 +54,15 @@ export const NO_CONTROLS: Controls = {
   syncNowIndex: 0,
   syncNowScope: {},
   pruneOverride: new Set(),
+  frozen: new Map(),
   notes: new Map(),
   unknown: [],
 };
 
-/** A name segment Steward accepts after `pause/` or `prune-override/`: one path segment, no spaces. */
+/** A name segment Steward accepts after `pause/`, `prune-override/` or `freeze/`: one path segment, no spaces. */
 const NAME = /^[A-Za-z0-9._-]+$/;
 
-/** The switch's path under the control prefix: `pause`, `pause/web`, `sync-now`, `prune-override/prod`. */
+/** The switch's path under the control prefix: `pause`, `pause/web`, `sync-now`, `prune-override/prod`, `freeze/prod`. */
 export function controlPath(s: ControlSwitch): string {
   switch (s.kind) {
     case "pause":
@@ -62,6 +71,8 @@ export function controlPath(s: ControlSwitch): string {
       return "sync-now";
     case "prune-override":
       return `prune-override/${s.env}`;
+    case "freeze":
+      return `freeze/${s.env}`;
   }
 }
 
@@ -73,6 +84,7 @@ export function parseControlPath(path: string): ControlSwitch | undefined {
   if (name === undefined || rest.length > 0 || !NAME.test(name)) return undefined;
   if (head === "pause") return { kind: "pause", service: name };
   if (head === "prune-override") return { kind: "prune-override", env: name };
+  if (head === "freeze") return { kind: "freeze", env: name };
   return undefined;
 }
 
@@ -93,6 +105,7 @@ export function controlsFromEntries(prefix: string, entries: readonly KvEntry[],
   let syncNowScope: Controls["syncNowScope"] = {};
   const services = new Set<string>();
   const pruneOverride = new Set<string>();
+  const frozen = new Map<string, FreezeNote>();
   const notes = new Map<string, string>();
   const unknown: string[] = [];
   for (const e of entries) {
@@ -112,11 +125,35 @@ export function controlsFromEntries(prefix: string, entries: readonly KvEntry[],
     if (isOffValue(e.value)) continue;
     notes.set(path, e.value.toString("utf8"));
     if (s.kind === "prune-override") pruneOverride.add(s.env);
+    else if (s.kind === "freeze") frozen.set(s.env, freezeNoteOf(e.value));
     else if (s.service === undefined) all = true;
     else services.add(s.service);
   }
-  return { index, paused: { all, services }, syncNowIndex, syncNowScope, pruneOverride, notes, unknown };
+  return { index, paused: { all, services }, syncNowIndex, syncNowScope, pruneOverride, frozen, notes, unknown };
 }
+
+/**
+ * A freeze switch's note: `{by, reason, at}` as `steward freeze` and the UI
+ * write it. A value that is not such JSON (`consul kv put
+ * steward/control/freeze/prod "release night"`) is the reason itself.
+ */
+export function freezeNoteOf(value: Buffer): FreezeNote {
+  const text = value.toString("utf8").trim();
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return text ? { reason: text.slice(0, 200) } : {};
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return text ? { reason: text.slice(0, 200) } : {};
+  const o = v as Record<string, unknown>;
+  return {
+    ...(typeof o.by === "string" && o.by ? { by: o.by } : {}),
+    ...(typeof o.reason === "string" && o.reason ? { reason: o.reason } : {}),
+    ...(typeof o.at === "string" && o.at ? { at: o.at } : {}),
+  };
+}
+
 
 /** The `env` and `service` a sync-now note names, when they are names; else none (a full pass). */
 function syncNowScopeOf(value: Buffer): Controls["syncNowScope"] {

@@ -7,7 +7,7 @@ import axios from "axios";
 import { createLogger } from "../../src/log.js";
 import { startServer, type StewardServer } from "../../src/server/http.js";
 import { LiveHub } from "../../src/server/live-hub.js";
-import { liveRoutes, type LiveActions } from "../../src/server/live-routes.js";
+import { ActionRefusedError, liveRoutes, type LiveActions } from "../../src/server/live-routes.js";
 import type { LiveSections } from "../../src/server/live-types.js";
 import { createMetrics } from "../../src/metrics.js";
 import { eventually } from "../helpers/eventually.js";
@@ -41,6 +41,17 @@ async function world(reads: "open" | "token" = "open"): Promise<World> {
     syncNow: async (scope, by) => (done.push(`sync-now ${JSON.stringify(scope)} ${by}`), "requested"),
     pause: async (service, by) => (done.push(`pause ${service ?? "all"} ${by}`), "paused"),
     resume: async (service, by) => (done.push(`resume ${service ?? "all"} ${by}`), "resumed"),
+    freeze: async (env, by, reason) => {
+      if (env !== "qa") throw new ActionRefusedError(404, `no environment ${env} in the desired state (environments: qa)`);
+      done.push(`freeze ${env} ${by} ${reason ?? ""}`);
+      return "frozen";
+    },
+    unfreeze: async (env, by) => (done.push(`unfreeze ${env} ${by}`), "unfrozen"),
+    retryGate: async (r, by) => {
+      if (r.stage !== "qa") throw new ActionRefusedError(409, `cannot retry a gate of ${r.stage}: it failed in qa, not in ${r.stage}`);
+      done.push(`retry-gate ${r.service} ${r.stage} ${r.digest.slice(7, 11)} ${by}`);
+      return "requested";
+    },
   };
   const server = await startServer("127.0.0.1:0", {
     registry: createMetrics({ defaultMetrics: false }).registry,
@@ -100,6 +111,31 @@ test("action_with_a_bad_name_is_refused", async (t) => {
   t.is(r.status, 400);
   t.deepEqual(w.done, []);
 });
+
+const DIGEST = `sha256:${"ab".repeat(32)}`;
+
+const bodies: Array<{ name: string; action: string; body: Record<string, unknown>; status: number; done?: string; message: RegExp }> = [
+  { name: "freeze_names_the_env_and_who", action: "freeze", body: { env: "qa", who: "ana", reason: "release night" }, status: 200, done: "freeze qa ana via ui (token ops) release night", message: /frozen/ },
+  { name: "freeze_without_an_env_is_refused", action: "freeze", body: {}, status: 400, message: /freeze needs env/ },
+  { name: "freeze_of_an_unknown_env_names_it", action: "freeze", body: { env: "staging" }, status: 404, message: /refused: no environment staging in the desired state/ },
+  { name: "unfreeze_is_done", action: "unfreeze", body: { env: "qa" }, status: 200, done: "unfreeze qa ops via ui", message: /unfrozen/ },
+  { name: "retry_gate_is_requested", action: "retry-gate", body: { service: "web", stage: "qa", digest: DIGEST }, status: 200, done: "retry-gate web qa abab ops via ui", message: /requested/ },
+  { name: "retry_gate_needs_service_stage_and_digest", action: "retry-gate", body: { service: "web" }, status: 400, message: /retry-gate needs stage, digest/ },
+  { name: "retry_gate_with_a_short_digest_is_refused", action: "retry-gate", body: { service: "web", stage: "qa", digest: "sha256:abc" }, status: 400, message: /digest: not a full image digest/ },
+  { name: "retry_gate_refusal_says_why", action: "retry-gate", body: { service: "web", stage: "prod", digest: DIGEST }, status: 409, message: /refused: .*failed in qa, not in prod/ },
+];
+
+for (const row of bodies) {
+  test(`action_${row.name}`, async (t) => {
+    const w = await world();
+    t.teardown(() => teardown(w));
+    const r = await axios.post(`${w.server.url}/api/actions/${row.action}`, row.body, { headers: GOOD, validateStatus: () => true });
+    t.is(r.status, row.status);
+    t.is(r.data.ok, row.status === 200);
+    t.regex(r.data.message, row.message);
+    t.deepEqual(w.done, row.done ? [row.done] : []);
+  });
+}
 
 test("the_page_is_served_with_its_security_headers_and_paths_stay_inside", async (t) => {
   const w = await world();

@@ -75,7 +75,18 @@ test("notes keep each switch's value for status", (t) => {
   t.false(isPaused(c, undefined));
 });
 
-const switches: ControlSwitch[] = [{ kind: "pause" }, { kind: "pause", service: "web" }, { kind: "sync-now" }, { kind: "prune-override", env: "prod" }];
+test("freeze_names_its_environment_and_keeps_who_and_why", (t) => {
+  const c = controlsFromEntries(PREFIX, [entry("freeze/prod", '{"by":"ana","reason":"release night","at":"2026-11-25T20:00:00.000Z"}'), entry("freeze/qa", "incident 42")], 5);
+  t.deepEqual(Object.fromEntries(c.frozen), { prod: { by: "ana", reason: "release night", at: "2026-11-25T20:00:00.000Z" }, qa: { reason: "incident 42" } });
+  t.deepEqual(c.unknown, []);
+});
+
+test("freeze_false_is_not_frozen", (t) => {
+  const c = controlsFromEntries(PREFIX, [entry("freeze/prod", "off")], 5);
+  t.is(c.frozen.size, 0);
+});
+
+const switches: ControlSwitch[] = [{ kind: "pause" }, { kind: "pause", service: "web" }, { kind: "sync-now" }, { kind: "prune-override", env: "prod" }, { kind: "freeze", env: "prod" }];
 for (const s of switches) {
   test(`control path round-trips: ${controlPath(s)}`, (t) => {
     t.deepEqual(parseControlPath(controlPath(s)), s);

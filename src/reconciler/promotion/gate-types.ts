@@ -1,5 +1,5 @@
 import type { GateSpec } from "../../model/types.js";
-import type { GateObservation } from "./plan.js";
+import type { GateObservation, RetryRequest } from "./plan.js";
 
 /**
  * The contract between the promotion loop and the gate probes
@@ -63,5 +63,21 @@ export interface GateRunnerLike {
 export interface ApprovalStoreLike {
   isApproved(service: string, digest: string, stage?: string): boolean;
   isRejected?(service: string, digest: string, stage?: string): boolean;
+  /** The ModifyIndex of the decision that applies, if any (a retried manual gate ignores decisions up to the retry's). */
+  decisionIndex?(service: string, digest: string, stage?: string): number | undefined;
   watch?(listener: (service: string, digest: string) => void): void;
+}
+
+/**
+ * Operators' requests to retry a failed gate (a GateRetryStore read from
+ * Consul KV, with its writer's `remove`). `requestFor` and `digestsOf`
+ * answer from a cache; `remove` deletes a request with check-and-set at the
+ * index it was read at (a newer request stays) and resolves with whether it
+ * was removed.
+ */
+export interface RetryRequestsLike {
+  requestFor(service: string, digest: string): RetryRequest | undefined;
+  digestsOf(service: string): string[];
+  watch?(listener: (service: string, digest: string) => void): void;
+  remove(service: string, digest: string, modifyIndex: number): Promise<boolean>;
 }

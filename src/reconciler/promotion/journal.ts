@@ -86,6 +86,32 @@ export interface HistoryEntry {
   message: string;
 }
 
+/**
+ * An operator's retry of a stage that failed at a gate (`steward
+ * retry-gate`, the UI, or a key under `<statePrefix>/gate-retries/`).
+ */
+export interface RetryRecord {
+  stage: string;
+  /** The gate that had failed (its index in the stage's gates). */
+  gate: number;
+  /** Who asked, as the request names them. */
+  by: string;
+  reason?: string;
+  /** When it was honoured (epoch ms). */
+  at: number;
+  /** The request's id: a new leader that finds the request again knows it was honoured and only removes it. */
+  requestId: string;
+  /**
+   * `gate`: the stage still ran the digest, so it runs its gates again from
+   * the failed one (the gates before it passed against this very
+   * deployment); `deployment`: the stage had returned to its last good
+   * digest, so it is entered again (register, deployment, every gate).
+   */
+  from: "gate" | "deployment";
+  /** The ModifyIndex of the manual decision in force at the retry: decisions up to it do not count for the retried gate. */
+  decisionIndex?: number;
+}
+
 /** The journal record of one digest of one service. */
 export interface PromotionRecord {
   service: string;
@@ -101,6 +127,8 @@ export interface PromotionRecord {
   updatedAt: number;
   /** The digest that superseded this one. */
   supersededBy?: string;
+  /** Retries operators asked for, oldest first. */
+  retries?: RetryRecord[];
   history: HistoryEntry[];
 }
 
@@ -114,6 +142,7 @@ export type JournalEvent =
   | { type: "stagePassed"; stage: string; message: string }
   | { type: "failed"; stage: string; reason: "DeploymentFailed" | "ProgressDeadlineExceeded" | "GateFailed" | "GateTimedOut"; gate?: number; message: string }
   | { type: "rolledBack"; stage: string; rollback: RollbackRecord; message: string }
+  | { type: "gateRetried"; stage: string; from: RetryRecord["from"]; by: string; reason?: string; requestId: string; decisionIndex?: number; message: string }
   | { type: "superseded"; by: string; message: string };
 
 /** A transition that the record's state does not allow: a bug, or a journal edited by hand. */
@@ -212,6 +241,8 @@ function apply(r: PromotionRecord, e: JournalEvent, at: number): PromotionReason
       return "StagePassed";
     case "failed":
       return fail(r, stage, e, at, refuse);
+    case "gateRetried":
+      return retry(r, stage, e, at, refuse);
     case "rolledBack":
       if (stage.status !== "failed") refuse("only a failed stage is rolled back");
       stage.status = "rolledBack";
@@ -255,6 +286,53 @@ function fail(
   Object.assign(stage, { status: "failed", finishedAt: at, reason: e.reason, message: e.message });
   r.status = "failed";
   return e.reason;
+}
+
+function retry(r: PromotionRecord, stage: StageRecord, e: Extract<JournalEvent, { type: "gateRetried" }>, at: number, refuse: (why: string) => never): PromotionReason {
+  const why = retryRefusal(r, e.stage);
+  if (why) refuse(why);
+  const g = stage.gates.findIndex((x) => x.status === "failed");
+  const gate = stage.gates[g];
+  if (!gate) return refuse("no failed gate is recorded");
+  r.status = "active";
+  r.retries = [
+    ...(r.retries ?? []),
+    { stage: stage.name, gate: g, by: e.by, ...(e.reason !== undefined && { reason: e.reason }), at, requestId: e.requestId, from: e.from, ...(e.decisionIndex !== undefined && { decisionIndex: e.decisionIndex }) },
+  ];
+  for (const k of ["finishedAt", "reason", "message", "rollback"] as const) delete stage[k];
+  if (e.from === "gate") {
+    // The gates before the failed one passed against this very deployment; the failed one runs again.
+    stage.status = "gating";
+    gate.status = "pending";
+    for (const k of ["startedAt", "finishedAt", "reason", "message"] as const) delete gate[k];
+  } else {
+    // The stage runs the last good digest now: it is entered again, and every gate judges the new deployment.
+    stage.status = "pending";
+    stage.gates = [];
+    for (const k of ["enteredAt", "deployedAt", "jobVersion"] as const) delete stage[k];
+  }
+  return "GateRetried";
+}
+
+/**
+ * Why a retry of `stage`'s failed gate is refused for this record, in words
+ * for the operator, or undefined when it is allowed: only a record that
+ * failed in that stage because a gate failed or timed out (GateFailed,
+ * GateTimedOut) can be retried, not one whose deployment failed.
+ */
+export function retryRefusal(r: PromotionRecord | undefined, stage: string): string | undefined {
+  if (!r) return "no promotion of this digest is recorded (it never entered a stage)";
+  if (!r.stages.some((s) => s.name === stage)) return `its promotion has no stage ${stage} (stages: ${r.stages.map((s) => s.name).join(", ")})`;
+  if (r.status === "active") return "it has not failed: it is still being promoted";
+  if (r.status === "promoted") return "it has not failed: it passed every stage";
+  if (r.status === "superseded") return `it did not fail: ${r.supersededBy ? `${r.supersededBy.slice(0, 19)} ` : "a newer build "}superseded it`;
+  const failed = r.stages.find((s) => (s.status === "failed" || s.status === "rolledBack") && s.reason !== undefined);
+  if (!failed) return "no failed stage is recorded";
+  if (failed.name !== stage) return `it failed in ${failed.name}, not in ${stage}`;
+  if (failed.reason !== "GateFailed" && failed.reason !== "GateTimedOut") {
+    return `it failed in ${stage} because its deployment failed (${failed.reason ?? "unknown"}), not at a gate: only a failed or timed-out gate can be retried; push a fixed build`;
+  }
+  return undefined;
 }
 
 function supersede(r: PromotionRecord, by: string): PromotionReason {

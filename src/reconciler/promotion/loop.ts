@@ -12,7 +12,7 @@ import { errorMessage } from "../core/status.js";
 import type { KeyStatus } from "../core/status.js";
 import type { RenderedRevision } from "../sync/intake.js";
 import { CandidatePoller, type PollState, type RegistryReader } from "./candidates.js";
-import type { ApprovalStoreLike, GateContext, GateRunnerLike } from "./gate-types.js";
+import type { ApprovalStoreLike, GateContext, GateRunnerLike, RetryRequestsLike } from "./gate-types.js";
 import { gateKey } from "./gate-types.js";
 import { stageDigest, type HistoryEntry, type PromotionRecord } from "./journal.js";
 import { PROMOTION_RESULTS, promotionMetrics, type PromotionMetrics } from "./metrics.js";
@@ -36,6 +36,13 @@ export interface PromotionLoopOptions {
   gates?: GateRunnerLike;
   /** Manual approvals; without one a manual gate waits for ever. */
   approvals?: ApprovalStoreLike;
+  /** Operators' requests to retry a failed gate; without them a failed digest stays failed. */
+  retries?: RetryRequestsLike;
+  /**
+   * Called on the leader when a retry request was honoured or refused, with
+   * one sentence saying which and why (the event stream). Must not throw.
+   */
+  onRetry?: (e: { service: string; digest: string; stage: string; by: string; honoured: boolean; message: string }) => void;
   /**
    * Called after the journal changed which digest a stage of `service` runs
    * (or holds): sync re-renders the service's jobs and looks at them now.
@@ -121,6 +128,8 @@ export class PromotionLoop {
   private readonly seen = new Set<string>();
   private readonly stageDigestLabels = new Map<string, string>();
   private readonly seenFailedGauge = new Set<string>();
+  /** Retry requests this leader dealt with (`service/digest@modifyIndex`): the watch may still show them for a moment. */
+  private readonly handledRetries = new Set<string>();
 
   constructor(private readonly o: PromotionLoopOptions) {
     this.now = o.now ?? Date.now;
@@ -137,6 +146,7 @@ export class PromotionLoop {
     });
     o.gates?.onChange?.((ctx) => this.wake(ctx.service));
     o.approvals?.watch?.((service) => this.wake(service));
+    o.retries?.watch?.((service) => this.wake(service));
   }
 
   /** True while this instance runs the loop's writes. */
@@ -426,6 +436,14 @@ export class PromotionLoop {
   /** Journal write first (check-and-set), then the effect. A lost CAS re-reads the service's records and plans again. */
   private async act(a: Exclude<PromotionAction, { kind: "wait" | "noop" }>, ctx: PassContext): Promise<ActionRecord> {
     const base = { kind: a.kind, reason: a.reason, message: a.message };
+    if (a.kind === "dropRetry") {
+      // Refused, or honoured before a failover: nothing to journal; the request goes so it is not looked at again.
+      await this.o.retries?.remove(a.service, a.digest, a.request.modifyIndex);
+      this.retryHandled(a.service, a.digest, a.request.modifyIndex);
+      (a.refused ? ctx.log.warn : ctx.log.info).call(ctx.log, { digest: a.digest, stage: a.stage, by: a.request.by, reason: a.reason }, a.message);
+      if (a.refused) this.o.onRetry?.({ service: a.service, digest: a.digest, stage: a.stage, by: a.request.by, honoured: false, message: a.message });
+      return { ...base, result: "changed" };
+    }
     const before = this.records(a.service);
     let entry: JournalEntry;
     try {
@@ -444,6 +462,12 @@ export class PromotionLoop {
     if (entry.record.status === "promoted" || entry.record.status === "superseded") {
       // Bounded history: the oldest finished records go (failed ones, which bar their digest, never do).
       await this.o.journal.prune(a.service).catch((err: unknown) => ctx.log.warn({ err: errorMessage(err) }, "promotion: journal prune failed; retried after the next promotion"));
+    }
+    if (a.kind === "retryGate") {
+      this.retryHandled(a.service, a.digest, a.request.modifyIndex);
+      // The journal holds the request's id now: removing the request can fail or be lost to a failover without a second retry.
+      await this.o.retries?.remove(a.service, a.digest, a.request.modifyIndex).catch((err: unknown) => ctx.log.warn({ err: errorMessage(err) }, "promotion: could not remove an honoured retry request; removed at the next pass"));
+      this.o.onRetry?.({ service: a.service, digest: a.digest, stage: a.stage, by: a.request.by, honoured: true, message: a.message });
     }
     if (a.kind === "startGate" && this.o.gates && isProbed(a.spec.kind)) {
       const gctx = this.gateContext(entry.record, a.stage, a.gate);
@@ -615,11 +639,28 @@ export class PromotionLoop {
     const key = promotionKeyString({ service, digest });
     // A decision may name the stage it is for; the stage gating now is the one it must match.
     const gating = record?.stages.find((s) => s.status === "gating")?.name;
-    if (this.o.approvals?.isApproved(service, digest, gating)) c.approvals.add(key);
+    // A retried manual gate asks again: the decision that failed it (or any older one) does not count.
+    const retried = record?.retries?.filter((x) => x.stage === gating).at(-1);
+    const decision = this.o.approvals?.decisionIndex?.(service, digest, gating);
+    const stale = retried?.decisionIndex !== undefined && decision !== undefined && decision <= retried.decisionIndex;
+    if (!stale && this.o.approvals?.isApproved(service, digest, gating)) c.approvals.add(key);
     else c.approvals.delete(key);
-    if (this.o.approvals?.isRejected?.(service, digest, gating)) c.rejections.add(key);
+    if (!stale && this.o.approvals?.isRejected?.(service, digest, gating)) c.rejections.add(key);
     else c.rejections.delete(key);
-    return observePromotion(c, { service, digest });
+    const snap = observePromotion(c, { service, digest });
+    const req = this.o.retries?.requestFor(service, digest);
+    if (snap && req && !this.handledRetries.has(`${service}/${digest}@${req.modifyIndex}`)) {
+      snap.retryRequest = req;
+      const index = this.o.approvals?.decisionIndex?.(service, digest, req.stage);
+      if (index !== undefined) snap.decisionIndex = index;
+    }
+    return snap;
+  }
+
+  private retryHandled(service: string, digest: string, modifyIndex: number): void {
+    // Bounded: an entry matters only until the watch shows the request gone, a blocking-query round trip.
+    if (this.handledRetries.size > 1_000) this.handledRetries.clear();
+    this.handledRetries.add(`${service}/${digest}@${modifyIndex}`);
   }
 
   /** What each running probed gate of the record's stage last saw; starts (again) a gate this instance has not started (a failover). */
@@ -684,7 +725,9 @@ export class PromotionLoop {
     const inFlight = records.filter((r) => r.status !== "promoted" && r.status !== "superseded" && r.stages.some((s) => s.status !== "pending" && s.status !== "passed" && s.status !== "rolledBack"));
     const candidates = [...(this.cache.candidates.get(service) ?? [])].sort((a, b) => b.order - a.order);
     const active = records.filter((r) => r.status === "active");
-    return [...new Set([...inFlight.map((r) => r.digest), ...candidates.map((c) => c.digest), ...active.map((r) => r.digest)])];
+    // A retry request may name a digest the registry no longer lists (or one never promoted, to be refused).
+    const retried = this.o.retries?.digestsOf(service) ?? [];
+    return [...new Set([...retried, ...inFlight.map((r) => r.digest), ...candidates.map((c) => c.digest), ...active.map((r) => r.digest)])];
   }
 
   private records(service: string): PromotionRecord[] {

@@ -1,4 +1,5 @@
 import type { DesiredState, ServiceSpec } from "../../model/types.js";
+import type { FreezeNote } from "../core/freeze.js";
 import { stageDigest, type PromotionRecord } from "./journal.js";
 import type { Peer, PromotionSnapshot, StageObservation, StageSpec } from "./plan.js";
 
@@ -40,6 +41,8 @@ export class PromotionCache {
   /** `env/service` → the service's job in that stage. */
   readonly stages = new Map<string, StageObservation>();
   readonly paused = new Set<string>();
+  /** Frozen environments (`steward/control/freeze/<env>`) and who froze them. */
+  frozen: ReadonlyMap<string, FreezeNote> = new Map();
   readonly refreshedAt = new Map<string, number>();
 }
 
@@ -56,6 +59,10 @@ export function observePromotion(c: PromotionCache, key: PromotionKey): Promotio
   const mine = candidates.find((x) => x.digest === key.digest);
   const journal = entries.find((e) => e.record.digest === key.digest);
   const tag = mine?.tag ?? journal?.record.tag;
+  const frozen = Object.fromEntries(Object.keys(service.environments).flatMap((env) => {
+    const note = c.frozen.get(env);
+    return note ? [[env, note]] : [];
+  }));
   return {
     service: key.service,
     repository: service.image.repository,
@@ -72,6 +79,7 @@ export function observePromotion(c: PromotionCache, key: PromotionKey): Promotio
     observedAt: c.refreshedAt.size === 0 ? 0 : Math.min(...c.refreshedAt.values()),
     paused: c.paused.has(key.service),
     ...(service.image.digest !== undefined && { pinnedDigest: service.image.digest }),
+    ...(Object.keys(frozen).length > 0 && { frozen }),
   };
 }
 

@@ -1,10 +1,12 @@
 import { PROMOTION_MAX_SNAPSHOT_AGE_MS, PROMOTION_RECHECK_MS } from "../../config/defaults.js";
 import type { FreezeWindow, GateSpec } from "../../model/types.js";
+import { describeFreeze, type FreezeNote } from "../core/freeze.js";
 import {
   currentStage,
   isInFlight,
   lastGoodDigest,
   newRecord,
+  retryRefusal,
   transition,
   type JournalEvent,
   type PromotionRecord,
@@ -64,6 +66,21 @@ export interface Peer {
 }
 
 /**
+ * An operator's request to retry the failed gate of one stage for one
+ * digest, as read from `<statePrefix>/gate-retries/<service>/<digest>`.
+ */
+export interface RetryRequest {
+  stage: string;
+  /** Who asked. */
+  by: string;
+  reason?: string;
+  /** The request's id (a fresh one per request): the journal records it, so it is honoured once. */
+  id: string;
+  /** The key's ModifyIndex: the request is removed with check-and-set at it. */
+  modifyIndex: number;
+}
+
+/**
  * Everything one decision about (service, digest) depends on. Built by
  * observe.ts from caches only; `observedAt` is when the oldest of those
  * caches was last known current.
@@ -91,6 +108,12 @@ export interface PromotionSnapshot {
   paused: boolean;
   /** service.yaml's pinned digest: what a stage returns to when no promotion passed it. */
   pinnedDigest?: string;
+  /** Stage name → the operator's freeze of that environment (`steward/control/freeze/<env>`); only frozen stages are listed. */
+  frozen?: Record<string, FreezeNote>;
+  /** An operator's request to retry a failed gate of this digest. */
+  retryRequest?: RetryRequest;
+  /** The ModifyIndex of the manual decision in force for the retried stage (recorded by a retry, so older decisions do not count again). */
+  decisionIndex?: number;
 }
 
 interface ActionBase {
@@ -117,6 +140,10 @@ interface JournalWrite {
  * - `startGate`: start gate `gate` (register the verification job, schedule the probe).
  * - `record`: progress that only needs recording (a deployment seen, a gate passed, auto_revert seen, superseded).
  * - `fail`: the digest failed for good in `stage`.
+ * - `retryGate`: an operator's retry is honoured (the record's `gateRetried`
+ *   step); then the request is removed.
+ * - `dropRetry`: a retry request is removed without a journal write: it was
+ *   refused (the reason and message say why) or already honoured.
  * - `wait`, `noop`: nothing to write; the reason says why.
  */
 export type PromotionAction =
@@ -124,6 +151,8 @@ export type PromotionAction =
   | (ActionBase & JournalWrite & { kind: "startGate"; stage: string; gate: number; spec: GateSpec })
   | (ActionBase & JournalWrite & { kind: "record" })
   | (ActionBase & JournalWrite & { kind: "fail"; stage: string })
+  | (ActionBase & JournalWrite & { kind: "retryGate"; stage: string; from: "gate" | "deployment"; request: RetryRequest })
+  | (ActionBase & { kind: "dropRetry"; stage: string; request: RetryRequest; refused: boolean })
   | (ActionBase & { kind: "wait" })
   | (ActionBase & { kind: "noop" });
 
@@ -148,6 +177,7 @@ export function planPromotion(s: PromotionSnapshot, now: number): PromotionPlan 
     return { actions: [noop(s, "StaleSnapshot", `${PROMOTION_REASONS.StaleSnapshot} (${age} s old)`)], recheckAfterMs: PROMOTION_RECHECK_MS };
   }
   if (s.paused) return one(noop(s, "Paused"));
+  if (s.retryRequest) return planRetry(s, s.retryRequest, now);
   const entry = s.journal;
   if (!entry) {
     if (s.failedDigests.includes(s.digest)) return one(noop(s, "DigestFailed"));
@@ -196,8 +226,42 @@ function planEnter(s: PromotionSnapshot, e: Entry, k: number, now: number): Prom
     const msg = `${PROMOTION_REASONS.FreezeWindow} (${spec.name} is frozen until ${new Date(frozenUntil).toISOString()})`;
     return { actions: [wait(s, "FreezeWindow", msg)], recheckAfterMs: frozenUntil - now };
   }
+  const freeze = s.frozen?.[spec.name];
+  if (freeze) return one(wait(s, "EnvironmentFrozen", `${PROMOTION_REASONS.EnvironmentFrozen} (${describeFreeze(spec.name, freeze)})`));
   const reason = k === 0 ? "StageEntered" : "Promoted";
   return enterStage(s, e, spec.name, reason, now);
+}
+
+/**
+ * An operator's retry request: honoured when the digest failed in that
+ * stage at a gate (see journal.ts `retryRefusal`), from the failed gate when
+ * the stage still runs the digest (nothing is registered or rolled back
+ * again), else by entering the stage again; refused (and removed) otherwise.
+ * A request the journal already honoured (a failover between the write and
+ * the removal) is only removed.
+ */
+function planRetry(s: PromotionSnapshot, req: RetryRequest, now: number): PromotionPlan {
+  const entry = s.journal;
+  const label = `${req.stage} gate retry for ${short(s.digest)} (asked by ${req.by})`;
+  if (entry?.record.retries?.some((x) => x.requestId === req.id)) {
+    return one({ ...base(s, "GateRetried", `${label}: already honoured; the request is removed`), kind: "dropRetry", stage: req.stage, request: req, refused: false });
+  }
+  const why = retryRefusal(entry?.record, req.stage);
+  if (!entry || why) {
+    return one({ ...base(s, "RetryRefused", `${label} refused: ${why ?? "no record"}`), kind: "dropRetry", stage: req.stage, request: req, refused: true });
+  }
+  const runs = s.observed[req.stage]?.job?.images.includes(imageOf(s, s.digest)) ?? false;
+  const from = runs ? "gate" : "deployment";
+  const message = `${label}: ${from === "gate" ? "its gates run again from the failed one" : `${req.stage} runs another digest now, so it is entered again`}${req.reason ? ` (${req.reason})` : ""}`;
+  const record = transition(
+    entry.record,
+    { type: "gateRetried", stage: req.stage, from, by: req.by, ...(req.reason !== undefined && { reason: req.reason }), requestId: req.id, ...(s.decisionIndex !== undefined && { decisionIndex: s.decisionIndex }), message },
+    now,
+  );
+  return {
+    actions: [{ ...base(s, "GateRetried", `${PROMOTION_REASONS.GateRetried}: ${message}`), kind: "retryGate", stage: req.stage, from, request: req, record, expectedModifyIndex: entry.modifyIndex }],
+    recheckAfterMs: PROMOTION_RECHECK_MS,
+  };
 }
 
 function enterStage(s: PromotionSnapshot, e: Entry, stage: string, reason: "StageEntered" | "Promoted" | "RegisterReissued", now: number): PromotionPlan {
@@ -214,7 +278,12 @@ function planDeployment(s: PromotionSnapshot, e: Entry, stage: StageRecord, now:
   const runs = obs?.job?.images.includes(imageOf(s, s.digest)) ?? false;
   const version = stage.jobVersion ?? (runs ? obs?.job?.version : undefined);
   const dep = version === undefined ? undefined : obs?.deployments.find((d) => d.jobVersion === version);
-  if (stage.status === "entering" && !runs) return enterStage(s, e, stage.name, "RegisterReissued", now);
+  if (stage.status === "entering" && !runs) {
+    // Sync writes nothing to a frozen environment: re-issuing the register would only rewrite the journal.
+    const freeze = s.frozen?.[stage.name];
+    if (freeze) return one(wait(s, "EnvironmentFrozen", `${PROMOTION_REASONS.EnvironmentFrozen}: the register of ${short(s.digest)} waits (${describeFreeze(stage.name, freeze)})`));
+    return enterStage(s, e, stage.name, "RegisterReissued", now);
+  }
   const gates = s.stages.find((x) => x.name === stage.name)?.gates ?? [];
   const v = version === undefined ? {} : { jobVersion: version };
   if (dep?.status === "successful") {

@@ -13,6 +13,7 @@ export const PROMOTION_REASONS = {
   Superseded: "a newer candidate has come as far; this one will not be promoted",
   StageOccupied: "another digest of this service is in flight in the stage; at most one at a time",
   FreezeWindow: "the stage is in a freeze window; the promotion waits until it ends",
+  EnvironmentFrozen: "an operator froze the stage's environment; the promotion waits until it is unfrozen",
   // entering a stage (setStageDigest)
   StageEntered: "a new candidate enters the first stage",
   Promoted: "the digest passed the previous stage and enters the next one",
@@ -35,6 +36,9 @@ export const PROMOTION_REASONS = {
   RolledBack: "the stage failed and returns to its last good digest by an explicit register",
   AutoReverted: "the stage failed and Nomad's auto_revert returned it to its last stable version; only recorded",
   NoLastGood: "the stage failed and has no earlier good digest to return to; it is held as it runs",
+  // an operator's retry of a failed gate
+  GateRetried: "an operator retried the stage's failed gate: the digest is no longer failed and the stage runs its gates again",
+  RetryRefused: "an operator asked to retry a gate, but this digest did not fail at a gate of that stage; the request is removed",
 } as const;
 
 /** One of the promotion planner's reason codes. */

@@ -427,7 +427,7 @@ export class SyncLoop {
 
 type SyncState = (typeof SYNC_STATES)[number];
 
-const OUT_OF_SYNC_REASONS = new Set(["PruneDisabled", "PruneGracePeriod", "PruneGuardTripped", "AwaitingImage", "Paused", "NotManaged"]);
+const OUT_OF_SYNC_REASONS = new Set(["PruneDisabled", "PruneGracePeriod", "PruneGuardTripped", "AwaitingImage", "Paused", "Frozen", "NotManaged"]);
 
 /** A job's sync state from its status: failed passes are `error`; otherwise the last action's reason decides. Absent jobs Steward leaves alone count in no state. */
 export function syncStateOf(st: KeyStatus): SyncState | undefined {

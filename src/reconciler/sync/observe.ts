@@ -1,5 +1,6 @@
 import type { SyncPolicy } from "../../model/types.js";
 import type { NomadJob, NomadJobStub } from "../../sources/nomad.js";
+import type { FreezeNote } from "../core/freeze.js";
 import type { RenderedRevision } from "./intake.js";
 import { META, MANAGED_BY_VALUE, type ActualJob, type AppliedRecord, type DriftCheck, type SyncSnapshot } from "./plan.js";
 
@@ -38,6 +39,8 @@ export class SyncCache {
   paused = { all: false, services: new Set<string>() };
   /** Environments whose prune guard an operator lifted for the next pass. */
   pruneOverride = new Set<string>();
+  /** Frozen environments and who froze them (`steward/control/freeze/<env>`). */
+  frozen: ReadonlyMap<string, FreezeNote> = new Map();
 
   private readonly pruneCountsCache = new Map<string, { revision: RenderedRevision | undefined; version: number; managed: number; candidates: number }>();
   private readonly versions = new Map<string, number>();
@@ -122,6 +125,8 @@ export function observeSync(cache: SyncCache, key: SyncKey): { snapshot: SyncSna
   if (actual) snapshot.actual = actual;
   if (applied) snapshot.applied = applied;
   if (drift) snapshot.drift = drift;
+  const frozen = cache.frozen.get(key.env);
+  if (frozen) snapshot.frozen = frozen;
   const lastPolicy = cache.lastPolicy.get(k);
   if (lastPolicy) snapshot.lastPolicy = lastPolicy;
   const movedOutside = applied !== undefined && stub !== undefined && applied.jobModifyIndex !== stub.JobModifyIndex;

@@ -1,4 +1,5 @@
 import type { SyncPolicy } from "../../model/types.js";
+import { describeFreeze, type FreezeNote } from "../core/freeze.js";
 import { SYNC_REASONS, type SyncReason } from "./reasons.js";
 
 /** Job Meta keys Steward writes on every job it registers; ownership and change are decided from them. */
@@ -79,6 +80,8 @@ export interface SyncSnapshot {
   /** The policy the job's service had in the latest revision that still held it (this leader's memory). */
   lastPolicy?: SyncPolicy;
   paused: boolean;
+  /** The environment is frozen (`steward/control/freeze/<env>`): nothing is written to it. Absent: not frozen. */
+  frozen?: FreezeNote;
 }
 
 export type NomadJobSpec = Record<string, unknown>;
@@ -115,8 +118,19 @@ export interface SyncPlan {
  */
 export function planSync(s: SyncSnapshot, now: number): SyncPlan {
   if (s.paused) return one(noop(s, "Paused"));
-  if (s.desired) return planDesired(s, s.desired);
-  return planAbsent(s, now);
+  const plan = s.desired ? planDesired(s, s.desired) : planAbsent(s, now);
+  return s.frozen ? frozen(s, s.frozen, plan) : plan;
+}
+
+/**
+ * A frozen environment: the plan still runs (so status says what waits),
+ * but every action becomes one `Frozen` noop naming who froze it, why, and
+ * what would have been done. No recheck: lifting the freeze wakes every key.
+ */
+function frozen(s: SyncSnapshot, note: FreezeNote, plan: SyncPlan): SyncPlan {
+  const held = plan.actions.find((a) => a.kind !== "noop");
+  const what = held ? `held: ${held.kind} (${held.reason})` : `nothing held (${plan.actions[0]?.reason ?? "InSync"})`;
+  return one(noop(s, "Frozen", `${describeFreeze(s.env, note)}; ${SYNC_REASONS.Frozen}; ${what}`));
 }
 
 function planDesired(s: SyncSnapshot, d: DesiredJob): SyncPlan {

@@ -20,6 +20,7 @@ export const SYNC_REASONS = {
   PruneGuardTripped: "pruning would stop more than the allowed share of this environment's managed jobs; nothing is pruned",
   AlreadyAbsent: "the job is neither desired nor running",
   Paused: "sync is paused for this job",
+  Frozen: "the environment is frozen: Steward registers and stops nothing there until it is unfrozen",
   AwaitingImage: "no image digest is known for this environment yet (none pinned in service.yaml, none promoted); the job is held",
 } as const;
 

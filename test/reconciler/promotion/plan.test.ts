@@ -19,6 +19,7 @@ const HTTP: GateSpec = { kind: "http", url: "http://web.qa/health", expectStatus
 const SOAK: GateSpec = { kind: "soak", durationMs: 10 * MIN };
 const PROM: GateSpec = { kind: "prometheus", query: "error_ratio", below: 0.01, forMs: 5 * MIN, timeoutMs: 30 * MIN };
 const MANUAL: GateSpec = { kind: "manual" };
+const RETRY = { stage: "qa", by: "ana", reason: "flaky probe", id: "req-1", modifyIndex: 90 };
 
 /** A record of `digest` after `events`, each a minute apart, ending 10 minutes before NOW. */
 function recordAfter(digest: string, events: Array<Ev>): PromotionRecord {
@@ -370,6 +371,100 @@ const rows: Row[] = [
     name: "failed_stage_with_nothing_good_before_is_held",
     given: snap({ pinnedDigest: undefined as unknown as string, observed: { qa: obs() } }, recordAfter(D1, [...qaDeploying, { type: "failed", stage: "qa", reason: "DeploymentFailed" }])),
     want: [{ kind: "record", reason: "NoLastGood" }],
+  },
+  // ── an operator's freeze ──
+  {
+    name: "frozen_first_stage_holds_a_new_candidate_and_names_who",
+    given: snap({ frozen: { qa: { by: "ana", reason: "release night" } } }),
+    want: [{ kind: "wait", reason: "EnvironmentFrozen" }],
+    check: (p) => (/qa is frozen by ana \(release night\)/.test(first(p)?.message ?? "") ? undefined : first(p)?.message),
+  },
+  {
+    name: "frozen_next_stage_holds_the_promotion",
+    given: snap({ frozen: { prod: { by: "bob" } }, observed: { qa: obs({ deployments: [{ jobVersion: 3, status: "successful" }] }) } }, recordAfter(D1, qaPassed)),
+    want: [{ kind: "wait", reason: "EnvironmentFrozen" }],
+  },
+  {
+    name: "frozen_stage_already_rolling_is_left_to_finish",
+    given: snap({ frozen: { qa: { by: "ana" } }, observed: { qa: obs({ deployments: [{ jobVersion: 3, status: "successful" }] }) } }, recordAfter(D1, qaDeploying)),
+    want: [{ kind: "record", reason: "DeploymentSucceeded" }],
+  },
+  {
+    name: "frozen_stage_entered_but_not_registered_does_not_reissue_the_register",
+    given: snap({ frozen: { qa: { reason: "incident" } }, observed: { qa: obs({ job: { images: [img(PINNED)], version: 2, autoRevert: false }, deployments: [] }) } }, recordAfter(D1, [enterQa])),
+    want: [{ kind: "wait", reason: "EnvironmentFrozen" }],
+  },
+  // ── an operator's retry of a failed gate ──
+  {
+    name: "retry_of_a_failed_gate_while_the_stage_runs_the_digest_reruns_from_that_gate",
+    given: snap(
+      { retryRequest: RETRY, observed: { qa: obs() } },
+      recordAfter(D1, [...qaGating([VERIFY, HTTP]), { type: "gateStarted", stage: "qa", gate: 0 }, { type: "gatePassed", stage: "qa", gate: 0 }, { type: "gateStarted", stage: "qa", gate: 1 }, { type: "failed", stage: "qa", gate: 1, reason: "GateFailed" }, { type: "rolledBack", stage: "qa", rollback: { via: "none" } }]),
+    ),
+    want: [{ kind: "retryGate", reason: "GateRetried" }],
+    check: (p) => {
+      const a = first(p);
+      if (a?.kind !== "retryGate") return "no retry";
+      const st = a.record.stages[0];
+      const ok = a.from === "gate" && a.record.status === "active" && st?.status === "gating" && st.gates[0]?.status === "passed" && st.gates[1]?.status === "pending" && st.rollback === undefined;
+      const r = a.record.retries?.[0];
+      return ok && r?.by === "ana" && r.reason === "flaky probe" && r.requestId === "req-1" && r.gate === 1 ? undefined : JSON.stringify(a.record);
+    },
+  },
+  {
+    name: "retry_before_the_rollback_is_decided_skips_the_rollback",
+    given: snap({ retryRequest: RETRY, observed: { qa: obs() } }, recordAfter(D1, [...gateRunning(HTTP), { type: "failed", stage: "qa", gate: 0, reason: "GateTimedOut" }])),
+    want: [{ kind: "retryGate", reason: "GateRetried" }],
+    check: (p) => (stageStatus(p, "qa") === "gating" ? undefined : `qa is ${stageStatus(p, "qa")}`),
+  },
+  {
+    name: "retry_after_a_rollback_to_the_last_good_digest_enters_the_stage_again",
+    given: snap(
+      { retryRequest: RETRY, observed: { qa: obs({ job: { images: [img(PINNED)], version: 4, autoRevert: false } }) } },
+      recordAfter(D1, [...gateRunning(HTTP), { type: "failed", stage: "qa", gate: 0, reason: "GateTimedOut" }, { type: "rolledBack", stage: "qa", rollback: { via: "register", to: PINNED } }]),
+    ),
+    want: [{ kind: "retryGate", reason: "GateRetried" }],
+    check: (p) => {
+      const a = first(p);
+      return a?.kind === "retryGate" && a.from === "deployment" && stageStatus(p, "qa") === "pending" && a.record.stages[0]?.gates.length === 0 ? undefined : JSON.stringify(a);
+    },
+  },
+  {
+    name: "retry_of_a_failed_deployment_is_refused_and_says_why",
+    given: snap({ retryRequest: RETRY }, recordAfter(D1, [...qaDeploying, { type: "failed", stage: "qa", reason: "DeploymentFailed" }])),
+    want: [{ kind: "dropRetry", reason: "RetryRefused" }],
+    check: (p) => (/refused: it failed in qa because its deployment failed \(DeploymentFailed\), not at a gate/.test(first(p)?.message ?? "") ? undefined : first(p)?.message),
+  },
+  {
+    name: "retry_naming_another_stage_is_refused",
+    given: snap({ retryRequest: { ...RETRY, stage: "prod" } }, recordAfter(D1, [...gateRunning(HTTP), { type: "failed", stage: "qa", gate: 0, reason: "GateFailed" }])),
+    want: [{ kind: "dropRetry", reason: "RetryRefused" }],
+    check: (p) => (/it failed in qa, not in prod/.test(first(p)?.message ?? "") ? undefined : first(p)?.message),
+  },
+  {
+    name: "retry_of_a_promoted_digest_is_refused",
+    given: snap({ retryRequest: RETRY }, recordAfter(D1, prodPassed)),
+    want: [{ kind: "dropRetry", reason: "RetryRefused" }],
+    check: (p) => (/passed every stage/.test(first(p)?.message ?? "") ? undefined : first(p)?.message),
+  },
+  {
+    name: "retry_of_a_digest_never_promoted_is_refused",
+    given: snap({ retryRequest: RETRY }),
+    want: [{ kind: "dropRetry", reason: "RetryRefused" }],
+  },
+  {
+    name: "retry_already_honoured_is_only_removed",
+    given: snap(
+      { retryRequest: RETRY, observed: { qa: obs() } },
+      recordAfter(D1, [...gateRunning(HTTP), { type: "failed", stage: "qa", gate: 0, reason: "GateFailed" }, { type: "gateRetried", stage: "qa", from: "gate", by: "ana", requestId: "req-1" }]),
+    ),
+    want: [{ kind: "dropRetry", reason: "GateRetried" }],
+    check: (p) => (first(p)?.kind === "dropRetry" && !(first(p) as { refused: boolean }).refused ? undefined : "not a refusal"),
+  },
+  {
+    name: "retry_waits_while_the_service_is_paused",
+    given: snap({ paused: true, retryRequest: RETRY }, recordAfter(D1, [...gateRunning(HTTP), { type: "failed", stage: "qa", gate: 0, reason: "GateFailed" }])),
+    want: [{ kind: "noop", reason: "Paused" }],
   },
 ];
 

@@ -107,6 +107,33 @@ const rows: Row[] = [
     want: [{ kind: "noop", reason: "Paused" }],
   },
   {
+    name: "frozen_env_registers_nothing_and_names_who_froze_it",
+    given: aSyncSnapshot({ desired: aDesiredJob({ specHash: "hash-2" }), actual: anActualJob(), frozen: { by: "ana", reason: "release night", at: "2026-11-25T20:00:00.000Z" } }),
+    want: [{ kind: "noop", reason: "Frozen" }],
+    check: (p) => {
+      const m = p.actions[0]?.message ?? "";
+      return /qa is frozen by ana \(release night\) since 2026-11-25T20:00:00.000Z/.test(m) && /held: register \(SpecChanged\)/.test(m) ? undefined : `message must name who, why and what is held: ${m}`;
+    },
+  },
+  {
+    name: "frozen_env_creates_no_missing_job",
+    given: aSyncSnapshot({ desired: aDesiredJob(), frozen: { by: "ana" } }),
+    want: [{ kind: "noop", reason: "Frozen" }],
+    check: (p) => (/held: register \(JobMissing\)/.test(p.actions[0]?.message ?? "") ? undefined : "the held register is named"),
+  },
+  {
+    name: "frozen_env_prunes_nothing",
+    given: aSyncSnapshot({ actual: anActualJob({ prune: true }), prune: { absentSince: NOW - 900_000, managedInEnv: 10, candidatesInEnv: 1, override: false }, frozen: { reason: "incident" } }),
+    want: [{ kind: "noop", reason: "Frozen" }],
+    check: (p) => (/held: stop \(Pruned\)/.test(p.actions[0]?.message ?? "") ? undefined : "the held prune is named"),
+  },
+  {
+    name: "frozen_env_in_sync_says_nothing_is_held",
+    given: aSyncSnapshot({ desired: aDesiredJob(), actual: anActualJob(), frozen: {} }),
+    want: [{ kind: "noop", reason: "Frozen" }],
+    check: (p) => (/nothing held \(InSync\)/.test(p.actions[0]?.message ?? "") ? undefined : p.actions[0]?.message),
+  },
+  {
     name: "job_without_known_image_is_held_not_pruned",
     given: aSyncSnapshot({ desired: aDesiredJob({ imagePending: true }), actual: anActualJob({ hash: "old" }) }),
     want: [{ kind: "noop", reason: "AwaitingImage" }],
