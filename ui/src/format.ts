@@ -7,6 +7,7 @@ export const STATE_LABEL: Record<SyncCellState, { text: string; icon: string }> 
   drifted: { text: "drifted", icon: "≠" },
   error: { text: "error", icon: "✕" },
   paused: { text: "paused", icon: "⏸" },
+  frozen: { text: "frozen", icon: "❄" },
   unknown: { text: "unknown", icon: "?" },
 };
 

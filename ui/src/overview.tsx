@@ -72,6 +72,26 @@ function Cell({ cell, active, row, col, onOpen, tip, onTip }: { cell: SyncCell |
 }
 
 /**
+ * An environment's column header: its name, `frozen` (with who and why) when
+ * an operator froze it, and the Freeze or Unfreeze button.
+ */
+function EnvHeader({ env, frozen }: { env: string; frozen: { by?: string; reason?: string; at?: string } | undefined }): preact.JSX.Element {
+  const why = frozen ? `frozen${frozen.by ? ` by ${frozen.by}` : ""}${frozen.reason ? `: ${frozen.reason}` : ""}` : "";
+  return (
+    <div role="columnheader" class="cell head env-head" data-env-head={env} data-frozen={frozen ? "true" : "false"}>
+      <span>{env}</span>
+      {frozen ? (
+        <span class="tag frozen" title={why} data-testid={`frozen-${env}`}>
+          <span aria-hidden="true">❄ </span>
+          {why}
+        </span>
+      ) : null}
+      {frozen ? <ActionButton name="unfreeze" body={{ env }} label={`Unfreeze ${env}`} /> : <ActionButton name="freeze" body={{ env }} label={`Freeze ${env}`} />}
+    </div>
+  );
+}
+
+/**
  * The overview: services × environments, virtualised (only the rows in view
  * are in the DOM), keyboard navigable as an ARIA grid (arrows, Page Up/Down,
  * Home/End, Enter opens the service).
@@ -121,6 +141,8 @@ export function Overview({ store }: { store: LiveStore }): preact.JSX.Element {
   };
   const page = Math.max(1, Math.floor(height / ROW_H) - 1);
   const onKey = (e: KeyboardEvent): void => {
+    // A button in a column header (Freeze) takes its own Enter and Space.
+    if ((e.target as HTMLElement | null)?.closest("button")) return;
     const { row, col } = active;
     const moves: Record<string, () => void> = {
       ArrowDown: () => moveTo(row + 1, col),
@@ -192,9 +214,7 @@ export function Overview({ store }: { store: LiveStore }): preact.JSX.Element {
               Service
             </div>
             {envs.map((e) => (
-              <div role="columnheader" class="cell head" key={e}>
-                {e}
-              </div>
+              <EnvHeader key={e} env={e} frozen={store.sections.controls?.frozen?.[e]} />
             ))}
           </div>
         </div>

@@ -1,5 +1,5 @@
 import type { PromotionServiceStatus } from "../../src/server/live-types.js";
-import { DecisionButton } from "./action-button.js";
+import { ActionButton, DecisionButton } from "./action-button.js";
 import { ago, clock, shortDigest } from "./format.js";
 
 type Pending = PromotionServiceStatus["pending"][number];
@@ -61,12 +61,18 @@ export function PromotionPanel({ p }: { p: PromotionServiceStatus }): preact.JSX
       )}
       {p.failed.length ? (
         <>
-          <h3>Failed (never promoted again)</h3>
+          <h3>Failed (never promoted again, unless a failed gate is retried)</h3>
           <ul>
             {p.failed.map((f) => (
               <li key={f.digest}>
                 <span class="badge s-error">✕ failed</span> <code title={f.digest}>{digestLabel(f)}</code>
                 {f.stage ? ` in ${f.stage}` : ""}: {f.reason ? <code>{f.reason}</code> : null} {f.message}
+                {f.stage && (f.reason === "GateFailed" || f.reason === "GateTimedOut") ? (
+                  <>
+                    {" "}
+                    <ActionButton name="retry-gate" body={{ service: p.service, stage: f.stage, digest: f.digest }} label={`Retry gate of ${f.tag ?? shortDigest(f.digest)} in ${f.stage}`} />
+                  </>
+                ) : null}
               </li>
             ))}
           </ul>
