@@ -38,6 +38,7 @@ const rows: Array<{ name: string; input: SyncCellInput; state: SyncCell["state"]
   { name: "missing_job_is_out_of_sync", input: base({ desired: desired() }), state: "out_of_sync", reason: "JobMissing" },
   { name: "stopped_job_is_out_of_sync", input: base({ desired: desired(), stub: stub({ Stop: true }) }), state: "out_of_sync", reason: "JobMissing" },
   { name: "paused_wins_over_everything", input: base({ desired: desired("h2"), stub: stub(), paused: true }), state: "paused", reason: "Paused" },
+  { name: "frozen_environment_shows_frozen_whatever_is_held", input: base({ desired: desired("h2"), stub: stub(), status: status("Frozen"), frozen: { by: "ana", reason: "release night" } }), state: "frozen", reason: "Frozen" },
   { name: "failed_pass_is_error", input: base({ desired: desired(), stub: stub(), status: status("InSync", "False") }), state: "error" },
   { name: "drift_reported_is_drifted", input: base({ desired: desired(), stub: stub(), status: status("DriftReported") }), state: "drifted", reason: "DriftReported" },
   {
