@@ -8,7 +8,7 @@ import { ENV_NAME, OBJECT_NAME } from "./schema-common.js";
 import { poolFileSchema } from "./schema-pool.js";
 import { IMAGE_VARIABLE, serviceFileSchema, type ServiceFile } from "./schema-service.js";
 import { mergeSync, stewardFileSchema, type StewardFile } from "./schema-steward.js";
-import { STEWARD_FILE, pathProblem, readTree, type TreeLayout } from "./tree.js";
+import { STEWARD_FILE, pathProblem, readTree, readTreeFile, removeFromLayout, type TreeLayout } from "./tree.js";
 import type { DesiredState, PoolSpec, ServiceEnvironment, ServiceSpec, TreeSnapshot } from "./types.js";
 import { parseYamlFile, type YamlFile } from "./yaml-file.js";
 
@@ -30,38 +30,257 @@ export interface LoadOptions {
  * one); no other error is thrown on bad input.
  */
 export async function loadDesiredState(snapshot: TreeSnapshot, options: LoadOptions = {}): Promise<DesiredState> {
-  const { texts, layout, issues } = readTree(snapshot, options.maxFileBytes ?? MAX_DESIRED_STATE_FILE_BYTES);
-  const steward = loadStewardFile(snapshot, texts, issues);
-  const loaded: LoadedService[] = [];
-  const stewardText = texts.get(STEWARD_FILE) ?? "";
-  let sliceStartedAt = performance.now();
-  for (const name of [...layout.services.keys()].sort()) {
-    const service = await loadServiceCached(name, stewardText, { texts, layout, steward, issues });
-    if (service) loaded.push(service);
-    // Thousands of services can take seconds to check: the daemon's timers (its leader lock's renewal) must still run.
-    if (performance.now() - sliceStartedAt > LOAD_SLICE_MS) {
-      await nextTurn();
-      sliceStartedAt = performance.now();
+  return new DesiredStateLoader(options).load(snapshot);
+}
+
+/** What a {@link DesiredStateLoader.load} call did (for logs and tests). */
+export interface LoadReport {
+  /** `incremental`: only the paths of the snapshot's `changes` were read again. */
+  mode: "full" | "incremental";
+  /** Services whose files were checked again (a full load counts every one, memoized or not). */
+  servicesChecked: number;
+}
+
+/**
+ * {@link loadDesiredState} for a sequence of revisions of one source: it
+ * keeps what it learned from the last tree it loaded (valid or not), and
+ * when the next snapshot says which paths changed since that tree
+ * (`changes.since` is its revision), reads only those paths and checks again
+ * only the services they belong to. Whole-tree checks (steward.yaml, unknown
+ * environments, duplicate job IDs, stray files) hold as in a full load, from
+ * indexes kept up to date; a change to steward.yaml, a snapshot without the
+ * hint or from elsewhere is loaded in full. Same result and errors as
+ * `loadDesiredState`.
+ */
+export class DesiredStateLoader {
+  private last: TreeState | undefined;
+  private readonly maxFileBytes: number;
+  /** What the last `load` did. */
+  lastLoad: LoadReport = { mode: "full", servicesChecked: 0 };
+
+  constructor(options: LoadOptions = {}) {
+    this.maxFileBytes = options.maxFileBytes ?? MAX_DESIRED_STATE_FILE_BYTES;
+  }
+
+  /** @throws InvalidInputError listing every problem of the revision (see loadDesiredState) */
+  async load(snapshot: TreeSnapshot): Promise<DesiredState> {
+    const last = this.last;
+    // The state is changed in place: an unexpected failure half way leaves it unusable, so it is dropped first.
+    this.last = undefined;
+    const st = last && this.canIncrement(last, snapshot) ? await this.increment(last, snapshot) : await this.full(snapshot);
+    this.last = st;
+    return finish(st);
+  }
+
+  private canIncrement(last: TreeState, snapshot: TreeSnapshot): boolean {
+    const changes = snapshot.changes;
+    if (!changes || changes.since !== last.revision || snapshot.origin !== last.origin) return false;
+    // Every service depends on steward.yaml; a broken one is rare and its messages look at the whole tree.
+    return last.steward.file !== undefined && !changes.paths.includes(STEWARD_FILE);
+  }
+
+  private async full(snapshot: TreeSnapshot): Promise<TreeState> {
+    const { texts, layout, issues } = readTree(snapshot, this.maxFileBytes);
+    const stewardIssues: ValidationIssue[] = [];
+    const steward = loadStewardFile(snapshot, texts, stewardIssues);
+    const st: TreeState = {
+      revision: snapshot.revision,
+      origin: snapshot.origin,
+      texts,
+      layout,
+      fileIssues: new Map(issues.map((i) => [i.file ?? "", i])),
+      stewardText: texts.get(STEWARD_FILE) ?? "",
+      steward,
+      stewardIssues,
+      services: new Map(),
+      withIssues: new Set(),
+      names: [...layout.services.keys()].sort(),
+      pools: { specs: [], issues: [] },
+      jobIds: new Map(),
+      conflicted: new Set(),
+    };
+    await this.loadServices(st, st.names);
+    st.pools = loadPools(st);
+    this.lastLoad = { mode: "full", servicesChecked: st.names.length };
+    return st;
+  }
+
+  private async increment(st: TreeState, snapshot: TreeSnapshot): Promise<TreeState> {
+    st.revision = snapshot.revision;
+    const touched = new Set<string>();
+    let poolsTouched = false;
+    for (const path of snapshot.changes?.paths ?? []) {
+      // What the old content of the path contributed is taken back, then the new content read.
+      st.texts.delete(path);
+      st.fileIssues.delete(path);
+      removeFromLayout(path, st.layout);
+      const content = snapshot.files.get(path);
+      if (content !== undefined) {
+        const { text, issue } = readTreeFile(path, content, this.maxFileBytes, st.layout);
+        if (issue) st.fileIssues.set(path, issue);
+        else if (text !== undefined) st.texts.set(path, text);
+      }
+      const parts = path.split("/");
+      if (parts[0] === "services" && parts.length >= 3) touched.add(parts[1] ?? "");
+      else if (parts[0] === "pools") poolsTouched = true;
+    }
+    for (const name of touched) {
+      if (st.layout.services.has(name)) insertSorted(st.names, name);
+      else removeSorted(st.names, name);
+    }
+    await this.loadServices(st, [...touched].sort());
+    if (poolsTouched) st.pools = loadPools(st);
+    this.lastLoad = { mode: "incremental", servicesChecked: touched.size };
+    return st;
+  }
+
+  /** Checks the named services again against the tree state, keeping the job-ID index up to date. */
+  private async loadServices(st: TreeState, names: readonly string[]): Promise<void> {
+    const fileIssues = fileIssuesByService(st.fileIssues);
+    let sliceStartedAt = performance.now();
+    for (const name of names) {
+      unindexService(st, name);
+      if (!st.layout.services.has(name)) continue;
+      // Its files' own issues (too large, not UTF-8) are seen by the checks, as in one pass over the tree.
+      const seed = fileIssues.get(name) ?? [];
+      const issues = [...seed];
+      const loaded = await loadServiceCached(name, st.stewardText, { texts: st.texts, layout: st.layout, steward: st.steward, issues });
+      indexService(st, name, { loaded, issues: issues.slice(seed.length) });
+      // Thousands of services can take seconds to check: the daemon's timers (its leader lock's renewal) must still run.
+      if (performance.now() - sliceStartedAt > LOAD_SLICE_MS) {
+        await nextTurn();
+        sliceStartedAt = performance.now();
+      }
     }
   }
-  const pools = [...layout.pools.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .flatMap(([name, file]) => loadPool(name, file, { texts, steward, issues }) ?? []);
-  checkDuplicateJobIds(loaded, issues);
+}
 
-  if (issues.length > 0 || !steward.file) {
+/**
+ * One loader's knowledge of the last tree it loaded. Every field holds for
+ * `revision`; issues are kept by what raised them, so a change replaces
+ * exactly the issues of what it touched.
+ */
+interface TreeState {
+  revision: string;
+  origin: string;
+  /** Path → text, for the files the checks read (refused and ignored ones are absent). */
+  texts: Map<string, string>;
+  layout: TreeLayout;
+  /** Path → the one issue of a file refused as a file (path, place in the layout, size, encoding). */
+  fileIssues: Map<string, ValidationIssue>;
+  stewardText: string;
+  steward: StewardResult;
+  stewardIssues: ValidationIssue[];
+  /** Service name → its load (absent: its directory holds nothing). */
+  services: Map<string, ServiceEntry>;
+  /** Names of the services whose entry has issues. */
+  withIssues: Set<string>;
+  /** The keys of `layout.services`, sorted. */
+  names: string[];
+  pools: { specs: PoolSpec[]; issues: ValidationIssue[] };
+  /** Statically known job ID → the services (sorted) whose job file declares it, for the duplicate check. */
+  jobIds: Map<string, string[]>;
+  /** Job IDs declared by more than one service. */
+  conflicted: Set<string>;
+}
+
+/** A service as one tree state loaded it, and the issues it raised (besides its files' own). */
+interface ServiceEntry {
+  loaded: LoadedService | undefined;
+  issues: ValidationIssue[];
+}
+
+function indexService(st: TreeState, name: string, entry: ServiceEntry): void {
+  st.services.set(name, entry);
+  if (entry.issues.length > 0) st.withIssues.add(name);
+  const id = entry.loaded?.facts?.jobId;
+  if (id === undefined || !entry.loaded?.envs) return;
+  const names = st.jobIds.get(id) ?? [];
+  insertSorted(names, name);
+  st.jobIds.set(id, names);
+  if (names.length > 1) st.conflicted.add(id);
+}
+
+function unindexService(st: TreeState, name: string): void {
+  const id = st.services.get(name)?.loaded?.facts?.jobId;
+  st.services.delete(name);
+  st.withIssues.delete(name);
+  const names = id === undefined ? undefined : st.jobIds.get(id);
+  if (id === undefined || !names) return;
+  removeSorted(names, name);
+  if (names.length === 0) st.jobIds.delete(id);
+  if (names.length < 2) st.conflicted.delete(id);
+}
+
+/** File issues under `services/<name>/`, by service name. */
+function fileIssuesByService(fileIssues: ReadonlyMap<string, ValidationIssue>): Map<string, ValidationIssue[]> {
+  const out = new Map<string, ValidationIssue[]>();
+  for (const [path, issue] of fileIssues) {
+    const parts = path.split("/");
+    if (parts[0] !== "services" || parts.length < 3) continue;
+    const name = parts[1] ?? "";
+    out.set(name, [...(out.get(name) ?? []), issue]);
+  }
+  return out;
+}
+
+function loadPools(st: TreeState): { specs: PoolSpec[]; issues: ValidationIssue[] } {
+  const issues: ValidationIssue[] = [];
+  const specs = [...st.layout.pools.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .flatMap(([name, file]) => loadPool(name, file, { texts: st.texts, steward: st.steward, issues }) ?? []);
+  return { specs, issues };
+}
+
+/** The revision the tree state holds, or the error listing every problem, in the order one pass over the tree finds them. */
+function finish(st: TreeState): DesiredState {
+  const issues: ValidationIssue[] = [];
+  if (st.fileIssues.size > 0) issues.push(...[...st.fileIssues.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, i]) => i));
+  issues.push(...st.stewardIssues);
+  for (const name of [...st.withIssues].sort()) issues.push(...(st.services.get(name)?.issues ?? []));
+  issues.push(...st.pools.issues);
+  issues.push(...duplicateJobIdIssues(st));
+  if (issues.length > 0 || !st.steward.file) {
     const sorted = sortIssues(issues);
-    const header = `desired state ${snapshot.revision} (${snapshot.origin}) is invalid: ${sorted.length} problem${sorted.length === 1 ? "" : "s"}`;
-    throw new InvalidInputError([header, ...sorted.map((i) => `  ${describeIssue(i)}`)].join("\n"), { revision: snapshot.revision }, sorted);
+    const header = `desired state ${st.revision} (${st.origin}) is invalid: ${sorted.length} problem${sorted.length === 1 ? "" : "s"}`;
+    throw new InvalidInputError([header, ...sorted.map((i) => `  ${describeIssue(i)}`)].join("\n"), { revision: st.revision }, sorted);
+  }
+  const services: ServiceSpec[] = [];
+  for (const name of st.names) {
+    const spec = st.services.get(name)?.loaded?.spec;
+    if (spec) services.push(spec);
   }
   return {
-    revision: snapshot.revision,
-    origin: snapshot.origin,
-    environments: steward.file.environments,
-    syncDefaults: steward.file.sync,
-    services: loaded.flatMap((s) => s.spec ?? []),
-    pools,
+    revision: st.revision,
+    origin: st.origin,
+    environments: st.steward.file.environments,
+    syncDefaults: st.steward.file.sync,
+    services,
+    pools: st.pools.specs,
   };
+}
+
+/** Inserts `x` into the sorted array `a` unless it is there. */
+function insertSorted(a: string[], x: string): void {
+  const i = lowerBound(a, x);
+  if (a[i] !== x) a.splice(i, 0, x);
+}
+
+/** Removes `x` from the sorted array `a` if it is there. */
+function removeSorted(a: string[], x: string): void {
+  const i = lowerBound(a, x);
+  if (a[i] === x) a.splice(i, 1);
+}
+
+function lowerBound(a: readonly string[], x: string): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((a[mid] ?? "") < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** What steward.yaml gave: the file when valid, and the environment names whenever they can be trusted. */
@@ -410,23 +629,23 @@ function loadPool(name: string, file: string, ctx: Shared): PoolSpec | undefined
 /**
  * Two services whose jobs share an ID in one environment would overwrite
  * each other in Nomad. Only IDs known statically are compared; an ID built
- * from variables is left to Nomad's parse.
+ * from variables is left to Nomad's parse. Only IDs the index knows to be
+ * declared more than once are looked at, so a tree of N services costs
+ * O(conflicts), not O(N).
  */
-function checkDuplicateJobIds(services: readonly LoadedService[], issues: ValidationIssue[]): void {
-  // Grouped by job ID, so a tree of N services costs O(N), not O(N²).
-  const seen = new Map<string, LoadedService[]>();
-  for (const s of services) {
-    const id = s.facts?.jobId;
-    if (id === undefined || !s.envs) continue;
-    const same = seen.get(id) ?? [];
-    for (const other of same) {
-      const shared = s.envs.filter((e) => other.envs?.includes(e));
-      if (shared.length === 0) continue;
-      issues.push(
-        located(s.jobFile, s.facts?.jobLine, "", `job ID "${id}" is also the job ID of ${other.jobFile} in ${shared.join(", ")}; job IDs must be unique within an environment`),
-      );
-    }
-    same.push(s);
-    seen.set(id, same);
+function duplicateJobIdIssues(st: TreeState): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  for (const id of [...st.conflicted].sort()) {
+    const same = (st.jobIds.get(id) ?? []).flatMap((n) => st.services.get(n)?.loaded ?? []);
+    same.forEach((s, i) => {
+      for (const other of same.slice(0, i)) {
+        const shared = s.envs?.filter((e) => other.envs?.includes(e)) ?? [];
+        if (shared.length === 0) continue;
+        issues.push(
+          located(s.jobFile, s.facts?.jobLine, "", `job ID "${id}" is also the job ID of ${other.jobFile} in ${shared.join(", ")}; job IDs must be unique within an environment`),
+        );
+      }
+    });
   }
+  return issues;
 }

@@ -54,33 +54,57 @@ export function readTree(
   const issues: ValidationIssue[] = [];
   const texts = new Map<string, string>();
   const layout: TreeLayout = { services: new Map(), serviceFiles: new Set(), pools: new Map() };
-  const decoder = new TextDecoder("utf-8", { fatal: true });
   for (const path of [...snapshot.files.keys()].sort()) {
-    // Consul KV lists folders as empty keys ending in "/"; they hold nothing to read.
-    if (path.endsWith("/") && snapshot.files.get(path)?.length === 0) continue;
-    const problem = pathProblem(path);
-    if (problem !== undefined) {
-      issues.push(located(path, undefined, "", problem));
-      continue;
-    }
-    if (isIgnoredPath(path)) continue;
-    const stray = placeInLayout(path, layout);
-    if (stray !== undefined) {
-      issues.push(located(path, undefined, "", stray));
-      continue;
-    }
-    const content = snapshot.files.get(path) ?? Buffer.alloc(0);
-    if (content.length > maxFileBytes) {
-      issues.push(located(path, undefined, "", `file is ${kib(content.length)}; the limit is ${kib(maxFileBytes)}`));
-      continue;
-    }
-    try {
-      texts.set(path, decoder.decode(content));
-    } catch {
-      issues.push(located(path, undefined, "", "not valid UTF-8 text"));
-    }
+    const { text, issue } = readTreeFile(path, snapshot.files.get(path), maxFileBytes, layout);
+    if (issue) issues.push(issue);
+    else if (text !== undefined) texts.set(path, text);
   }
   return { texts, layout, issues };
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * One path of {@link readTree}: its text when the loader reads it, or the
+ * issue that refuses it; neither when the path is ignored (Markdown, a
+ * Consul KV folder). A path with a place in the layout is recorded there
+ * (also when its content is refused), as readTree does.
+ */
+export function readTreeFile(path: string, content: Buffer | undefined, maxFileBytes: number, layout: TreeLayout): { text?: string; issue?: ValidationIssue } {
+  // Consul KV lists folders as empty keys ending in "/"; they hold nothing to read.
+  if (path.endsWith("/") && content?.length === 0) return {};
+  const problem = pathProblem(path);
+  if (problem !== undefined) return { issue: located(path, undefined, "", problem) };
+  if (isIgnoredPath(path)) return {};
+  const stray = placeInLayout(path, layout);
+  if (stray !== undefined) return { issue: located(path, undefined, "", stray) };
+  const bytes = content ?? Buffer.alloc(0);
+  if (bytes.length > maxFileBytes) return { issue: located(path, undefined, "", `file is ${kib(bytes.length)}; the limit is ${kib(maxFileBytes)}`) };
+  try {
+    return { text: decoder.decode(bytes) };
+  } catch {
+    return { issue: located(path, undefined, "", "not valid UTF-8 text") };
+  }
+}
+
+/**
+ * Takes a path that left the tree out of the layout (the inverse of what
+ * {@link readTreeFile} recorded): a service with no file left has no entry.
+ */
+export function removeFromLayout(path: string, layout: TreeLayout): void {
+  const parts = path.split("/");
+  if (parts[0] === "services" && parts.length >= 3) {
+    const name = parts[1] ?? "";
+    if (parts.length === 3 && parts[2] === "service.yaml") layout.serviceFiles.delete(name);
+    const others = layout.services.get(name)?.filter((p) => p !== path);
+    if (others === undefined) return;
+    if (others.length === 0 && !layout.serviceFiles.has(name)) layout.services.delete(name);
+    else layout.services.set(name, others);
+    return;
+  }
+  if (parts[0] === "pools" && parts.length === 2 && layout.pools.get(parts[1]?.slice(0, -".yaml".length) ?? "") === path) {
+    layout.pools.delete(parts[1]?.slice(0, -".yaml".length) ?? "");
+  }
 }
 
 const LAYOUT_HINT = "expected steward.yaml, services/<name>/service.yaml with its job file, pools/<name>.yaml (and *.md anywhere)";
@@ -92,7 +116,11 @@ function placeInLayout(path: string, layout: TreeLayout): string | undefined {
   if (parts[0] === "services" && parts.length >= 3) {
     const name = parts[1] ?? "";
     if (parts.length === 3 && parts[2] === "service.yaml") layout.serviceFiles.add(name);
-    else layout.services.set(name, [...(layout.services.get(name) ?? []), path]);
+    else {
+      const others = layout.services.get(name) ?? [];
+      // Sorted, whatever order paths come in (a whole tree sorted, or a few changed ones).
+      if (!others.includes(path)) layout.services.set(name, [...others, path].sort());
+    }
     if (!layout.services.has(name)) layout.services.set(name, []);
     return undefined;
   }

@@ -13,8 +13,20 @@ export interface TreeSnapshot {
   revision: string;
   /** Where it came from, for messages: `git:https://…#main:desired-state`, `consul:steward/desired-state`. */
   origin: string;
-  /** Path relative to the tree root (forward slashes) → content. */
+  /** Path relative to the tree root (forward slashes) → content. Read only: a source may hand the same map out again. */
   files: Map<string, Buffer>;
+  /**
+   * Optional hint: this tree differs from revision `since` (of the same
+   * origin) only at `paths` (added, changed or removed); every other file is
+   * byte for byte the same. Absent: nothing is known, the tree is read whole.
+   */
+  changes?: TreeChanges;
+}
+
+/** See {@link TreeSnapshot.changes}. */
+export interface TreeChanges {
+  since: string;
+  paths: readonly string[];
 }
 
 /** Where a Nomad or Consul token comes from. Tokens are never logged or shown. */

@@ -23,9 +23,10 @@ export interface GitSourceOptions {
 
 /**
  * Reads a desired-state tree from git with the git CLI: a bare mirror fetched
- * on demand, and the tree read at the branch tip with `ls-tree` and
- * `cat-file --batch`. It never checks out a work tree, so a revision is read
- * whole or not at all.
+ * on demand, and the tree read at the branch tip with `ls-tree` (first read)
+ * or `diff-tree` against the previous read (later ones), and
+ * `cat-file --batch` for the blobs not held yet. It never checks out a work
+ * tree, so a revision is read whole or not at all.
  */
 export class GitSource {
   private readonly branch: string;
@@ -33,8 +34,8 @@ export class GitSource {
   private readonly timeoutMs: number;
   private readonly maxFileBytes: number;
   private initialized = false;
-  /** The blobs of the last tree read, by object ID (content-addressed, so never stale). */
-  private blobs = new Map<string, Buffer>();
+  /** The last tree read whole (not refused): the base the next read's diff starts from. */
+  private last: LastRead | undefined;
 
   constructor(private readonly opts: GitSourceOptions) {
     this.branch = opts.branch ?? "main";
@@ -63,11 +64,28 @@ export class GitSource {
   }
 
   /**
-   * Reads the tree at `revision`.
+   * Reads the tree at `revision`. After a first read, only what changed is
+   * read: `git diff-tree` against the previous revision read (one process),
+   * `cat-file` for the new blobs, every other file taken from that read; the
+   * snapshot then says so in `changes`. A full `ls-tree` is done for the first
+   * read, or when the diff fails (the previous commit is gone from the mirror).
+   * A diff compares two trees, so it is exact whatever the history between
+   * them (a force-push included).
    * @throws InvalidInputError when the tree holds a symlink, a submodule or a file over the size limit
    */
   async read(revision: string): Promise<TreeSnapshot> {
-    const prefix = this.subdir ? `${this.subdir}/` : "";
+    const last = this.last;
+    if (last?.revision === revision) return { revision, origin: this.origin, files: last.files, changes: { since: revision, paths: [] } };
+    if (last) {
+      const changed = await this.diff(last.revision, revision).catch(() => undefined);
+      if (changed) return this.readChanges(last, revision, changed);
+    }
+    return this.readFull(revision);
+  }
+
+  /** The tree read whole with `ls-tree`; blobs the last read held are not read again. */
+  private async readFull(revision: string): Promise<TreeSnapshot> {
+    const prefix = this.prefix;
     const listing = await this.git(["ls-tree", "-r", "-z", "--long", "--full-tree", revision, "--", prefix || "."], "ls-tree");
     const entries = listing
       .split("\0")
@@ -78,24 +96,88 @@ export class GitSource {
         return { mode, type, oid, size: Number(size), file: file.slice(prefix.length) };
       });
     const issues = entries.flatMap((e) => {
-      if (e.mode === "120000") return [{ message: "symlinks are not allowed in the desired state", file: e.file }];
-      if (e.type === "commit") return [{ message: "submodules are not allowed in the desired state", file: e.file }];
-      if (e.size > this.maxFileBytes) return [{ message: `file is ${e.size} bytes, over the limit of ${this.maxFileBytes}`, file: e.file }];
-      return [];
+      const problem = entryProblem(e.mode, e.type === "commit") ?? (e.size > this.maxFileBytes ? this.sizeProblem(e.size) : undefined);
+      return problem === undefined ? [] : [{ message: problem, file: e.file }];
     });
-    if (issues.length) {
-      throw new InvalidInputError(`revision ${revision.slice(0, 12)} is refused: ${issues.length} problem(s)`, { revision }, issues.map((i) => ({ ...i, revision })));
-    }
+    if (issues.length) throw this.refusal(revision, issues);
     // A commit changes a few files of many: only blobs the last read did not hold are read.
-    const missing = [...new Set(entries.map((e) => e.oid).filter((oid) => !this.blobs.has(oid)))];
+    const known = new Map<string, Buffer>();
+    for (const [file, oid] of this.last?.oids ?? []) {
+      const blob = this.last?.files.get(file);
+      if (blob) known.set(oid, blob);
+    }
+    const missing = [...new Set(entries.map((e) => e.oid).filter((oid) => !known.has(oid)))];
     const read = await this.catBlobs(missing);
-    const blobs = new Map<string, Buffer>();
-    for (const e of entries) blobs.set(e.oid, this.blobs.get(e.oid) ?? Buffer.alloc(0));
-    missing.forEach((oid, i) => blobs.set(oid, read[i] ?? Buffer.alloc(0)));
-    this.blobs = blobs;
+    missing.forEach((oid, i) => known.set(oid, read[i] ?? Buffer.alloc(0)));
     const files = new Map<string, Buffer>();
-    for (const e of entries) files.set(e.file, blobs.get(e.oid) ?? Buffer.alloc(0));
+    const oids = new Map<string, string>();
+    for (const e of entries) {
+      files.set(e.file, known.get(e.oid) ?? Buffer.alloc(0));
+      oids.set(e.file, e.oid);
+    }
+    this.last = { revision, files, oids };
     return { revision, origin: this.origin, files };
+  }
+
+  /** The previous read with the changed paths applied: O(changed) git work (one copy of the path maps besides). */
+  private async readChanges(last: LastRead, revision: string, changed: TreeChange[]): Promise<TreeSnapshot> {
+    const issues: Array<{ message: string; file: string }> = [];
+    const added: TreeChange[] = [];
+    for (const c of changed) {
+      if (c.deleted) continue;
+      const problem = entryProblem(c.mode, c.mode === SUBMODULE_MODE);
+      if (problem === undefined) added.push(c);
+      else issues.push({ message: problem, file: c.file });
+    }
+    // Sizes are known once read (diff-tree does not give them); one commit adds few files.
+    const wanted = [...new Set(added.map((c) => c.oid))];
+    const blobs = await this.catBlobs(wanted);
+    const byOid = new Map<string, Buffer>();
+    wanted.forEach((oid, i) => byOid.set(oid, blobs[i] ?? Buffer.alloc(0)));
+    for (const c of added) {
+      const size = byOid.get(c.oid)?.length ?? 0;
+      if (size > this.maxFileBytes) issues.push({ message: this.sizeProblem(size), file: c.file });
+    }
+    if (issues.length) throw this.refusal(revision, issues);
+    const files = new Map(last.files);
+    const oids = new Map(last.oids);
+    for (const c of changed) {
+      if (c.deleted) {
+        files.delete(c.file);
+        oids.delete(c.file);
+      } else {
+        files.set(c.file, byOid.get(c.oid) ?? Buffer.alloc(0));
+        oids.set(c.file, c.oid);
+      }
+    }
+    this.last = { revision, files, oids };
+    return { revision, origin: this.origin, files, changes: { since: last.revision, paths: changed.map((c) => c.file) } };
+  }
+
+  /** The blobs that differ between two commits' trees under the subdir (`diff-tree -r --no-renames -z`). */
+  private async diff(from: string, to: string): Promise<TreeChange[]> {
+    const prefix = this.prefix;
+    const out = await this.git(["diff-tree", "-r", "--no-renames", "-z", from, to, "--", ...(prefix ? [prefix] : [])], "diff-tree");
+    const parts = out.split("\0");
+    const changes: TreeChange[] = [];
+    // Each change is `:<old mode> <new mode> <old oid> <new oid> <status>` NUL `<path>` NUL.
+    for (let i = 0; i + 1 < parts.length; i += 2) {
+      const [, mode = "", , oid = "", status = ""] = (parts[i] ?? "").split(" ");
+      changes.push({ file: (parts[i + 1] ?? "").slice(prefix.length), mode, oid, deleted: status === "D" });
+    }
+    return changes;
+  }
+
+  private get prefix(): string {
+    return this.subdir ? `${this.subdir}/` : "";
+  }
+
+  private sizeProblem(size: number): string {
+    return `file is ${size} bytes, over the limit of ${this.maxFileBytes}`;
+  }
+
+  private refusal(revision: string, issues: Array<{ message: string; file: string }>): InvalidInputError {
+    return new InvalidInputError(`revision ${revision.slice(0, 12)} is refused: ${issues.length} problem(s)`, { revision }, issues.map((i) => ({ ...i, revision })));
   }
 
   /** Fetch and read the tip: the usual way to get a snapshot. */
@@ -141,6 +223,31 @@ export class GitSource {
       );
     });
   }
+}
+
+/** A tree as last read: its files and each file's blob ID, by path relative to the subdir. */
+interface LastRead {
+  revision: string;
+  files: Map<string, Buffer>;
+  oids: Map<string, string>;
+}
+
+/** One path `diff-tree` reports, relative to the subdir; `mode`/`oid` are the new ones. */
+interface TreeChange {
+  file: string;
+  mode: string;
+  oid: string;
+  deleted: boolean;
+}
+
+const SYMLINK_MODE = "120000";
+const SUBMODULE_MODE = "160000";
+
+/** Why a tree entry cannot be part of the desired state, from its mode. */
+function entryProblem(mode: string, submodule: boolean): string | undefined {
+  if (mode === SYMLINK_MODE) return "symlinks are not allowed in the desired state";
+  if (submodule) return "submodules are not allowed in the desired state";
+  return undefined;
 }
 
 /** Splits `git cat-file --batch` output: `<oid> <type> <size>\n<content>\n` per object. */

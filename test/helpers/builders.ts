@@ -18,7 +18,6 @@ export function aDesiredJob(over: Partial<DesiredJob> = {}): DesiredJob {
       TaskGroups: [{ Name: "web", Count: 2, Tasks: [{ Name: "web", Driver: "docker", Config: { image: "r/web@sha256:aa" } }] }],
     },
     specHash: "hash-1",
-    revision: "rev-1",
     policy: aPolicy(),
     scaledGroups: [],
     ...over,

@@ -2,10 +2,10 @@ import test from "ava";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadDesiredState, type LoadOptions } from "../../src/model/load.js";
+import { DesiredStateLoader, loadDesiredState, type LoadOptions } from "../../src/model/load.js";
 import { snapshotFromDirectory } from "../../src/model/snapshot-dir.js";
 import { InvalidInputError, describeIssue } from "../../src/model/errors.js";
-import type { TreeSnapshot } from "../../src/model/types.js";
+import type { DesiredState, TreeSnapshot } from "../../src/model/types.js";
 import {
   DEFAULT_MAX_PRUNE_SHARE,
   DEFAULT_POOL_COOLDOWN_MS,
@@ -240,4 +240,108 @@ test("checking a large tree again lets timers run before it is loaded", async (t
   loaded = true;
   t.is(state.services.length, 1500);
   t.false(loadedWhenTimerRan, "the timer ran while the tree was being checked");
+});
+
+// ---- DesiredStateLoader: a revision that says what changed is read incrementally, with the result of a full load.
+
+const POOL = readFileSync(path.join(EXAMPLE, "pools/workers.yaml"), "utf8").replace(/^env: .*$/m, "env: prod");
+const BASE: Record<string, string> = {
+  "steward.yaml": STEWARD,
+  "README.md": "# desired state\n",
+  "services/web/service.yaml": SERVICE,
+  "services/web/web.nomad.hcl": JOB,
+  "services/api/service.yaml": SERVICE.replace("web", "api"),
+  "services/api/api.nomad.hcl": JOB.replaceAll("web", "api"),
+  "services/worker/service.yaml": `${SERVICE.replace("web", "worker")}environments:\n  qa: {}\n`,
+  "services/worker/worker.nomad.hcl": JOB.replaceAll("web", "worker"),
+};
+
+/** The next revision of `files`: `change` sets (or, with null, removes) paths; the snapshot says which. */
+function nextRevision(files: Record<string, string>, change: Record<string, string | null>, revision: string, since: string): { files: Record<string, string>; snapshot: TreeSnapshot } {
+  const next = { ...files };
+  for (const [p, text] of Object.entries(change)) {
+    if (text === null) delete next[p];
+    else next[p] = text;
+  }
+  return { files: next, snapshot: { ...snapshot(next), revision, changes: { since, paths: Object.keys(change) } } };
+}
+
+/** What a load gives: the state, or the issues as a person reads them. */
+async function outcomeOf(load: Promise<unknown>): Promise<unknown> {
+  return load.then(
+    (state) => ({ state }),
+    (err: unknown) => {
+      if (err instanceof InvalidInputError) return { message: err.message, issues: err.issues.map(describeIssue) };
+      throw err;
+    },
+  );
+}
+
+const moved = (from: string, to: string): Record<string, string | null> => ({
+  [`services/${from}/service.yaml`]: null,
+  [`services/${from}/${from}.nomad.hcl`]: null,
+  [`services/${to}/service.yaml`]: SERVICE.replace("web", to),
+  [`services/${to}/${to}.nomad.hcl`]: JOB.replaceAll("web", to),
+});
+
+const incrementalRows: Array<{ name: string; change: Record<string, string | null>; mode: "full" | "incremental"; checked?: number }> = [
+  { name: "one_changed_job_file_checks_only_its_service", change: { "services/web/web.nomad.hcl": JOB.replace("task \"web\"", "task \"main\"") }, mode: "incremental", checked: 1 },
+  { name: "an_added_service_is_checked_alone", change: { "services/new/service.yaml": SERVICE.replace("web", "new"), "services/new/new.nomad.hcl": JOB.replaceAll("web", "new") }, mode: "incremental", checked: 1 },
+  { name: "a_removed_service_leaves_the_state", change: { "services/api/service.yaml": null, "services/api/api.nomad.hcl": null }, mode: "incremental", checked: 1 },
+  { name: "a_renamed_service_directory_is_a_removal_and_an_addition", change: moved("api", "backend"), mode: "incremental", checked: 2 },
+  { name: "a_markdown_file_changes_nothing", change: { "README.md": "# changed\n", "services/web/NOTES.md": "notes\n" }, mode: "incremental", checked: 1 },
+  { name: "a_stray_file_refuses_the_revision", change: { "stray.txt": "x\n" }, mode: "incremental", checked: 0 },
+  { name: "a_service_yaml_removed_refuses_the_revision_for_its_lone_job_file", change: { "services/api/service.yaml": null }, mode: "incremental", checked: 1 },
+  { name: "a_broken_service_yaml_refuses_the_revision", change: { "services/web/service.yaml": "sync:\n  drift: sometimes\n" }, mode: "incremental", checked: 1 },
+  { name: "a_duplicate_job_id_refuses_the_revision", change: { "services/api/api.nomad.hcl": JOB }, mode: "incremental", checked: 1 },
+  { name: "a_duplicate_job_id_in_a_new_service_refuses_the_revision", change: { "services/copy/service.yaml": SERVICE, "services/copy/copy.nomad.hcl": JOB }, mode: "incremental", checked: 1 },
+  { name: "an_unknown_environment_refuses_the_revision", change: { "services/worker/service.yaml": `${SERVICE.replace("web", "worker")}environments:\n  staging: {}\n` }, mode: "incremental", checked: 1 },
+  { name: "an_oversized_job_file_refuses_the_revision", change: { "services/web/web.nomad.hcl": `${JOB}#${"x".repeat(MAX_DESIRED_STATE_FILE_BYTES)}\n` }, mode: "incremental", checked: 1 },
+  { name: "a_file_beside_the_job_file_refuses_the_revision", change: { "services/web/other.nomad.hcl": JOB }, mode: "incremental", checked: 1 },
+  { name: "a_pool_added_is_checked", change: { "pools/workers.yaml": POOL }, mode: "incremental", checked: 0 },
+  { name: "a_broken_pool_refuses_the_revision", change: { "pools/workers.yaml": "env: nowhere\n" }, mode: "incremental", checked: 0 },
+  { name: "a_changed_steward_yaml_loads_in_full", change: { "steward.yaml": `${STEWARD}sync:\n  prune: true\n` }, mode: "full" },
+  { name: "a_broken_steward_yaml_refuses_the_revision_in_a_full_load", change: { "steward.yaml": "environments: 3\n" }, mode: "full" },
+];
+
+for (const row of incrementalRows) {
+  test(`incremental: ${row.name}`, async (t) => {
+    const loader = new DesiredStateLoader();
+    const first = await loader.load(snapshot(BASE));
+    const { files, snapshot: next } = nextRevision(BASE, row.change, "rev-2", "rev-1");
+    const got = await outcomeOf(loader.load(next));
+    t.is(loader.lastLoad.mode, row.mode);
+    if (row.checked !== undefined) t.is(loader.lastLoad.servicesChecked, row.checked);
+    t.deepEqual(got, await outcomeOf(loadDesiredState({ ...snapshot(files), revision: "rev-2" })), "the same result as a full load of the new tree");
+    // Services the change did not touch are the very objects of the last revision (the intake keeps their jobs).
+    const state = (got as { state?: DesiredState }).state;
+    const touched = new Set(Object.keys(row.change).map((p) => p.split("/")[1]));
+    for (const s of state?.services ?? []) if (!touched.has(s.name) && row.mode === "incremental") t.true(s === first.services.find((f) => f.name === s.name), `${s.name} kept`);
+    // Rows named after a refusal must be refused (else the comparison above could hold between two acceptances).
+    t.is(state === undefined, row.name.includes("refuses"));
+  });
+}
+
+test("incremental: a refused revision is the base of the next one, which is accepted when it fixes it", async (t) => {
+  const loader = new DesiredStateLoader();
+  await loader.load(snapshot(BASE));
+  const broken = nextRevision(BASE, { "services/web/service.yaml": "sync:\n  drift: sometimes\n" }, "rev-2", "rev-1");
+  await t.throwsAsync(loader.load(broken.snapshot), { instanceOf: InvalidInputError });
+  const fixed = nextRevision(broken.files, { "services/web/service.yaml": `${SERVICE}sync:\n  drift: report\n` }, "rev-3", "rev-2");
+  const state = await loader.load(fixed.snapshot);
+  t.is(loader.lastLoad.mode, "incremental");
+  t.deepEqual(await outcomeOf(Promise.resolve(state)), await outcomeOf(loadDesiredState({ ...snapshot(fixed.files), revision: "rev-3" })));
+  t.is(state.services.find((s) => s.name === "web")?.sync.drift, "report");
+});
+
+test("incremental: a snapshot whose base is not the last tree loaded is loaded in full", async (t) => {
+  const loader = new DesiredStateLoader();
+  await loader.load(snapshot(BASE));
+  const skipped = nextRevision(BASE, { "services/web/web.nomad.hcl": JOB.replace("task \"web\"", "task \"main\"") }, "rev-3", "rev-2");
+  const state = await loader.load(skipped.snapshot);
+  t.is(loader.lastLoad.mode, "full");
+  t.is(state.revision, "rev-3");
+  const other = await loader.load({ ...snapshot(BASE), origin: "elsewhere", revision: "rev-4", changes: { since: "rev-3", paths: [] } });
+  t.is(loader.lastLoad.mode, "full", "another origin's revision names are not comparable");
+  t.is(other.origin, "elsewhere");
 });

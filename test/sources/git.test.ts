@@ -1,5 +1,6 @@
 import test from "ava";
 import { mkdtemp, rm, symlink } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { GitSource } from "../../src/sources/git.js";
@@ -12,7 +13,7 @@ async function fixture() {
   const repo = await GitRepo.create();
   const cacheDir = await mkdtemp(path.join(tmpdir(), "steward-gitcache-"));
   const source = new GitSource({ url: repo.dir, cacheDir, maxFileBytes: 1024 });
-  return { repo, source, cleanup: async () => Promise.all([repo.destroy(), rm(cacheDir, { recursive: true, force: true })]) };
+  return { repo, source, cacheDir, cleanup: async () => Promise.all([repo.destroy(), rm(cacheDir, { recursive: true, force: true })]) };
 }
 
 test("reads_the_subdir_tree_at_the_branch_tip", async (t) => {
@@ -71,6 +72,106 @@ test("missing_branch_is_an_error_not_an_empty_tree", async (t) => {
   t.teardown(() => rm(cacheDir, { recursive: true, force: true }));
   const other = new GitSource({ url: repo.dir, branch: "release", cacheDir });
   await t.throwsAsync(other.snapshot(), { instanceOf: TransientError });
+});
+
+// ---- After a first read, a read diffs against the last one: the files must be exactly a full read's.
+
+/** The same tip read whole by a fresh source (its own mirror): what an incremental read must equal. */
+async function fullRead(url: string, t: { teardown: (fn: () => Promise<unknown>) => void }) {
+  const cacheDir = await mkdtemp(path.join(tmpdir(), "steward-gitcache-"));
+  t.teardown(() => rm(cacheDir, { recursive: true, force: true }));
+  return new GitSource({ url, cacheDir, maxFileBytes: 1024 }).snapshot();
+}
+
+function texts(files: Map<string, Buffer>): Record<string, string> {
+  const pairs: Array<[string, string]> = [...files].map(([k, v]) => [k, v.toString()]);
+  return Object.fromEntries(pairs.sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+async function seeded() {
+  const f = await fixture();
+  await f.repo.write("desired-state/steward.yaml", "environments: []\n");
+  await f.repo.write("desired-state/services/web/service.yaml", "image: web\n");
+  await f.repo.write("desired-state/services/web/web.nomad.hcl", 'job "web" {}\n');
+  await f.repo.write("desired-state/services/api/service.yaml", "image: api\n");
+  await f.repo.write("desired-state/services/api/api.nomad.hcl", 'job "api" {}\n');
+  await f.repo.write("outside/file.txt", "not in the tree\n");
+  const first = f.repo.commit("first");
+  const snap = await f.source.snapshot();
+  return { ...f, first, snap };
+}
+
+test("a_later_read_lists_the_paths_changed_since_the_last_one_and_equals_a_full_read", async (t) => {
+  const { repo, source, cleanup, first } = await seeded();
+  t.teardown(cleanup);
+  await repo.write("desired-state/services/web/web.nomad.hcl", 'job "web" { type = "batch" }\n'); // changed
+  await repo.remove("desired-state/services/api"); // removed
+  await repo.write("desired-state/services/backend/service.yaml", "image: api\n"); // renamed: the same content elsewhere
+  await repo.write("desired-state/services/backend/backend.nomad.hcl", 'job "api" {}\n');
+  await repo.write("outside/file.txt", "changed outside the tree\n"); // not the tree's business
+  const second = repo.commit("second");
+  const snap = await source.snapshot();
+  t.is(snap.revision, second);
+  t.is(snap.changes?.since, first);
+  t.deepEqual([...(snap.changes?.paths ?? [])].sort(), [
+    "services/api/api.nomad.hcl",
+    "services/api/service.yaml",
+    "services/backend/backend.nomad.hcl",
+    "services/backend/service.yaml",
+    "services/web/web.nomad.hcl",
+  ]);
+  t.deepEqual(texts(snap.files), texts((await fullRead(repo.dir, t)).files));
+});
+
+test("a_first_read_and_a_diff_that_fails_read_the_whole_tree", async (t) => {
+  const { repo, source, cacheDir, cleanup, snap: firstSnap } = await seeded();
+  t.teardown(cleanup);
+  t.is(firstSnap.changes, undefined, "the first read has nothing to diff against");
+  // A force-push onto an unrelated history, then the old commit pruned from the mirror: the diff cannot run.
+  repo.git("checkout", "--quiet", "--orphan", "rewritten");
+  await repo.write("desired-state/services/web/web.nomad.hcl", 'job "web" { type = "system" }\n');
+  repo.commit("rewritten");
+  repo.git("branch", "--quiet", "-M", "rewritten", "main");
+  await source.fetch();
+  execFileSync("git", ["reflog", "expire", "--expire=now", "--all"], { cwd: cacheDir });
+  execFileSync("git", ["gc", "--quiet", "--prune=now"], { cwd: cacheDir });
+  const snap = await source.snapshot();
+  t.is(snap.changes, undefined, "read whole");
+  t.deepEqual(texts(snap.files), texts((await fullRead(repo.dir, t)).files));
+});
+
+test("a_force_push_to_an_unrelated_history_is_read_exactly", async (t) => {
+  const { repo, source, cleanup, first } = await seeded();
+  t.teardown(cleanup);
+  repo.git("checkout", "--quiet", "--orphan", "rewritten");
+  repo.git("rm", "--quiet", "-r", "--cached", "desired-state/services/api");
+  await repo.remove("desired-state/services/api");
+  await repo.write("desired-state/services/web/web.nomad.hcl", 'job "web" { type = "system" }\n');
+  const rewritten = repo.commit("rewritten");
+  repo.git("branch", "--quiet", "-M", "rewritten", "main");
+  t.throws(() => repo.git("merge-base", "--is-ancestor", first, rewritten), undefined, "the old tip is not an ancestor of the new one");
+  const snap = await source.snapshot();
+  t.is(snap.revision, rewritten);
+  // A diff compares the two trees, not the histories: exact whatever lies between them.
+  t.deepEqual(texts(snap.files), texts((await fullRead(repo.dir, t)).files));
+  t.false(snap.files.has("services/api/service.yaml"));
+});
+
+test("a_later_commit_adding_a_symlink_or_an_oversized_file_is_refused_and_the_next_one_read", async (t) => {
+  const { repo, source, cleanup } = await seeded();
+  t.teardown(cleanup);
+  await repo.write("desired-state/services/web/big.yaml", "x".repeat(2048));
+  await symlink("/etc/passwd", path.join(repo.dir, "desired-state/link.yaml"));
+  repo.commit("bad");
+  const err = await t.throwsAsync(source.snapshot(), { instanceOf: InvalidInputError });
+  t.deepEqual(err.issues.map((i) => i.file).sort(), ["link.yaml", "services/web/big.yaml"]);
+  await repo.remove("desired-state/services/web/big.yaml");
+  await repo.remove("desired-state/link.yaml");
+  await repo.write("desired-state/services/web/service.yaml", "image: web2\n");
+  repo.commit("fixed");
+  const snap = await source.snapshot();
+  t.is(snap.files.get("services/web/service.yaml")?.toString(), "image: web2\n");
+  t.deepEqual(texts(snap.files), texts((await fullRead(repo.dir, t)).files));
 });
 
 const body = Buffer.from('{"ref":"refs/heads/main"}');

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { LOAD_SLICE_MS } from "../../config/defaults.js";
-import { loadDesiredState } from "../../model/load.js";
+import { DesiredStateLoader } from "../../model/load.js";
 import { renderVariables } from "../../model/variables.js";
 import { InvalidInputError, type ValidationIssue } from "../../model/errors.js";
 import type { DesiredState, EnvironmentSpec, ServiceSpec, TreeSnapshot } from "../../model/types.js";
@@ -35,17 +35,33 @@ const PARSE_CACHE_ENTRIES = 20_000;
 /** Parse calls in flight per environment. */
 const PARSE_CONCURRENCY = 8;
 
+/** A service's latest render in one environment, and the inputs it came from besides the service itself. */
+interface RenderMemo {
+  /** `address \0 image`: the environment's Nomad and the image the resolver gave. */
+  inputs: string;
+  /** The parse-cache key of these inputs. */
+  parseKey: string;
+  job?: DesiredJob;
+}
+
 /**
  * Turns a tree snapshot into a rendered revision: validate the whole tree,
- * then parse each job file with each environment's own Nomad. Parse results
- * are cached by (environment, job text, variables), so a new revision costs
- * parse calls only for the jobs it changed.
+ * then parse each job file with each environment's own Nomad. A service
+ * whose inputs did not change since the last revision (the same validated
+ * service, which the loader keeps from one revision to the next, the same
+ * image and Nomad address per environment) keeps its rendered job, the very
+ * same object; parse results are cached by (address, job text, variables),
+ * so a new revision costs parse calls only for the jobs it changed.
  */
 export class RevisionIntake {
+  /** Validates each revision, reading only what changed when the snapshot says what did. */
+  readonly loader = new DesiredStateLoader();
   /** Parse results with their spec hash: both depend only on (environment, job text, variables). */
   private readonly cache = new Map<string, { job: NomadJob; specHash: string; scaledGroups: string[] }>();
-  /** Each service's parse-cache key per (address, environment, image), so an unchanged service costs no hashing. */
-  private readonly keysOf = new WeakMap<ServiceSpec, Map<string, string>>();
+  /** Each service's latest render per environment; an unchanged service is the same object in the next revision. */
+  private readonly renders = new WeakMap<ServiceSpec, Map<string, RenderMemo>>();
+  /** Jobs rendered again (not taken from the last revision) by the latest `accept`, for logs and tests. */
+  lastRendered = 0;
 
   constructor(
     private readonly readerFor: (env: EnvironmentSpec) => NomadReader,
@@ -57,13 +73,19 @@ export class RevisionIntake {
    * @throws TransientError when an environment's Nomad cannot be reached to parse
    */
   async accept(snapshot: TreeSnapshot): Promise<RenderedRevision> {
-    const state = await loadDesiredState(snapshot);
+    const state = await this.loader.load(snapshot);
     const issues: ValidationIssue[] = [];
     const jobs = new Map<string, Map<string, DesiredJob>>();
+    this.lastRendered = 0;
     for (const env of state.environments) {
       const reader = this.readerFor(env);
       const services = state.services.filter((s) => env.name in s.environments);
-      const rendered = await mapLimit(services, PARSE_CONCURRENCY, (s) => this.render(reader, s, env.name, snapshot.revision, issues));
+      // Most services are unchanged: they are looked up at once, only the others wait for a render.
+      const rendered = services.map((s) => this.known(reader, s, env.name));
+      const todo = services.flatMap((s, i) => (rendered[i] === undefined ? [i] : []));
+      this.lastRendered += todo.length;
+      const fresh = await mapLimit(todo, PARSE_CONCURRENCY, (i) => this.render(reader, services[i] as ServiceSpec, env.name, issues));
+      todo.forEach((i, j) => (rendered[i] = fresh[j]));
       const byId = new Map<string, DesiredJob>();
       const fileOf = new Map<string, string>();
       rendered.forEach((job, i) => {
@@ -93,32 +115,43 @@ export class RevisionIntake {
    * (the previous render stays in force there; the issues are returned).
    * @throws TransientError when an environment's Nomad cannot be reached to parse
    */
-  async renderService(state: DesiredState, service: ServiceSpec, revision: string): Promise<{ jobs: Map<string, DesiredJob>; issues: ValidationIssue[] }> {
+  async renderService(state: DesiredState, service: ServiceSpec): Promise<{ jobs: Map<string, DesiredJob>; issues: ValidationIssue[] }> {
     const issues: ValidationIssue[] = [];
     const jobs = new Map<string, DesiredJob>();
     for (const env of state.environments) {
       if (!(env.name in service.environments)) continue;
-      const job = await this.render(this.readerFor(env), service, env.name, revision, issues);
+      const reader = this.readerFor(env);
+      const job = this.known(reader, service, env.name) ?? (await this.render(reader, service, env.name, issues));
       if (job) jobs.set(env.name, job);
     }
     return { jobs, issues };
   }
 
-  private async render(reader: NomadReader, s: ServiceSpec, env: string, revision: string, issues: ValidationIssue[]): Promise<DesiredJob | undefined> {
+  /** The service's last render in this environment, when its inputs are the same now. */
+  private known(reader: NomadReader, s: ServiceSpec, env: string): DesiredJob | undefined {
+    const memo = this.renders.get(s)?.get(env);
+    return memo?.job !== undefined && memo.inputs === this.inputsOf(reader, s, env) ? memo.job : undefined;
+  }
+
+  private inputsOf(reader: NomadReader, s: ServiceSpec, env: string): string {
+    return `${reader.env.nomad.address}\0${this.resolveImage(s, env) ?? ""}`;
+  }
+
+  private async render(reader: NomadReader, s: ServiceSpec, env: string, issues: ValidationIssue[]): Promise<DesiredJob | undefined> {
     const image = this.resolveImage(s, env);
     const imageRef = image ?? `${s.image.repository}@${PLACEHOLDER_DIGEST}`;
-    // An unchanged service is the same object in the next revision (the loader keeps it), so its key is known.
-    const keys = this.keysOf.get(s) ?? new Map<string, string>();
-    this.keysOf.set(s, keys);
-    const known = `${reader.env.nomad.address}\0${env}\0${imageRef}`;
-    let key = keys.get(known);
+    const inputs = `${reader.env.nomad.address}\0${image ?? ""}`;
+    const memos = this.renders.get(s) ?? new Map<string, RenderMemo>();
+    this.renders.set(s, memos);
+    // Only the latest inputs per environment are kept: a promoted service sees a new image per build.
+    let memo = memos.get(env);
     let variables: string | undefined;
-    if (key === undefined) {
+    if (memo?.inputs !== inputs) {
       variables = renderVariables(s, env, imageRef);
-      key = createHash("sha256").update(`${reader.env.nomad.address}\0${s.jobHcl}\0${variables}`).digest("hex");
-      keys.set(known, key);
+      memo = { inputs, parseKey: createHash("sha256").update(`${reader.env.nomad.address}\0${s.jobHcl}\0${variables}`).digest("hex") };
+      memos.set(env, memo);
     }
-    let entry = this.cache.get(key);
+    let entry = this.cache.get(memo.parseKey);
     if (!entry) {
       variables ??= renderVariables(s, env, imageRef);
       let parsed: NomadJob;
@@ -133,10 +166,13 @@ export class RevisionIntake {
       }
       const scaledGroups = scaledGroupNames(parsed);
       entry = { job: parsed, scaledGroups, specHash: hashSpec(parsed, scaledGroups) };
-      this.remember(key, entry);
+      this.remember(memo.parseKey, entry);
     }
-    const job = renderDesiredJob(s, entry.job, revision, entry);
-    return image ? job : { ...job, imagePending: true };
+    const rendered = renderDesiredJob(s, entry.job, entry);
+    const job = image ? rendered : { ...rendered, imagePending: true };
+    // Inputs may have moved while the parse was awaited (a promotion): the job is kept only for the ones it came from.
+    if (memos.get(env) === memo) memo.job = job;
+    return job;
   }
 
   private remember(key: string, job: { job: NomadJob; specHash: string; scaledGroups: string[] }): void {

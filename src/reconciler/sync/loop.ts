@@ -120,9 +120,13 @@ export class SyncLoop {
     const at = this.now();
     try {
       const rendered = await this.intake.accept(snapshot);
-      const changed = changedKeys(this.cache.revision, rendered);
+      const before = this.cache.revision;
+      const changed = changedKeys(before, rendered);
       this.cache.revision = rendered;
-      for (const [env, jobs] of rendered.jobs) for (const [id, job] of jobs) this.cache.lastPolicy.set(`${env}/${id}`, job.policy);
+      for (const k of changed) {
+        const job = rendered.jobs.get(k.env)?.get(k.jobId);
+        if (job) this.cache.lastPolicy.set(syncKeyString(k), job.policy);
+      }
       this.revision.good = { revision: snapshot.revision, origin: snapshot.origin, at };
       delete this.revision.pending;
       if (this.revision.refused?.revision === snapshot.revision) delete this.revision.refused;
@@ -134,10 +138,16 @@ export class SyncLoop {
         m.desiredStateInfo.set({ revision: snapshot.revision.slice(0, 12) }, 1);
         for (const e of rendered.state.environments) for (const st of SYNC_STATES) m.syncJobs.inc({ env: e.name, state: st }, 0);
       }
-      this.o.logger.info({ revision: snapshot.revision, origin: snapshot.origin, jobs: countJobs(rendered.jobs) }, "sync: revision accepted");
-      // What the revision changed goes first; every other key is looked at again after it.
-      for (const k of changed) this.wake(k);
-      this.wakeAll();
+      this.o.logger.info(
+        { revision: snapshot.revision, origin: snapshot.origin, jobs: countJobs(rendered.jobs), changed: changed.length, rendered: this.intake.lastRendered, load: this.intake.loader.lastLoad.mode },
+        "sync: revision accepted",
+      );
+      // A key whose desired job is the same object has nothing new to look at: only what the revision
+      // changed is woken (the periodic resync still looks at every key). Environments or steward.yaml's
+      // defaults changing touch every key.
+      if (before && before.state.environments === rendered.state.environments && before.state.syncDefaults === rendered.state.syncDefaults) {
+        for (const k of [...changed, ...absentKeysOf(this.cache, before, rendered, changed)]) this.wake(k);
+      } else this.wakeAll();
       return "accepted";
     } catch (err) {
       if (err instanceof InvalidInputError) {
@@ -213,7 +223,7 @@ export class SyncLoop {
     const rev = this.cache.revision;
     const service = rev?.state.services.find((s) => s.name === name);
     if (!rev || !service) return;
-    const { jobs, issues } = await this.intake.renderService(rev.state, service, rev.state.revision);
+    const { jobs, issues } = await this.intake.renderService(rev.state, service);
     for (const i of issues) this.o.logger.error({ service: name, env: i.env, file: i.file }, `sync: re-render for a new image refused: ${i.message}`);
     // A revision accepted meanwhile was rendered with the resolver's current answer already.
     if (this.cache.revision !== rev) return;
@@ -447,12 +457,29 @@ function changedKeys(before: RenderedRevision | undefined, after: RenderedRevisi
     const old = before?.jobs.get(env);
     for (const [jobId, job] of jobs) {
       const was = old?.get(jobId);
+      // The intake hands an unchanged job over as the same object.
+      if (was === job) continue;
       if (!was || was.specHash !== job.specHash || was.imagePending !== job.imagePending || !isDeepStrictEqual(was.policy, job.policy)) out.push({ env, jobId });
     }
   }
   for (const [env, jobs] of before?.jobs ?? []) {
     const now = after.jobs.get(env);
     for (const jobId of jobs.keys()) if (!now?.has(jobId)) out.push({ env, jobId });
+  }
+  return out;
+}
+
+/**
+ * When a revision adds or removes desired jobs in an environment, the jobs
+ * Steward manages there that no revision wants (prune candidates) see their
+ * prune guard's share change: they are looked at again.
+ */
+function absentKeysOf(cache: SyncCache, before: RenderedRevision, after: RenderedRevision, changed: readonly SyncKey[]): SyncKey[] {
+  const envs = new Set(changed.filter((k) => before.jobs.get(k.env)?.has(k.jobId) !== after.jobs.get(k.env)?.has(k.jobId)).map((k) => k.env));
+  const out: SyncKey[] = [];
+  for (const env of envs) {
+    const jobs = after.jobs.get(env);
+    for (const [id, stub] of cache.actual.get(env) ?? []) if (!jobs?.has(id) && stub.Meta?.["steward.managed-by"] === "steward") out.push({ env, jobId: id });
   }
   return out;
 }

@@ -129,6 +129,7 @@ export function observeSync(cache: SyncCache, key: SyncKey): { snapshot: SyncSna
   if (frozen) snapshot.frozen = frozen;
   const lastPolicy = cache.lastPolicy.get(k);
   if (lastPolicy) snapshot.lastPolicy = lastPolicy;
+  if (cache.revision) snapshot.revision = cache.revision.state.revision;
   const movedOutside = applied !== undefined && stub !== undefined && applied.jobModifyIndex !== stub.JobModifyIndex;
   const hashDiffers = desired !== undefined && actual !== undefined && actual.meta["steward.spec-hash"] !== desired.specHash;
   const needs: ObserveNeeds = {

@@ -16,11 +16,14 @@ export const MANAGED_BY_VALUE = "steward";
 /** A job as the desired state wants it in one environment, rendered to Nomad API JSON. */
 export interface DesiredJob {
   service: string;
-  /** The API job (from the environment's `/v1/jobs/parse`), Steward's Meta already set. */
+  /**
+   * The API job (from the environment's `/v1/jobs/parse`), Steward's Meta
+   * already set but for the revision, which a register adds: a job is the
+   * same object from one revision to the next while its inputs are.
+   */
   spec: NomadJobSpec;
   /** Hash of the normalized spec: Steward's Meta and autoscaled counts left out. */
   specHash: string;
-  revision: string;
   policy: SyncPolicy;
   /** Task groups with a `scaling` block: their count belongs to the Nomad Autoscaler. */
   scaledGroups: string[];
@@ -82,6 +85,8 @@ export interface SyncSnapshot {
   paused: boolean;
   /** The environment is frozen (`steward/control/freeze/<env>`): nothing is written to it. Absent: not frozen. */
   frozen?: FreezeNote;
+  /** The desired-state revision in force; a register stamps it into the job's Meta (`steward.revision`). */
+  revision?: string;
 }
 
 export type NomadJobSpec = Record<string, unknown>;
@@ -213,6 +218,13 @@ export function withScaledCounts(spec: NomadJobSpec, scaledGroups: string[], act
   };
 }
 
+/** The spec with `steward.revision` set in its Meta (a copy; the desired job is shared between revisions). */
+export function withRevision(spec: NomadJobSpec, revision: string | undefined): NomadJobSpec {
+  if (revision === undefined) return spec;
+  const meta = spec.Meta !== null && typeof spec.Meta === "object" ? (spec.Meta as Record<string, string>) : {};
+  return { ...spec, Meta: { ...meta, [META.revision]: revision } };
+}
+
 function register(s: SyncSnapshot, d: DesiredJob, reason: SyncReason, enforceIndex: number, message?: string): SyncAction {
   return {
     kind: "register",
@@ -220,7 +232,7 @@ function register(s: SyncSnapshot, d: DesiredJob, reason: SyncReason, enforceInd
     jobId: s.jobId,
     reason,
     message: message ?? SYNC_REASONS[reason],
-    spec: withScaledCounts(d.spec, d.scaledGroups, s.actual),
+    spec: withRevision(withScaledCounts(d.spec, d.scaledGroups, s.actual), s.revision),
     specHash: d.specHash,
     enforceIndex,
   };

@@ -4,13 +4,14 @@ import { META, MANAGED_BY_VALUE, type DesiredJob, type NomadJobSpec } from "./pl
 
 /**
  * Turns a job as the environment's Nomad parsed it into the job Steward
- * registers: Steward's Meta added, the hash of the normalized spec computed.
+ * registers: Steward's Meta added (all but the revision, which the register
+ * stamps), the hash of the normalized spec computed. Depends only on the
+ * service and the parsed job, so an unchanged service renders to an equal job.
  * @param parsed the API job JSON from `/v1/jobs/parse` (not canonicalized)
  */
 export function renderDesiredJob(
   service: ServiceSpec,
   parsed: NomadJobSpec,
-  revision: string,
   /** The hash and scaled groups of this very `parsed`, when already known (they depend on it alone). */
   known?: { specHash: string; scaledGroups: string[] },
 ): DesiredJob {
@@ -19,10 +20,9 @@ export function renderDesiredJob(
   const meta = { ...asStringRecord(parsed.Meta) };
   meta[META.managedBy] = MANAGED_BY_VALUE;
   meta[META.specHash] = specHash;
-  meta[META.revision] = revision;
   meta[META.service] = service.name;
   meta[META.prune] = String(service.sync.prune);
-  return { service: service.name, spec: { ...parsed, Meta: meta }, specHash, revision, policy: service.sync, scaledGroups };
+  return { service: service.name, spec: { ...parsed, Meta: meta }, specHash, policy: service.sync, scaledGroups };
 }
 
 /** Task groups with a `Scaling` block: the Autoscaler owns their count. */

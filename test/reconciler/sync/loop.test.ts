@@ -31,10 +31,15 @@ test("a_changed_commit_updates_only_what_changed", async (t) => {
   const yaml = (await import("node:fs/promises")).readFile;
   const svc = await yaml(`${f.repo.dir}/desired-state/services/web/service.yaml`, "utf8");
   await f.repo.write("desired-state/services/web/service.yaml", svc.replace(ZERO, ONE));
-  await f.commit("web: new image");
+  f.sim.log.clear();
+  const sha = await f.commit("web: new image");
   await eventually(async () => imageOf(await readJob(f.nomad.prod!, "web")) === `127.0.0.1:5000/web@${ONE}`, { timeoutMs: 10_000 });
   const apiAfter = await readJob(f.nomad.prod!, "api");
   t.is(apiAfter?.JobModifyIndex, apiBefore?.JobModifyIndex, "api was not touched");
+  // Only the changed service's job file went through Nomad's parser, once per environment.
+  for (const env of ["qa", "prod"]) t.is(f.sim.log.find({ server: `nomad:${env}`, method: "POST" }).filter((e) => e.path === "/v1/jobs/parse").length, 1, `${env}: one parse`);
+  t.is((await readJob(f.nomad.prod!, "web"))?.Meta?.["steward.revision"], sha, "the register stamped the revision in force");
+  t.is(apiAfter?.Meta?.["steward.revision"], apiBefore?.Meta?.["steward.revision"]);
 });
 
 test("a_broken_commit_is_refused_and_nothing_changes", async (t) => {
@@ -42,6 +47,7 @@ test("a_broken_commit_is_refused_and_nothing_changes", async (t) => {
   t.teardown(() => f.close());
   const web = await eventually(async () => readJob(f.nomad.qa!, "web"), { timeoutMs: 10_000 });
   const good = f.loop.revision.good?.revision;
+  const svc = await (await import("node:fs/promises")).readFile(`${f.repo.dir}/desired-state/services/web/service.yaml`, "utf8");
   await f.repo.write("desired-state/services/web/service.yaml", "sync:\n  drift: sometimes\n");
   const bad = await f.commit("broken");
   t.is(f.loop.revision.refused?.revision, bad);
@@ -51,6 +57,10 @@ test("a_broken_commit_is_refused_and_nothing_changes", async (t) => {
   t.is(after?.JobModifyIndex, web?.JobModifyIndex);
   const metrics = await f.metrics.registry.getSingleMetricAsString("steward_desired_state_valid");
   t.regex(metrics, /steward_desired_state_valid 0/);
+  // The next commit is read against the refused one, and fixing it is accepted.
+  await f.repo.write("desired-state/services/web/service.yaml", svc);
+  const fixed = await f.commit("fixed");
+  t.is(f.loop.revision.good?.revision, fixed);
 });
 
 test("a_manual_change_is_healed_under_heal_and_reported_under_report", async (t) => {

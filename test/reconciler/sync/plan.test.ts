@@ -29,8 +29,19 @@ const rows: Row[] = [
   },
   {
     name: "new_revision_same_spec_is_in_sync",
-    given: aSyncSnapshot({ desired: aDesiredJob({ revision: "rev-2" }), actual: anActualJob() }),
+    given: aSyncSnapshot({ desired: aDesiredJob(), actual: anActualJob(), revision: "rev-2" }),
     want: [{ kind: "noop", reason: "InSync" }],
+  },
+  {
+    name: "register_stamps_the_revision_in_force_and_keeps_the_desired_job_intact",
+    given: aSyncSnapshot({ desired: aDesiredJob({ specHash: "hash-2", spec: { ID: "web", Meta: { owner: "a" } } }), actual: anActualJob(), revision: "rev-2" }),
+    want: [{ kind: "register", reason: "SpecChanged", enforceIndex: 10 }],
+    check: (p) => {
+      const a = p.actions[0];
+      const meta = a?.kind === "register" ? (a.spec.Meta as Record<string, string>) : {};
+      if (meta["steward.revision"] !== "rev-2" || meta.owner !== "a") return `the register must carry the revision in force and the job's own Meta, got ${JSON.stringify(meta)}`;
+      return undefined;
+    },
   },
   {
     name: "changed_spec_registers_with_cas",
