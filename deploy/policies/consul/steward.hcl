@@ -9,7 +9,8 @@
 # writes sync-now to pass a webhook on), steward/state/sync/ (what was
 # registered), steward/journal/promotion/ and steward/journal/healing/ (each
 # loop's journal, written with CAS before each step), steward/approvals/
-# (manual approvals of promotion gates), steward/instances/ (each instance's
+# (manual approvals of promotion gates), steward/gate-retries/ (operators'
+# requests to retry a failed gate), steward/instances/ (each instance's
 # presence key, held by its own session; every instance lists the prefix).
 key_prefix "steward/" {
   policy = "write"

@@ -91,10 +91,12 @@ function lastExitCode(events: ReadonlyArray<{ Type: string; ExitCode?: number; D
 /**
  * The verification job's ID for one digest: `<base>-<first 12 hex digits>`,
  * the same on every leader, so a restarted one finds the job it (or its
- * predecessor) registered instead of running the tests twice.
+ * predecessor) registered instead of running the tests twice. A gate an
+ * operator retried (`attempt` 2 and up) gets `-<attempt>` appended: the
+ * failed run's job is left as it is and the tests run afresh.
  */
-export function verifyJobId(base: string, digest: string): string {
-  return `${base}-${digest.replace(/^sha256:/, "").slice(0, 12)}`;
+export function verifyJobId(base: string, digest: string, attempt = 1): string {
+  return `${base}-${digest.replace(/^sha256:/, "").slice(0, 12)}${attempt > 1 ? `-${attempt}` : ""}`;
 }
 
 /** Meta key on a verification job naming the service and digest it verifies (not `steward.managed-by`: sync must not adopt or prune it). */

@@ -26,6 +26,8 @@ export interface GateContext {
   startedAt: number;
   /** The service's Nomad job ID in the stage. */
   nomadJob: string;
+  /** How many times the journal started this gate (2 and up after an operator's retry). @default 1 */
+  attempt?: number;
 }
 
 /** A stable key for one running gate: `service/digest/stage/gateIndex`. */

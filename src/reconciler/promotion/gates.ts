@@ -255,7 +255,7 @@ export class GateRunner implements GateRunnerLike {
     const nomad = this.o.nomad(ctx.stage);
     if (!nomad) throw new InvalidInputError(`verify gate: stage ${ctx.stage} is not an environment Steward knows`, context);
     const source = await this.verifySource(nomad, ctx, gate);
-    const id = verifyJobId(typeof source.ID === "string" ? source.ID : gate.job, ctx.digest);
+    const id = verifyJobId(typeof source.ID === "string" ? source.ID : gate.job, ctx.digest, ctx.attempt);
     if (!(await nomad.reader.getJob(id))) {
       let job: Record<string, unknown>;
       try {

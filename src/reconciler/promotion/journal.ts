@@ -214,7 +214,8 @@ function apply(r: PromotionRecord, e: JournalEvent, at: number): PromotionReason
       stage.status = "gating";
       stage.deployedAt ??= at;
       if (e.jobVersion !== undefined) stage.jobVersion = e.jobVersion;
-      stage.gates = e.gates.map((spec) => ({ spec, status: "pending", attempts: 0 }));
+      // A stage entered again after a retry keeps counting its gates' attempts (a verification job per attempt).
+      stage.gates = e.gates.map((spec, i) => ({ spec, status: "pending", attempts: stage.gates[i]?.attempts ?? 0 }));
       return "DeploymentSucceeded";
     case "gateStarted": {
       const g = gateOf(stage, e.gate, refuse);
@@ -306,9 +307,10 @@ function retry(r: PromotionRecord, stage: StageRecord, e: Extract<JournalEvent, 
     gate.status = "pending";
     for (const k of ["startedAt", "finishedAt", "reason", "message"] as const) delete gate[k];
   } else {
-    // The stage runs the last good digest now: it is entered again, and every gate judges the new deployment.
+    // The stage runs the last good digest now: it is entered again, and every gate judges the new deployment
+    // (the gates are kept, pending, only so their attempts go on counting).
     stage.status = "pending";
-    stage.gates = [];
+    stage.gates = stage.gates.map((x) => ({ spec: x.spec, status: "pending", attempts: x.attempts }));
     for (const k of ["enteredAt", "deployedAt", "jobVersion"] as const) delete stage[k];
   }
   return "GateRetried";

@@ -716,6 +716,7 @@ export class PromotionLoop {
       image: imageOf({ repository: svc.image.repository }, record.digest),
       startedAt: g.startedAt ?? record.updatedAt,
       nomadJob: jobId,
+      attempt: Math.max(1, g.attempts),
     };
   }
 

@@ -71,6 +71,7 @@ for (const row of verifyRows) {
 test("verify job ID: the base and the digest's first 12 hex digits, the same every time", (t) => {
   t.is(verifyJobId("web-tests", D), "web-tests-0123456789ab");
   t.is(verifyJobId("web-tests", D), verifyJobId("web-tests", D));
+  t.is(verifyJobId("web-tests", D, 2), "web-tests-0123456789ab-2", "a retried gate runs the tests in a job of its own");
 });
 
 test("verify job: a registered template is copied runnable, pinned to the digest, server fields dropped", (t) => {

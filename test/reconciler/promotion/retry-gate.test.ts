@@ -3,6 +3,9 @@ import { ApprovalWriter } from "../../../src/actuators/approvals.js";
 import { ConsulKvWriter } from "../../../src/actuators/consul-kv.js";
 import { GateRetryWriter } from "../../../src/actuators/gate-retries.js";
 import { createLogger } from "../../../src/log.js";
+import type { EnvironmentSpec } from "../../../src/model/types.js";
+import { GateNomadClients, GateRunner } from "../../../src/reconciler/promotion/gates.js";
+import { envTokens } from "../../../src/reconciler/sync/clients.js";
 import { ApprovalStore } from "../../../src/sources/approvals.js";
 import { GateRetryStore } from "../../../src/sources/gate-retries.js";
 import { eventually as retry } from "../../helpers/eventually.js";
@@ -29,14 +32,20 @@ interface World {
   outcomes: Array<{ honoured: boolean; message: string; by: string }>;
 }
 
-async function world(t: { teardown: (fn: () => Promise<void> | void) => void }): Promise<World> {
+async function world(t: { teardown: (fn: () => Promise<void> | void) => void }, promotion = "promotion:\n  gates:\n    qa:\n      - manual: true"): Promise<World> {
   const logger = createLogger({ level: process.env.STEWARD_TEST_LOG ?? "silent" });
-  const holder: { approvals?: ApprovalStore; retries?: GateRetryStore; writer?: GateRetryWriter } = {};
+  const holder: { approvals?: ApprovalStore; retries?: GateRetryStore; writer?: GateRetryWriter; f?: PromotionFixture } = {};
   const outcomes: World["outcomes"] = [];
+  const envs = (): EnvironmentSpec[] =>
+    Object.entries(holder.f?.sim.urls.nomad ?? {}).map(([name, address]) => ({ name, nomad: { address, region: "global", namespace: "default", token: { kind: "none" } } }));
+  const clients = new GateNomadClients({ environments: envs, tokens: envTokens, http: { retry: { baseMs: 20, capMs: 200 } } });
+  const gates = new GateRunner({ nomad: (st) => clients.for(st), logger, verifyWaitMs: 2_000 });
+  t.teardown(() => gates.stopAll());
   const f = await promotionFixture({
     registry: "sim",
-    promotion: "promotion:\n  gates:\n    qa:\n      - manual: true",
+    promotion,
     loop: {
+      gates,
       // The stores need sim's Consul, which the fixture starts; they are filled in below, before any instance leads.
       approvals: {
         isApproved: (s, d, stage) => holder.approvals?.isApproved(s, d, stage) ?? false,
@@ -53,6 +62,7 @@ async function world(t: { teardown: (fn: () => Promise<void> | void) => void }):
       onRetry: (e) => void outcomes.push({ honoured: e.honoured, message: e.message, by: e.by }),
     },
   });
+  holder.f = f;
   t.teardown(() => f.close());
   holder.approvals = new ApprovalStore({ consul: f.consul, waitMs: 2_000, logger });
   holder.retries = new GateRetryStore({ consul: f.consul, waitMs: 2_000, logger });
@@ -115,4 +125,53 @@ test("a_retry_of_a_digest_that_did_not_fail_at_a_gate_is_refused_with_the_reason
   t.is((await f.records())[0]?.retries, undefined);
   // A malformed request is refused before anything is written.
   await t.throwsAsync(retries.request({ service: "hello", digest: "sha256:short", stage: "qa", by: "ana" }), { message: /digest: "sha256:short" is not a full image digest/ });
+});
+
+/** The verification template in qa: a parameterized batch job; with `sim_fail` its copies exit 1 (sim's fault knob). */
+async function registerTests(f: PromotionFixture, fail: boolean): Promise<void> {
+  const hcl = `job "hello-tests" {
+  type = "batch"
+  parameterized {
+    payload = "optional"
+  }
+  ${fail ? 'meta {\n    sim_fail = "true"\n  }' : ""}
+  group "suite" {
+    task "suite" {
+      driver = "docker"
+      config {
+        image = "${f.repository}:latest"
+      }
+    }
+  }
+}
+`;
+  const parsed = (await f.nomad.qa!.post("/v1/jobs/parse", { JobHCL: hcl })).data as Record<string, unknown>;
+  const reg = await f.nomad.qa!.put("/v1/jobs", { Job: parsed });
+  if (reg.status !== 200) throw new Error(`register hello-tests: ${reg.status} ${JSON.stringify(reg.data)}`);
+}
+
+test("a_failed_verification_job_retried_runs_the_tests_again_in_a_job_of_its_own_and_passes", async (t) => {
+  const { f, retries } = await world(t, "promotion:\n  gates:\n    qa:\n      - verify: { job: hello-tests, timeout: 1m }");
+  await registerTests(f, true);
+  const a = await f.instance();
+  await a.lead();
+  const d1 = await f.push(1);
+  a.promotion.notify([{ repository: "hello" }]);
+  const want = `${f.repository}@${d1}`;
+  await eventually(async () => (await f.records())[0]?.status === "failed", { timeoutMs: 20_000, message: "the verification job failed the build" });
+  t.regex((await f.records())[0]?.stages[0]?.message ?? "", /exited 1/);
+  const first = `hello-tests-${d1.slice(7, 19)}`;
+  t.is((await f.nomad.qa!.get(`/v1/job/${first}`)).data?.Status, "dead");
+  // The tests are fixed (the template no longer fails), and an operator retries.
+  await registerTests(f, false);
+  await retries.request({ service: "hello", digest: d1, stage: "qa", by: "ana", reason: "the test suite was broken" });
+  await eventually(async () => (await runningImage(f.nomad.prod!)) === want, { timeoutMs: 30_000, message: "prod runs build-1" }).catch(async (err: unknown) => {
+    t.log(JSON.stringify((await f.records())[0]?.history.map((h) => `${h.reason} ${h.message}`), null, 1));
+    t.log((await f.nomad.qa!.get("/v1/jobs")).data.map((j: { ID: string; Status: string }) => `${j.ID} ${j.Status}`));
+    throw err;
+  });
+  const again = (await f.nomad.qa!.get(`/v1/job/${first}-2`)).data;
+  t.is(again?.Status, "dead", "the retry ran its own verification job");
+  const gate = (await f.records())[0]?.stages[0]?.gates[0];
+  t.like(gate, { status: "passed", attempts: 2 });
 });
