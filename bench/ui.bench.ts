@@ -9,6 +9,9 @@
  *   re-register → `synced` again; both from one clock (the machine's);
  * - a bulk update: `pause all` (an action) → every one of the 2,000 cells
  *   paused on the page, and back on resume;
+ * - deployments: a new job version registered in Nomad → its cell shows the
+ *   new deployment running, then successful; the cost of one environment's
+ *   deployments list (size, parse and reduce to the latest per job);
  * - what the page holds: snapshot size, DOM elements with 2,000 cells.
  *
  * Usage: `npm run bench:ui` (or `npx tsx bench/ui.bench.ts [--services=1000] [--rounds=20]`).
@@ -27,6 +30,8 @@ import { GitRepo } from "../test/helpers/git-repo.js";
 import { ensureUiBuilt, launchChromium, uiSkipReason } from "../test/helpers/browser.js";
 import { commitId, fmt, loadAverage, machine, progress, stats, table, until, writeResultsSection } from "./lib.js";
 import { serviceName } from "./desired-tree.js";
+import { latestByJob } from "../src/sources/nomad-deployments.js";
+import type { NomadDeploymentStub } from "../src/sources/nomad.js";
 
 const { values } = parseArgs({ options: { services: { type: "string", default: "1000" }, rounds: { type: "string", default: "20" } } });
 const N = Number(values.services);
@@ -107,6 +112,35 @@ async function seenAt(page: Page, key: string, state: string, after: number, tim
     );
     if (at !== undefined) return at;
     if (Date.now() > deadline) throw new Error(`${key} never showed ${state}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Installs, in the page, a recorder of when (Date.now()) each cell showed each deployment status. */
+async function recordDeployments(page: Page): Promise<void> {
+  await page.evaluate(`(() => {
+    window.__deploys = [];
+    const note = (el, now) => {
+      const cell = el.closest && el.closest("[data-key]");
+      const d = cell && cell.querySelector("[data-deployment]");
+      if (d) window.__deploys.push({ key: cell.getAttribute("data-key"), status: d.getAttribute("data-deployment"), at: now });
+    };
+    new MutationObserver((ms) => {
+      const now = Date.now();
+      for (const m of ms) note(m.target instanceof Element ? m.target : m.target.parentElement, now);
+    }).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ["data-deployment"] });
+  })()`);
+}
+
+async function deploymentSeenAt(page: Page, key: string, status: string, after: number, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const at = await page.evaluate<number | undefined, [string, string, number]>(
+      ([k, s, t]) => (window as unknown as { __deploys: Array<{ key: string; status: string; at: number }> }).__deploys.find((x) => x.key === k && x.status === s && x.at >= t)?.at,
+      [key, status, after],
+    );
+    if (at !== undefined) return at;
+    if (Date.now() > deadline) throw new Error(`${key} never showed deployment ${status}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -206,6 +240,50 @@ async function main(): Promise<void> {
     };
     const pauseMs = await act("pause");
     const resumeMs = await act("resume");
+
+    // ---- deployments: a new version registered in Nomad -> its cell's deployment ----
+    // Steward is paused meanwhile, so it leaves the hand-registered versions alone (drift: heal would register its own).
+    await act("pause");
+    // The rounds above started deployments of their own (10 s of min_healthy_time each): a new one must change what the cell shows.
+    await page.waitForFunction(() => document.querySelectorAll('[role=gridcell] [data-deployment="successful"]').length > 0 && document.querySelectorAll('[role=gridcell] [data-deployment="running"]').length === 0, undefined, { timeout: 120_000 });
+    await recordDeployments(page);
+    const toRunning: number[] = [];
+    const toFailed: number[] = [];
+    const sentAt: Array<[string, number]> = [];
+    const BAD = `sha256:${"d".repeat(64)}`;
+    sim.control.markImageUnhealthy(BAD);
+    for (let i = 0; i < ROUNDS; i++) {
+      // A new image sim never lets become healthy: Nomad rolls it out in a new deployment, which fails.
+      const name = serviceName(i % N);
+      const job = (await (await fetch(`${sim.urls.nomad.qa}/v1/job/${name}`)).json()) as { TaskGroups: Array<{ Tasks: Array<{ Config: { image: string }; Env?: Record<string, string> | null }> }> };
+      const task = job.TaskGroups[0]?.Tasks[0];
+      if (task) {
+        task.Config.image = `127.0.0.1:5000/${name}@${BAD}`;
+        task.Env = { ...task.Env, BENCH_ROUND: String(i) };
+      }
+      const sent = Date.now();
+      const res = await fetch(`${sim.urls.nomad.qa}/v1/jobs`, { method: "PUT", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ Job: job }) });
+      if (!res.ok) throw new Error(`register answered ${res.status}`);
+      toRunning.push((await deploymentSeenAt(page, `qa/${name}`, "running", sent)) - sent);
+      sentAt.push([`qa/${name}`, sent]);
+    }
+    for (const [key, sent] of sentAt) toFailed.push((await deploymentSeenAt(page, key, "failed", sent, 120_000)) - sent);
+    const failedAt = await page.evaluate<string>("JSON.stringify([...document.querySelectorAll('[data-deployment=failed]')].length)");
+    const dr = stats(toRunning);
+    const df = stats(toFailed);
+    const listRes = await fetch(`${sim.urls.nomad.prod}/v1/deployments`);
+    const listText = await listRes.text();
+    const parses: number[] = [];
+    let perJob = 0;
+    let listed = 0;
+    for (let i = 0; i < 20; i++) {
+      const p0 = performance.now();
+      const list = JSON.parse(listText) as NomadDeploymentStub[];
+      perJob = latestByJob(list).size;
+      listed = list.length;
+      parses.push(performance.now() - p0);
+    }
+    const lp = stats(parses);
     await page.close();
 
     out.push(`Run at ${startedAt.toISOString()} on commit ${commitId()}; ${machine()}; load average before: ${load}.`);
@@ -219,6 +297,9 @@ async function main(): Promise<void> {
           ["same → cell synced again, less the 2 s the register was held", fmt(b.p50), fmt(b.p95), fmt(b.min), fmt(b.max), String(b.n), "the register's answer → patch → page"],
           [`pause all → all ${2 * N} cells paused on the page`, fmt(pauseMs), "", "", "", "1", "action POST → summary counts every cell paused"],
           [`resume all → all ${2 * N} cells synced`, fmt(resumeMs), "", "", "", "1", ""],
+          ["new job version registered in Nomad → its cell shows the new deployment running", fmt(dr.p50), fmt(dr.p95), fmt(dr.min), fmt(dr.max), String(dr.n), `PUT sent → data-deployment="running" in the DOM, one clock; the deployments watch reads at most once a second`],
+          ["same → the cell shows the deployment failed", fmt(df.p50), fmt(df.p95), fmt(df.min), fmt(df.max), String(df.n), `an image sim never lets become healthy; mostly Nomad's 10 s min_healthy_time (${failedAt} cells showed failed at the end)`],
+          [`one environment's deployments list: parse + latest per job`, fmt(lp.p50), fmt(lp.p95), fmt(lp.min), fmt(lp.max), String(lp.n), `${listed} deployments of ${perJob} jobs, ${fmt(Buffer.byteLength(listText) / 1024, 0)} KiB; read only when X-Nomad-Index moved, at most once a second`],
         ],
       ),
     );
