@@ -83,6 +83,25 @@ test.serial("a client that goes away stops its blocking query", async (t) => {
   await eventually(() => h.cluster.stats().waiters === 0);
 });
 
+test.serial("the deployments list blocks on its table: a job without a deployment does not wake it, a new deployment does", async (t) => {
+  const index = Number((await h.call("GET", "/v1/deployments")).headers["x-nomad-index"]);
+  let answered = 0;
+  const pending = h.call("GET", `/v1/deployments?index=${index}&wait=30s`).then((r) => {
+    answered = Date.now();
+    return r;
+  });
+  await h.call("PUT", "/v1/jobs", { body: { Job: quiet("no-deployment", "1") } });
+  await sleep(150);
+  t.is(answered, 0, "a job write that creates no deployment does not answer it");
+  const service = { ID: "rolled", Update: { MaxParallel: 1 }, TaskGroups: [{ Name: "g", Count: 1, Tasks: [{ Name: "t", Driver: "docker", Config: { image: "x:1" }, Resources: { CPU: 10, MemoryMB: 10 } }] }] };
+  await h.call("PUT", "/v1/jobs", { body: { Job: service } });
+  const changed = Date.now();
+  const r = await pending;
+  t.true(answered - changed < 100, `answered ${answered - changed} ms after the register`);
+  t.true(Number(r.headers["x-nomad-index"]) > index);
+  t.like((r.body as Obj[]).find((d) => d.JobID === "rolled"), { JobVersion: 0, Status: "running" });
+});
+
 test("with ACLs on, requests need the token; status endpoints do not", async (t) => {
   for (const [method, path] of [["GET", "/v1/jobs"], ["GET", "/v1/job/x"], ["GET", "/v1/nodes"], ["PUT", "/v1/jobs"], ["POST", "/v1/jobs/parse"], ["GET", "/v1/deployments"]] as const) {
     const anon = await acl.call(method, path, { body: method === "GET" ? undefined : { Job: quiet("x") } });
