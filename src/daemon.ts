@@ -40,7 +40,7 @@ import { checkAction } from "./server/action-auth.js";
 import { DaemonLive, instanceViews } from "./server/live-daemon.js";
 import { NomadDeploymentsWatch } from "./sources/nomad-deployments.js";
 import { InstancesWatch } from "./sources/instances.js";
-import { InstancePresence } from "./reconciler/core/presence.js";
+import { InstancePresence, advertisedUrl } from "./reconciler/core/presence.js";
 
 /** How often a directory source is re-read (it has no webhook): a local tree for demos and development. */
 const DIRECTORY_POLL_MS = 2_000;
@@ -281,7 +281,7 @@ export class Daemon {
     this.presence = new InstancePresence({
       consul: this.consul,
       instanceId: this.config.instanceId,
-      address: this.server.url,
+      address: advertisedUrl(this.server.url),
       startedAt: this.startedAt,
       readiness: () => this.readiness(),
       prefix: `${this.config.statePrefix.replace(/\/+$/, "")}/instances/`,

@@ -1,13 +1,14 @@
 // The instance list against sim's Consul: each instance's presence key
 // (reconciler/core/presence.ts) appears when it starts, changes with its
 // readiness, and is gone when it stops or its session times out.
+import type { NetworkInterfaceInfo } from "node:os";
 import test from "ava";
 import { Clock } from "../../sim/core/clock.js";
 import { seededRandom } from "../../sim/core/faults.js";
 import { serve } from "../../sim/core/http.js";
 import { World } from "../../sim/core/world.js";
 import { ConsulServer } from "../../sim/consul/index.js";
-import { InstancePresence, parseInstanceInfo } from "../../src/reconciler/core/presence.js";
+import { InstancePresence, advertisedUrl, parseInstanceInfo } from "../../src/reconciler/core/presence.js";
 import { ConsulClient } from "../../src/sources/consul.js";
 import { InstancesWatch } from "../../src/sources/instances.js";
 import { startConsulSim } from "../helpers/consul-sim.js";
@@ -102,4 +103,19 @@ test("a_key_no_session_holds_is_not_an_instance", async (t) => {
   watch.start();
   await eventually(() => watch.synced);
   t.deepEqual(watch.list(), []);
+});
+
+const nic = (address: string, internal = false): NetworkInterfaceInfo => ({ address, internal, family: "IPv4", netmask: "255.255.255.0", mac: "00:00:00:00:00:00", cidr: `${address}/24` });
+const advertiseRows: Array<{ name: string; url: string; want: string }> = [
+  { name: "a_specific_address_is_told_as_it_is", url: "http://127.0.0.1:8080", want: "http://127.0.0.1:8080" },
+  { name: "every_interface_is_told_as_the_machines_own_address", url: "http://0.0.0.0:8080", want: "http://10.1.2.3:8080" },
+  { name: "every_ipv6_interface_too", url: "http://[::]:8080", want: "http://10.1.2.3:8080" },
+];
+for (const row of advertiseRows) {
+  test(`advertised_url: ${row.name}`, (t) => {
+    t.is(advertisedUrl(row.url, { lo: [nic("127.0.0.1", true)], eth0: [nic("10.1.2.3")] }), row.want);
+  });
+}
+test("advertised_url: a_machine_without_an_external_address_keeps_the_url", (t) => {
+  t.is(advertisedUrl("http://0.0.0.0:8080", { lo: [nic("127.0.0.1", true)] }), "http://0.0.0.0:8080");
 });

@@ -1,3 +1,4 @@
+import { networkInterfaces } from "node:os";
 import {
   CONSUL_INSTANCES_PREFIX,
   LEADER_RENEWALS_PER_TTL,
@@ -204,4 +205,24 @@ export function parseInstanceInfo(value: string): InstanceInfo | undefined {
     // Not JSON: written by hand.
   }
   return undefined;
+}
+
+/**
+ * The address to tell the others for an HTTP server's URL: the URL itself,
+ * unless the server listens on every interface (`0.0.0.0`, `::`), which no
+ * one can connect to; then the first non-internal IPv4 address of this
+ * machine (on a Nomad client, its own), or the URL unchanged when it has none.
+ * @param interfaces the machine's interfaces. @default os.networkInterfaces()
+ */
+export function advertisedUrl(url: string, interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces()): string {
+  const u = new URL(url);
+  if (u.hostname !== "0.0.0.0" && u.hostname !== "[::]") return url;
+  for (const list of Object.values(interfaces)) {
+    const ip = list?.find((a) => a.family === "IPv4" && !a.internal)?.address;
+    if (ip) {
+      u.hostname = ip;
+      return u.toString().replace(/\/$/, "");
+    }
+  }
+  return url;
 }
