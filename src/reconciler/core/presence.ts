@@ -105,12 +105,6 @@ export class InstancePresence {
     this.schedule(0);
   }
 
-  /** Checks at once whether the announcement must change (a readiness flip), instead of at the next renewal. */
-  refresh(): void {
-    if (this.stopped || this.running) return;
-    this.schedule(0);
-  }
-
   /** Leaves: destroys the session, so Consul deletes the key at once. Errors are logged (the key then goes at the TTL). */
   async stop(): Promise<void> {
     if (this.stopped) return;
