@@ -54,8 +54,7 @@ export interface CellDeployment {
   status: string;
   /** Nomad's StatusDescription ("Deployment completed successfully", …); absent when empty or `none`. */
   description?: string;
-  /** The deployment's ID and the job version it rolls out; absent when `none`. */
-  id?: string;
+  /** The job version it rolls out; absent when `none`. */
   jobVersion?: number;
 }
 

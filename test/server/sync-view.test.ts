@@ -83,10 +83,10 @@ const deploymentRows: Array<{ name: string; input: SyncCellInput; want: SyncCell
   {
     name: "latest_deployment_with_its_description",
     input: base({ desired: desired(), stub: stub(), deployments: dep("successful", "Deployment completed successfully") }),
-    want: { status: "successful", id: "d1", jobVersion: 3, description: "Deployment completed successfully" },
+    want: { status: "successful", jobVersion: 3, description: "Deployment completed successfully" },
   },
-  { name: "failed_deployment_is_shown_whatever_the_sync_state", input: base({ desired: desired("h2", D2), stub: stub(), deployments: dep("failed", "Failed due to unhealthy allocations") }), want: { status: "failed", id: "d1", jobVersion: 3, description: "Failed due to unhealthy allocations" } },
-  { name: "empty_description_is_left_out", input: base({ desired: desired(), stub: stub(), deployments: dep("running") }), want: { status: "running", id: "d1", jobVersion: 3 } },
+  { name: "failed_deployment_is_shown_whatever_the_sync_state", input: base({ desired: desired("h2", D2), stub: stub(), deployments: dep("failed", "Failed due to unhealthy allocations") }), want: { status: "failed", jobVersion: 3, description: "Failed due to unhealthy allocations" } },
+  { name: "empty_description_is_left_out", input: base({ desired: desired(), stub: stub(), deployments: dep("running") }), want: { status: "running", jobVersion: 3 } },
   { name: "job_not_in_nomad_has_no_deployment_even_if_an_old_one_is_listed", input: base({ desired: desired(), deployments: dep("successful") }), want: undefined },
   { name: "stopped_job_has_no_deployment", input: base({ desired: desired(), stub: stub({ Stop: true }), deployments: dep("cancelled") }), want: undefined },
 ];
