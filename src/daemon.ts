@@ -177,7 +177,7 @@ export class Daemon {
           statePrefix: prefix,
           logger: this.logger,
           metrics: this.metrics,
-          overrides: { ...overrides.healing, onStatus: (st) => this.live.onPoolChange(st.key) },
+          overrides: { ...overrides.healing, onStatus: (st) => this.live.onPoolChange(st.key), onProgress: (pool) => this.live.onPoolChange(pool) },
         })
       : undefined;
     this.controls = new ControlsSource({ consul: this.consul, prefix: `${prefix}/control/`, logger: this.logger, metrics: this.metrics });
@@ -261,6 +261,7 @@ export class Daemon {
       this.sync.cache.pruneOverride = new Set(next.pruneOverride);
       this.sync.cache.frozen = next.frozen;
       this.promotion.cache.frozen = next.frozen;
+      this.healing?.setAcks(next.shortCircuitAcks);
       if (next.unknown.length) this.logger.warn({ keys: next.unknown }, "controls: unknown keys ignored");
       if (prev !== undefined && syncNowRequested(prev, next)) this.poller?.trigger();
       const pauseChanged = prev === undefined || prev.paused.all !== next.paused.all || !sameSet(prev.paused.services, next.paused.services);
@@ -456,7 +457,7 @@ export class Daemon {
       promotion: this.promotion.status(),
       controls: { paused: this.sync.cache.paused.all, pausedServices: [...this.sync.cache.paused.services], frozen: Object.fromEntries(this.sync.cache.frozen) },
       gateRetries: this.gateRetries.list().map(({ service, digest, stage, by, at, reason }) => ({ service, digest, stage, by, ...(at ? { at } : {}), ...(reason ? { reason } : {}) })),
-      ...(this.healing ? { healing: { pools: this.healing.poolStatuses() } } : {}),
+      ...(this.healing ? { healing: { pools: this.healing.poolStatuses(), declared: this.healing.pools.map((p) => p.name) } } : {}),
       jobs: this.sync.statuses().map((s) => {
         const ready = findCondition(s, "Ready");
         return {

@@ -77,6 +77,15 @@ function scrub(line: string): string {
 }
 
 /**
+ * `text` with every value given to `addSecret` replaced by `REDACTED`: for
+ * text that leaves Steward other than through a log line (the live UI's
+ * Terraform progress lines).
+ */
+export function scrubSecrets(text: string): string {
+  return scrub(text);
+}
+
+/**
  * Steward's JSON logger. Redaction is always on (unlike pepr's opt-in):
  * `REDACT_PATHS` plus every value given to `addSecret`. Errors under `err`
  * are serialised with their `context` (env, nomad_job, endpoint, …).

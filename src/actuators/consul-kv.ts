@@ -85,9 +85,14 @@ export class ConsulKvWriter {
     await this.putJson(`${this.controlPrefix}${controlPath(s)}`, value);
   }
 
-  /** Turns a switch off by deleting its key; turning off a switch that is off succeeds. */
-  async deleteControl(s: ControlSwitch): Promise<void> {
-    await this.deleteKey(`${this.controlPrefix}${controlPath(s)}`);
+  /**
+   * Turns a switch off by deleting its key; turning off a switch that is off
+   * succeeds. With `cas` (the ModifyIndex the switch was read at), only that
+   * write of it is deleted.
+   * @throws ConflictError when `cas` was given and the switch was written again since
+   */
+  async deleteControl(s: ControlSwitch, cas?: number): Promise<void> {
+    await this.deleteKey(`${this.controlPrefix}${controlPath(s)}`, cas !== undefined ? { cas } : {});
   }
 }
 

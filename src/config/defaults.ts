@@ -285,6 +285,10 @@ export const HEALING_APPLY_BACKOFF_CAP_MS = 30 * 60_000;
 export const HEALING_DONE_RECORDS_KEPT = 20;
 /** How often the healing loop re-plans every pool without an event (30 s): a lost node's timer is the main wake-up; this catches the rest. */
 export const HEALING_RESYNC_INTERVAL_MS = 30_000;
+/** Terraform progress lines kept per pool for the UI (20): the latest apply's last steps fit on the pool page; a line is at most a few hundred bytes. */
+export const HEALING_PROGRESS_LINES = 20;
+/** Longest Terraform progress line shown (300 characters): a resource message with its address fits; a pasted provider error is cut. */
+export const HEALING_PROGRESS_LINE_CHARS = 300;
 /** Lifetime of a read session of the live UI when reads need the token (12 h): a working day; rotating the action token ends every session sooner. */
 export const LIVE_SESSION_TTL_MS = 12 * 60 * 60_000;
 

@@ -16,14 +16,26 @@ import { Watch, type WatchOptions, type WatchQuery } from "./watch.js";
  *   the share guard (the loop deletes the key once it used it);
  * - `freeze/<env>`: nothing is deployed to that environment: sync writes
  *   nothing there (its plans still run and say `Frozen`) and promotion
- *   starts no stage there. Healing is not frozen.
+ *   starts no stage there. Healing is not frozen;
+ * - `ack-short-circuit/<pool>`: an operator acknowledged the pool's
+ *   short-circuit, so healing replaces within its other guards; the healing
+ *   loop deletes the key once the pool is no longer short-circuited.
  */
 export type ControlSwitch =
   | { kind: "pause"; service?: string }
   | { kind: "sync-now" }
   | { kind: "prune-override"; env: string }
-  | { kind: "freeze"; env: string };
+  | { kind: "freeze"; env: string }
+  | { kind: "ack-short-circuit"; pool: string };
 
+/** An `ack-short-circuit/<pool>` switch as read: its note, and the ModifyIndex its removal must check against. */
+export interface ShortCircuitAckNote {
+  by?: string;
+  reason?: string;
+  /** ISO 8601. */
+  at?: string;
+  modifyIndex: number;
+}
 
 /** The switches as they stand. Built by `controlsFromEntries`; never mutated. */
 export interface Controls {
@@ -41,6 +53,8 @@ export interface Controls {
   pruneOverride: ReadonlySet<string>;
   /** Frozen environments, each with its note (who, why, when). */
   frozen: ReadonlyMap<string, FreezeNote>;
+  /** Pools whose short-circuit an operator acknowledged, with the note (who, why, when). */
+  shortCircuitAcks: ReadonlyMap<string, ShortCircuitAckNote>;
   /** The value of each switch that is on (a note: who, why, when), keyed by its path under the prefix (`pause/web`). */
   notes: ReadonlyMap<string, string>;
   /** Keys under the prefix that name no known switch (a typo like `pasue`), for a warning. */
@@ -55,6 +69,7 @@ export const NO_CONTROLS: Controls = {
   syncNowScope: {},
   pruneOverride: new Set(),
   frozen: new Map(),
+  shortCircuitAcks: new Map(),
   notes: new Map(),
   unknown: [],
 };
@@ -73,6 +88,8 @@ export function controlPath(s: ControlSwitch): string {
       return `prune-override/${s.env}`;
     case "freeze":
       return `freeze/${s.env}`;
+    case "ack-short-circuit":
+      return `ack-short-circuit/${s.pool}`;
   }
 }
 
@@ -85,6 +102,7 @@ export function parseControlPath(path: string): ControlSwitch | undefined {
   if (head === "pause") return { kind: "pause", service: name };
   if (head === "prune-override") return { kind: "prune-override", env: name };
   if (head === "freeze") return { kind: "freeze", env: name };
+  if (head === "ack-short-circuit") return { kind: "ack-short-circuit", pool: name };
   return undefined;
 }
 
@@ -106,6 +124,7 @@ export function controlsFromEntries(prefix: string, entries: readonly KvEntry[],
   const services = new Set<string>();
   const pruneOverride = new Set<string>();
   const frozen = new Map<string, FreezeNote>();
+  const shortCircuitAcks = new Map<string, ShortCircuitAckNote>();
   const notes = new Map<string, string>();
   const unknown: string[] = [];
   for (const e of entries) {
@@ -126,16 +145,18 @@ export function controlsFromEntries(prefix: string, entries: readonly KvEntry[],
     notes.set(path, e.value.toString("utf8"));
     if (s.kind === "prune-override") pruneOverride.add(s.env);
     else if (s.kind === "freeze") frozen.set(s.env, freezeNoteOf(e.value));
+    else if (s.kind === "ack-short-circuit") shortCircuitAcks.set(s.pool, { ...freezeNoteOf(e.value), modifyIndex: e.modifyIndex });
     else if (s.service === undefined) all = true;
     else services.add(s.service);
   }
-  return { index, paused: { all, services }, syncNowIndex, syncNowScope, pruneOverride, frozen, notes, unknown };
+  return { index, paused: { all, services }, syncNowIndex, syncNowScope, pruneOverride, frozen, shortCircuitAcks, notes, unknown };
 }
 
 /**
- * A freeze switch's note: `{by, reason, at}` as `steward freeze` and the UI
- * write it. A value that is not such JSON (`consul kv put
- * steward/control/freeze/prod "release night"`) is the reason itself.
+ * A freeze (or short-circuit acknowledgement) switch's note: `{by, reason,
+ * at}` as `steward freeze` and the UI write it. A value that is not such
+ * JSON (`consul kv put steward/control/freeze/prod "release night"`) is the
+ * reason itself.
  */
 export function freezeNoteOf(value: Buffer): FreezeNote {
   const text = value.toString("utf8").trim();

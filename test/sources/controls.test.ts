@@ -86,7 +86,17 @@ test("freeze_false_is_not_frozen", (t) => {
   t.is(c.frozen.size, 0);
 });
 
-const switches: ControlSwitch[] = [{ kind: "pause" }, { kind: "pause", service: "web" }, { kind: "sync-now" }, { kind: "prune-override", env: "prod" }, { kind: "freeze", env: "prod" }];
+test("ack_short_circuit_names_its_pool_with_who_why_and_the_index_to_delete_it_at", (t) => {
+  const note = entry("ack-short-circuit/workers", JSON.stringify({ at: "2026-11-25T19:00:00.000Z", by: "alice via cli", reason: "rack 4 lost" }));
+  const c = controlsFromEntries(PREFIX, [note, entry("ack-short-circuit/servers", "off"), entry("ack-short-circuit/edge", "looked at it")], 7);
+  t.deepEqual(c.shortCircuitAcks.get("workers"), { at: "2026-11-25T19:00:00.000Z", by: "alice via cli", reason: "rack 4 lost", modifyIndex: note.modifyIndex });
+  t.false(c.shortCircuitAcks.has("servers"), "an off value acknowledges nothing");
+  t.is(c.shortCircuitAcks.get("edge")?.reason, "looked at it", "a hand-written value is taken as the reason");
+  t.deepEqual(c.unknown, []);
+  t.false(c.paused.all);
+});
+
+const switches: ControlSwitch[] = [{ kind: "pause" }, { kind: "pause", service: "web" }, { kind: "sync-now" }, { kind: "prune-override", env: "prod" }, { kind: "freeze", env: "prod" }, { kind: "ack-short-circuit", pool: "workers" }];
 for (const s of switches) {
   test(`control path round-trips: ${controlPath(s)}`, (t) => {
     t.deepEqual(parseControlPath(controlPath(s)), s);

@@ -25,7 +25,8 @@ import type { KeyStatus } from "../core/status.js";
 import { advanceIncident, newIncident, type IncidentEntry, type IncidentRecord } from "./journal.js";
 import { createHealingMetrics, initPoolMetrics, type HealingMetrics } from "./metrics.js";
 import { CONSUL_NODES, HealingCache, observeHealing, stateKey, type CachedNode } from "./observe.js";
-import { planHealing, type HealingAction, type HealingPlan, type InstanceObservation, type NodeRef, type RaftHealth } from "./plan.js";
+import { describeAck, planHealing, type HealingAction, type HealingPlan, type InstanceObservation, type NodeRef, type RaftHealth, type ShortCircuitAck } from "./plan.js";
+import { appendProgress, createRedactor, progressLineOf, type ApplyProgress, type ProgressLine, type TerraformProgressEvent } from "./progress.js";
 
 /** One Terraform diagnostic, as the runner reports it. */
 export interface HealingDiagnostic {
@@ -51,7 +52,8 @@ export interface HealingApplyResult {
 export interface HealingTerraform {
   /** Whether a command runs (or waits) in `dir` now. */
   isBusy(dir: string): boolean;
-  apply(req: { dir: string; workspace?: string; replace?: readonly string[] }): Promise<HealingApplyResult>;
+  /** `onProgress` hears each `-json` UI message as it arrives (actuators/terraform.ts's TerraformEvent). */
+  apply(req: { dir: string; workspace?: string; replace?: readonly string[]; onProgress?: (e: TerraformProgressEvent) => void }): Promise<HealingApplyResult>;
   /** The resource instances of the state (`terraform show -json`). */
   state(dir: string, workspace?: string): Promise<Array<{ address: string; type: string; values: Record<string, unknown> }>>;
 }
@@ -85,6 +87,14 @@ export interface HealingLoopOptions {
   instances?: { listByTag(key: string, value: string): Promise<Array<{ id: string; state: string }>> };
   /** A pool's `terraform.dir` is relative to this. @default the working directory */
   terraformRoot?: string;
+  /**
+   * Deletes a pool's spent short-circuit acknowledgement
+   * (`ack-short-circuit/<pool>`), check-and-set on the ModifyIndex it was
+   * read at, so a newer one is never deleted. wire.ts passes the controls
+   * writer. Without it a spent acknowledgement stays (and is reported).
+   * @throws ConflictError when it was written again since
+   */
+  clearAck?: (pool: string, modifyIndex: number) => Promise<void>;
 
   // ── timing ──
   /** @default HEALING_WATCH_WAIT_MS (60 s) */
@@ -105,6 +115,13 @@ export interface HealingLoopOptions {
   logger: Logger;
   metrics?: StewardMetrics;
   onStatus?: (s: KeyStatus) => void;
+  /** A pool's apply printed a progress line (the live UI refreshes that pool). */
+  onProgress?: (pool: string) => void;
+  /**
+   * Redacts a Terraform progress line before it is kept for the status.
+   * @default createRedactor() (every registered credential, and credential-shaped text)
+   */
+  redact?: (text: string) => string;
 }
 
 /** One pool as the status shows it: the last plan's summary and actions. */
@@ -117,7 +134,14 @@ export interface PoolStatus {
   actions: Array<{ kind: string; reason: string; message: string }>;
   /** Terraform applies the budget (per directory and global, the smaller) still allows this window. */
   budgetTokens: number;
-  incidents: Array<Pick<IncidentRecord, "nodeName" | "address" | "step" | "attempts" | "lastError" | "unhealthySince" | "applyStartedAt" | "finishedAt">>;
+  /** The operator's acknowledgement of the short-circuit while it is in Consul KV (who, why, when); `summary.shortCircuitAcknowledged` says whether it is in use. */
+  shortCircuitAck?: ShortCircuitAck;
+  incidents: Array<
+    Pick<IncidentRecord, "nodeName" | "address" | "step" | "attempts" | "lastError" | "unhealthySince" | "applyStartedAt" | "finishedAt"> & {
+      /** The last lines (at most HEALING_PROGRESS_LINES) of the incident's latest apply, while it is not done; only on the instance that ran it. Redacted. */
+      progress?: ProgressLine[];
+    }
+  >;
 }
 
 /**
@@ -136,9 +160,12 @@ export class HealingLoop {
   private readonly lastPlans = new Map<string, PoolStatus>();
   private readonly stateReads = new Map<string, Promise<void>>();
 
+  private readonly redact: (text: string) => string;
+
   constructor(private readonly o: HealingLoopOptions) {
     this.clock = o.clock ?? systemClock;
     this.metrics = o.metrics ? createHealingMetrics(o.metrics.registry) : undefined;
+    this.redact = o.redact ?? createRedactor();
   }
 
   get leading(): boolean {
@@ -193,6 +220,16 @@ export class HealingLoop {
     await this.standBy();
     await Promise.all([...this.watches.values()].map((w) => w.stop()));
     this.watches.clear();
+  }
+
+  /**
+   * Takes the short-circuit acknowledgements as the controls watch last read
+   * them (pool → note and ModifyIndex); wakes the pools whose one changed.
+   */
+  setAcks(acks: ReadonlyMap<string, ShortCircuitAck & { modifyIndex: number }>): void {
+    const before = this.cache.acks;
+    this.cache.acks = new Map(acks);
+    for (const p of this.pools) if (before.get(p.name)?.modifyIndex !== acks.get(p.name)?.modifyIndex) this.runner?.add(p.name);
   }
 
   wakeAll(): void {
@@ -278,7 +315,29 @@ export class HealingLoop {
       case "purge":
         await this.purge(pool, action.node, action.newNodeId, ctx);
         return { ...base, result: "changed" };
+      case "clear-ack":
+        return { ...base, result: (await this.clearAck(pool, ctx)) ? "changed" : "unchanged" };
     }
+  }
+
+  /** Deletes the pool's spent acknowledgement; false when there is none to delete here, or it was written again since. */
+  private async clearAck(pool: PoolSpec, ctx: PassContext): Promise<boolean> {
+    const ack = this.cache.acks.get(pool.name);
+    if (!ack) return false;
+    if (!this.o.clearAck) {
+      ctx.log.warn({ reason: "ShortCircuitAckSpent" }, `healing: pool ${pool.name}: the short-circuit acknowledgement is spent, but this loop cannot delete it`);
+      return false;
+    }
+    await ctx.acquireWrite();
+    try {
+      await this.o.clearAck(pool.name, ack.modifyIndex);
+    } catch (err) {
+      // A new acknowledgement (or a removal by hand) since it was read: the next controls read decides.
+      if (err instanceof ConflictError) return false;
+      throw err;
+    }
+    ctx.log.info({ reason: "ShortCircuitAckSpent", by: ack.by }, `healing: pool ${pool.name} is no longer short-circuited; its acknowledgement${describeAck(ack)} was removed`);
+    return true;
   }
 
   private async drain(pool: PoolSpec, node: NodeRef, deadlineMs: number, ctx: PassContext): Promise<void> {
@@ -309,9 +368,16 @@ export class HealingLoop {
     }
     for (const n of action.nodes) this.cache.applying.add(n.id);
     ctx.log.info({ dir, replace: action.replace, recreate: action.recreate, apply_id: applyId }, `healing: terraform apply for ${action.nodes.map((n) => n.name).join(", ")}`);
+    this.cache.progress.set(pool.name, { applyId, lines: [] });
+    const onProgress = (e: TerraformProgressEvent): void => {
+      const line = progressLineOf(e, this.clock.now(), this.redact);
+      if (!line) return;
+      appendProgress(this.cache.progress, pool.name, applyId, line);
+      this.o.onProgress?.(pool.name);
+    };
     let result: HealingApplyResult;
     try {
-      result = await this.o.terraform.apply({ dir, workspace: pool.terraform.workspace, replace: action.replace });
+      result = await this.o.terraform.apply({ dir, workspace: pool.terraform.workspace, replace: action.replace, onProgress });
     } catch (err) {
       result = { ok: false, durationMs: 0, timedOut: false, lockError: false, diagnostics: [{ severity: "error", summary: (err as Error).message }], exitCode: null };
     } finally {
@@ -473,11 +539,13 @@ export class HealingLoop {
       m.unhealthyNodes.set({ pool: pool.name }, plan.summary.unhealthy);
       m.lostNodes.set({ pool: pool.name }, plan.summary.lost);
       m.shortCircuited.set({ pool: pool.name }, plan.summary.shortCircuited ? 1 : 0);
+      m.shortCircuitAcknowledged.set({ pool: pool.name }, plan.summary.shortCircuitAcknowledged ? 1 : 0);
       if (plan.summary.shortCircuited) m.shortCircuitsTotal.inc({ pool: pool.name });
       m.budgetTokens.set({ pool: pool.name }, tokens);
       m.orphanedInstances.set({ pool: pool.name }, plan.summary.orphans);
     }
-    const incidents = incidentViews(this.cache.incidents.values(), pool.name);
+    const incidents = incidentViews(this.cache.incidents.values(), pool.name, this.cache.progress);
+    const ack = this.cache.acks.get(pool.name);
     this.lastPlans.set(pool.name, {
       pool: pool.name,
       env: pool.env,
@@ -486,6 +554,7 @@ export class HealingLoop {
       summary: plan.summary,
       actions: plan.actions.map((a) => ({ kind: a.kind, reason: a.reason, message: a.message })),
       budgetTokens: tokens,
+      ...(ack ? { shortCircuitAck: { ...(ack.by ? { by: ack.by } : {}), ...(ack.reason ? { reason: ack.reason } : {}), ...(ack.at ? { at: ack.at } : {}) } } : {}),
       incidents,
     });
   }
@@ -599,8 +668,13 @@ export class HealingLoop {
   }
 }
 
-/** The open incidents of one pool as status shows them (the journal records without their bookkeeping). */
-export function incidentViews(entries: Iterable<{ record: IncidentRecord }>, pool: string): PoolStatus["incidents"] {
+/**
+ * The open incidents of one pool as status shows them (the journal records
+ * without their bookkeeping), each not yet done with the progress lines of
+ * its latest apply when `progress` (the cache's) holds them.
+ */
+export function incidentViews(entries: Iterable<{ record: IncidentRecord }>, pool: string, progress?: ReadonlyMap<string, ApplyProgress>): PoolStatus["incidents"] {
+  const latest = progress?.get(pool);
   return [...entries]
     .filter((e) => e.record.pool === pool)
     .map(({ record: r }) => ({
@@ -612,6 +686,7 @@ export function incidentViews(entries: Iterable<{ record: IncidentRecord }>, poo
       ...(r.lastError !== undefined ? { lastError: r.lastError } : {}),
       ...(r.applyStartedAt !== undefined ? { applyStartedAt: r.applyStartedAt } : {}),
       ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
+      ...(latest && r.step !== "done" && r.applyId === latest.applyId && latest.lines.length > 0 ? { progress: [...latest.lines] } : {}),
     }));
 }
 

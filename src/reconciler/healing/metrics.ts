@@ -16,6 +16,8 @@ export interface HealingMetrics {
   lostNodes: Gauge<"pool">;
   /** 1 while the pool's maxUnhealthy guard holds replacements back. */
   shortCircuited: Gauge<"pool">;
+  /** 1 while the pool is short-circuited and an operator acknowledged it (replacements proceed within the other guards). */
+  shortCircuitAcknowledged: Gauge<"pool">;
   /** Passes that tripped the maxUnhealthy guard. */
   shortCircuitsTotal: Counter<"pool">;
   /** Finished replacements by result. */
@@ -41,6 +43,12 @@ export function createHealingMetrics(registry: Registry): HealingMetrics {
     unhealthyNodes: new Gauge({ name: "steward_healing_unhealthy_nodes", help: "Unhealthy nodes per pool (Nomad down or disconnected, or Consul serfHealth critical).", labelNames: ["pool"], registers }),
     lostNodes: new Gauge({ name: "steward_healing_lost_nodes", help: "Nodes unhealthy for at least the pool's unhealthyAfter.", labelNames: ["pool"], registers }),
     shortCircuited: new Gauge({ name: "steward_healing_short_circuited", help: "1 while more of the pool is unhealthy than maxUnhealthy allows and nothing is replaced.", labelNames: ["pool"], registers }),
+    shortCircuitAcknowledged: new Gauge({
+      name: "steward_healing_short_circuit_acknowledged",
+      help: "1 while the pool is short-circuited and an operator acknowledged it, so replacements proceed within the other guards.",
+      labelNames: ["pool"],
+      registers,
+    }),
     shortCircuitsTotal: new Counter({ name: "steward_healing_short_circuits_total", help: "Passes in which the pool's maxUnhealthy guard held replacements back.", labelNames: ["pool"], registers }),
     replacementsTotal: new Counter({ name: "steward_healing_replacements_total", help: "Node replacements finished, by result.", labelNames: ["pool", "result"], registers }),
     appliesTotal: new Counter({ name: "steward_healing_applies_total", help: "terraform apply runs of the healing loop, by result.", labelNames: ["pool", "result"], registers }),
@@ -69,7 +77,7 @@ const HEALING_METRICS = new WeakMap<Registry, HealingMetrics>();
 
 /** Creates a pool's series at zero, so dashboards and alerts see them before the first event. */
 export function initPoolMetrics(m: HealingMetrics, pool: string): void {
-  for (const g of [m.unhealthyNodes, m.lostNodes, m.shortCircuited, m.orphanedInstances]) g.set({ pool }, 0);
+  for (const g of [m.unhealthyNodes, m.lostNodes, m.shortCircuited, m.shortCircuitAcknowledged, m.orphanedInstances]) g.set({ pool }, 0);
   m.shortCircuitsTotal.inc({ pool }, 0);
   for (const result of REPLACEMENT_RESULTS) m.replacementsTotal.inc({ pool, result }, 0);
   for (const result of APPLY_RESULTS) m.appliesTotal.inc({ pool, result }, 0);

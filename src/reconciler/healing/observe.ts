@@ -1,6 +1,7 @@
 import type { PoolSpec } from "../../model/types.js";
 import type { IncidentEntry } from "./journal.js";
-import type { HealingSnapshot, InstanceObservation, InstancesView, NodeObservation, RaftHealth } from "./plan.js";
+import type { HealingSnapshot, InstanceObservation, InstancesView, NodeObservation, RaftHealth, ShortCircuitAck } from "./plan.js";
+import type { ApplyProgress } from "./progress.js";
 import { isUnhealthy } from "./plan.js";
 import { selectsNode } from "./template.js";
 
@@ -56,6 +57,10 @@ export class HealingCache {
   readonly quorum = new Map<string, { nomad?: RaftHealth; consul?: RaftHealth }>();
   /** Incidents (node ids) whose apply this process runs now. */
   readonly applying = new Set<string>();
+  /** pool → the operator's short-circuit acknowledgement in Consul KV, with the ModifyIndex it was read at (its removal is check-and-set on it). */
+  acks: ReadonlyMap<string, ShortCircuitAck & { modifyIndex: number }> = new Map();
+  /** pool → the last lines of its latest apply run by this process (bounded; see progress.ts). */
+  readonly progress = new Map<string, ApplyProgress>();
 
   /**
    * Updates every node's health history of `env` from the current Nomad and
@@ -150,6 +155,8 @@ export function observeHealing(cache: HealingCache, input: ObserveInput): Healin
   const instances: InstancesView | undefined = state ? { byAddress: state.byAddress, orphans: state.orphans } : undefined;
   const incidents = [...cache.incidents.values()].filter((e) => e.record.pool === pool.name).map((e) => e.record);
   const quorum = pool.role === "server" ? cache.quorum.get(pool.env) : undefined;
+  const known = cache.acks.get(pool.name);
+  const ack: ShortCircuitAck | undefined = known ? { ...(known.by ? { by: known.by } : {}), ...(known.reason ? { reason: known.reason } : {}), ...(known.at ? { at: known.at } : {}) } : undefined;
   return {
     pool,
     nodes,
@@ -160,6 +167,7 @@ export function observeHealing(cache: HealingCache, input: ObserveInput): Healin
     budget: input.budget,
     ...(quorum ? { quorum } : {}),
     applying: cache.applying,
+    ...(ack ? { shortCircuitAck: ack } : {}),
     timing: input.timing,
   };
 }

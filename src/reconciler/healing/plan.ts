@@ -45,6 +45,14 @@ export interface RaftHealth {
   autopilotHealthy?: boolean;
 }
 
+/** An operator's acknowledgement of a pool's short-circuit (`steward/control/ack-short-circuit/<pool>`): its note. */
+export interface ShortCircuitAck {
+  by?: string;
+  reason?: string;
+  /** ISO 8601, as the note says. */
+  at?: string;
+}
+
 /** Everything one decision about one pool depends on. Built by observe.ts from caches only. */
 export interface HealingSnapshot {
   pool: PoolSpec;
@@ -68,6 +76,13 @@ export interface HealingSnapshot {
   quorum?: { nomad?: RaftHealth; consul?: RaftHealth };
   /** Ids of incidents whose apply this process is running right now. */
   applying: ReadonlySet<string>;
+  /**
+   * Present while an operator's acknowledgement of the short-circuit is in
+   * Consul KV: a short-circuited pool then replaces within every other guard,
+   * and once the pool is no longer short-circuited the planner asks for the
+   * acknowledgement to be removed (it covered one incident).
+   */
+  shortCircuitAck?: ShortCircuitAck;
   timing: {
     /** An apply older than this (plus a grace) is taken as ended when no result was recorded (a dead leader's). */
     applyTimeoutMs: number;
@@ -102,10 +117,12 @@ export type HealingAction =
   /** The journal shows an apply with no result, and the state shows its work done: record it as applied, then wait. */
   | { kind: "confirm-applied"; node: NodeRef; reason: HealingReason; message: string }
   | { kind: "purge"; node: NodeRef; newNodeId: string; reason: HealingReason; message: string }
-  | { kind: "report"; instances: string[]; reason: HealingReason; message: string };
+  | { kind: "report"; instances: string[]; reason: HealingReason; message: string }
+  /** The short-circuit the acknowledgement was given for is over: delete the acknowledgement. */
+  | { kind: "clear-ack"; reason: HealingReason; message: string };
 
 /** The action kinds, for metrics created at zero. */
-export const HEALING_ACTION_KINDS = ["noop", "drain", "apply", "confirm-applied", "purge", "report"] as const satisfies readonly HealingAction["kind"][];
+export const HEALING_ACTION_KINDS = ["noop", "drain", "apply", "confirm-applied", "purge", "report", "clear-ack"] as const satisfies readonly HealingAction["kind"][];
 
 /** What the plan saw of the pool, for status and metrics. */
 export interface HealingSummary {
@@ -116,6 +133,8 @@ export interface HealingSummary {
   lost: number;
   /** The maxUnhealthy guard tripped. */
   shortCircuited: boolean;
+  /** Short-circuited, and an operator acknowledged it: replacements proceed within the other guards. */
+  shortCircuitAcknowledged: boolean;
   inFlight: number;
   orphans: number;
 }
@@ -196,6 +215,7 @@ export function planHealing(s: HealingSnapshot, now: number): HealingPlan {
     unhealthy: unhealthy.length,
     lost: lost.length,
     shortCircuited,
+    shortCircuitAcknowledged: shortCircuited && s.shortCircuitAck !== undefined,
     inFlight: active.length,
     orphans: s.instances?.orphans.length ?? 0,
   };
@@ -207,6 +227,7 @@ export function planHealing(s: HealingSnapshot, now: number): HealingPlan {
     // Only the steps after a successful apply go on; everything else waits for a fresh state.
     for (const r of active.filter((x) => x.step === "applied" || x.step === "purging")) progressIncident(s, r, byId, w, now);
     w.actions.push(noop("StaleView", `${msg("StaleView")} (terraform state)`));
+    spendAck(s, shortCircuited, w);
     return { actions: w.actions, recheckAfterMs: STALE_RECHECK_MS, summary };
   }
   for (const r of active) progressIncident(s, r, byId, w, now);
@@ -220,7 +241,9 @@ export function planHealing(s: HealingSnapshot, now: number): HealingPlan {
   }
   const blocked = guardNew(s, fresh, shortCircuited, unhealthy.length, counted.length, active, w, now);
   if (!blocked) admitNew(s, fresh, active.length, w);
-  if (shortCircuited) w.apply = [];
+  // Continuations (applies owed by incidents in flight) wait too, unless an operator acknowledged the short-circuit.
+  if (shortCircuited && !s.shortCircuitAck) w.apply = [];
+  spendAck(s, shortCircuited, w);
   batchApply(s, w);
   const orphans = s.instances?.orphans ?? [];
   if (orphans.length > 0) w.actions.push({ kind: "report", instances: [...orphans], reason: "OrphanedInstance", message: `${orphans.join(", ")}: ${msg("OrphanedInstance")}` });
@@ -266,13 +289,18 @@ function guardNew(
   w: Work,
   now: number,
 ): boolean {
-  if (fresh.length === 0 && !shortCircuited) return true;
   const { pool } = s;
   if (shortCircuited) {
     const limit = maxUnhealthyCount(pool.budgets.maxUnhealthy, members);
-    w.actions.push(noop("ShortCircuit", `${unhealthy} of ${members} nodes of pool ${pool.name} are unhealthy (at most ${limit} allowed): ${msg("ShortCircuit")}`));
-    return true;
+    const seen = `${unhealthy} of ${members} nodes of pool ${pool.name} are unhealthy (at most ${limit} allowed)`;
+    const ack = s.shortCircuitAck;
+    if (!ack) {
+      w.actions.push(noop("ShortCircuit", `${seen}: ${msg("ShortCircuit")}`));
+      return true;
+    }
+    w.actions.push(noop("ShortCircuitAcknowledged", `${seen}; short-circuit acknowledged${describeAck(ack)}: replacements proceed within maxConcurrent, cooldown, server quorum and the apply budget`));
   }
+  if (fresh.length === 0) return true;
   if (pool.role === "server") {
     if (active.length > 0) return refuse(w, "ServerOneAtATime", fresh);
     const sides = [s.quorum?.nomad, s.quorum?.consul];
@@ -291,6 +319,17 @@ function guardNew(
 function refuse(w: Work, reason: HealingReason, fresh: Array<{ ref: NodeRef }>): true {
   w.actions.push(noop(reason, `${fresh.map((f) => f.ref.name).join(", ")}: ${msg(reason)}`));
   return true;
+}
+
+/** Once the pool is no longer short-circuited, an acknowledgement has covered its incident: it is removed. */
+function spendAck(s: HealingSnapshot, shortCircuited: boolean, w: Work): void {
+  if (!s.shortCircuitAck || shortCircuited) return;
+  w.actions.push({ kind: "clear-ack", reason: "ShortCircuitAckSpent", message: `pool ${s.pool.name}: the short-circuit acknowledged${describeAck(s.shortCircuitAck)} is over; ${msg("ShortCircuitAckSpent")}` });
+}
+
+/** ` by alice at … (rack 4 lost)`, from what the note holds. */
+export function describeAck(a: ShortCircuitAck): string {
+  return `${a.by ? ` by ${a.by}` : ""}${a.at ? ` at ${a.at}` : ""}${a.reason ? ` (${a.reason})` : ""}`;
 }
 
 /** New losses within the free slots (servers: one): answering ones are drained, the others join the batch. */

@@ -14,6 +14,9 @@ export const HEALING_REASONS = {
   // guards: they refuse new replacements and say why
   StaleView: "Steward's view of Nomad, Consul or the instances is not current; nothing is decided on a stale view",
   ShortCircuit: "more of the pool is unhealthy than maxUnhealthy allows: the cause is likely the network or something shared, not the nodes; nothing is replaced",
+  ShortCircuitAcknowledged:
+    "more of the pool is unhealthy than maxUnhealthy allows, but an operator acknowledged the short-circuit (steward/control/ack-short-circuit/<pool>): replacements proceed, still within maxConcurrent, cooldown, server quorum and the apply budget",
+  ShortCircuitAckSpent: "the pool is no longer short-circuited: the acknowledgement covered that incident and is removed, so the next short-circuit needs a new one",
   MaxConcurrent: "the pool already has maxConcurrent replacements in flight",
   Cooldown: "the pool finished a replacement less than its cooldown ago",
   BudgetExhausted: "no Terraform apply is left in the budget's window (for the working directory or globally)",

@@ -14,6 +14,7 @@ import { TerraformRunner } from "../../actuators/terraform.js";
 import { Ec2Reader, ec2OptionsFromEnv } from "../../sources/ec2.js";
 import type { TokenResolver } from "../sync/clients.js";
 import { ApplyBudget } from "./budget.js";
+import { createRedactor, sensitiveEnvValues } from "./progress.js";
 import { HealingLoop, type HealingNomad, type HealingLoopOptions } from "./loop.js";
 import type { EnvironmentSpec } from "../../model/types.js";
 
@@ -34,8 +35,11 @@ export interface HealingWiring {
 /**
  * Builds the healing loop from the daemon's configuration: the real
  * TerraformRunner and ApplyBudget, Nomad node readers/actuators per
- * environment, Consul health and catalog, and the journal under
- * `<statePrefix>/journal/healing/`.
+ * environment, Consul health and catalog, the journal under
+ * `<statePrefix>/journal/healing/`, the controls writer (spent short-circuit
+ * acknowledgements are deleted through it), and a redactor of Terraform's
+ * progress lines that knows terraform's environment (`TF_VAR_*` and
+ * secret-named values, Steward's and `healing.env`'s).
  */
 export function createHealingLoop(w: HealingWiring): HealingLoop {
   const { config, logger, metrics } = w;
@@ -76,6 +80,8 @@ export function createHealingLoop(w: HealingWiring): HealingLoop {
     budget: new ApplyBudget(Object.fromEntries(Object.entries(config.budget ?? {}).filter(([, v]) => v !== undefined))),
     journal: new HealingJournalStore(w.consul, w.writer, { prefix: `${w.statePrefix}/journal/healing/`, logger }),
     terraformRoot: config.terraformRoot,
+    clearAck: (pool, modifyIndex) => w.writer.deleteControl({ kind: "ack-short-circuit", pool }, modifyIndex),
+    redact: createRedactor(sensitiveEnvValues({ ...process.env, ...config.env })),
     ...(config.applyTimeoutMs ? { applyTimeoutMs: config.applyTimeoutMs } : {}),
     logger,
     metrics,

@@ -57,6 +57,7 @@ function incident(k: string, step: IncidentStep, over: Partial<IncidentRecord> =
 }
 
 const KEYS = ["a", "b", "c", "d", "e"];
+const ACK = { by: "alice via cli", reason: "rack 4 lost", at: "2026-11-25T19:00:00.000Z" };
 
 function snap(over: Partial<HealingSnapshot> = {}): HealingSnapshot {
   return {
@@ -350,6 +351,85 @@ const rows: Row[] = [
       { kind: "noop", reason: "ReplacementPending" },
       { kind: "noop", reason: "ServerOneAtATime" },
     ],
+  },
+  {
+    name: "short_circuited_and_acknowledged_replaces_within_max_concurrent",
+    given: snap({ nodes: nodes(dead("a", 8), dead("b", 7), dead("c", 6)), shortCircuitAck: ACK }),
+    want: [
+      { kind: "noop", reason: "ShortCircuitAcknowledged" },
+      { kind: "noop", reason: "MaxConcurrent" },
+      { kind: "apply", reason: "InstanceRunningUnderDeadNode" },
+    ],
+    check: (p) => {
+      const a = p.actions.find((x) => x.kind === "apply");
+      if (a?.kind !== "apply" || a.replace.join() !== ADDR("a")) return "one -replace, of the longest-lost node";
+      if (!p.summary.shortCircuited || !p.summary.shortCircuitAcknowledged) return "the summary shows the short-circuit and its acknowledgement";
+      return p.actions[0]?.message.includes("by alice") && p.actions[0].message.includes("rack 4") ? undefined : "the message names who acknowledged it and why";
+    },
+  },
+  {
+    name: "acknowledged_short_circuit_still_waits_for_the_replacement_in_flight",
+    given: snap({ nodes: nodes(dead("a", 12), dead("b", 7), dead("c", 6), dead("d", 6)), incidents: [incident("a", "applied", { appliedAt: NOW - MIN })], shortCircuitAck: ACK }),
+    want: [
+      { kind: "noop", reason: "ReplacementPending" },
+      { kind: "noop", reason: "ShortCircuitAcknowledged" },
+      { kind: "noop", reason: "MaxConcurrent" },
+    ],
+  },
+  {
+    name: "acknowledged_short_circuit_still_needs_a_budget_token",
+    given: snap({ nodes: nodes(dead("a", 8), dead("b", 7), dead("c", 6)), shortCircuitAck: ACK, budget: { tokens: 0, nextTokenInMs: 4 * MIN, dirBusy: false } }),
+    want: [
+      { kind: "noop", reason: "ShortCircuitAcknowledged" },
+      { kind: "noop", reason: "MaxConcurrent" },
+      { kind: "noop", reason: "BudgetExhausted" },
+    ],
+  },
+  {
+    name: "acknowledged_short_circuit_of_servers_still_needs_quorum",
+    given: snap({
+      pool: aPool({ role: "server", budgets: { maxUnhealthy: { count: 0 }, maxConcurrent: 1, cooldownMs: 0 } }),
+      nodes: nodes(dead("a", 6)),
+      quorum: { nomad: { voters: 3, healthyVoters: 1 }, consul: { voters: 3, healthyVoters: 2 } },
+      shortCircuitAck: ACK,
+    }),
+    want: [
+      { kind: "noop", reason: "ShortCircuitAcknowledged" },
+      { kind: "noop", reason: "QuorumAtRisk" },
+    ],
+  },
+  {
+    name: "acknowledged_short_circuit_still_keeps_the_cooldown",
+    given: snap({
+      pool: aPool({ budgets: { maxUnhealthy: { count: 1 }, maxConcurrent: 2, cooldownMs: 2 * MIN } }),
+      nodes: nodes(dead("a", 8), dead("b", 7)),
+      incidents: [incident("e", "done", { finishedAt: NOW - MIN })],
+      shortCircuitAck: ACK,
+    }),
+    want: [
+      { kind: "noop", reason: "ShortCircuitAcknowledged" },
+      { kind: "noop", reason: "Cooldown" },
+    ],
+  },
+  {
+    name: "acknowledgement_is_removed_once_the_pool_is_no_longer_short_circuited",
+    given: snap({ shortCircuitAck: ACK }),
+    want: [{ kind: "clear-ack", reason: "ShortCircuitAckSpent" }],
+    check: (p) => (!p.summary.shortCircuitAcknowledged ? undefined : "not in use"),
+  },
+  {
+    name: "acknowledgement_is_removed_while_the_last_replacement_boots",
+    given: snap({ nodes: nodes(dead("a", 12)), incidents: [incident("a", "applied", { appliedAt: NOW - MIN })], shortCircuitAck: ACK, stateStale: true }),
+    want: [
+      { kind: "noop", reason: "ReplacementPending" },
+      { kind: "noop", reason: "StaleView" },
+      { kind: "clear-ack", reason: "ShortCircuitAckSpent" },
+    ],
+  },
+  {
+    name: "acknowledgement_is_kept_while_the_node_view_is_stale",
+    given: snap({ nodes: nodes(dead("a", 8), dead("b", 7), dead("c", 6)), shortCircuitAck: ACK, stale: ["consul-health"] }),
+    want: [{ kind: "noop", reason: "StaleView" }],
   },
 ];
 
