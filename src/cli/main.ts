@@ -7,6 +7,7 @@
  *   steward pause|resume [SERVICE], steward sync-now         runtime switches in Consul KV
  *   steward approve|reject SERVICE DIGEST [--stage S]        a manual gate's decision in Consul KV
  *   steward freeze|unfreeze ENV, steward retry-gate SERVICE DIGEST|TAG --stage S   operator controls in Consul KV
+ *   steward ack-short-circuit POOL [--reason TEXT]           let a short-circuited pool replace within its other guards
  */
 import { parseArgs } from "node:util";
 import { InvalidInputError } from "../model/errors.js";
@@ -24,6 +25,7 @@ const USAGE = `usage: steward <run|plan|validate|status> [options]
   freeze    ENV [--reason TEXT] [--by NAME] [--config FILE] [--url URL]   deploy nothing to ENV (sync and promotion; healing goes on)
   unfreeze  ENV [--config FILE] [--url URL]            undo freeze
   retry-gate SERVICE DIGEST|TAG --stage S [--by NAME] [--reason TEXT] [--config FILE]   run a failed or timed-out gate again
+  ack-short-circuit POOL [--reason TEXT] [--by NAME] [--url URL] [--config FILE]   acknowledge a pool's short-circuit: replacements proceed within its other guards until it recovers
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -89,6 +91,10 @@ async function main(argv: string[]): Promise<number> {
     case "retry-gate": {
       const { retryGateCommand } = await import("./retry-gate.js");
       return retryGateCommand({ config: values.config, service: positionals[0], digest: positionals[1], stage: values.stage, by: values.by, reason: values.reason });
+    }
+    case "ack-short-circuit": {
+      const { ackShortCircuitCommand } = await import("./ack-short-circuit.js");
+      return ackShortCircuitCommand({ pool: positionals[0], reason: values.reason, by: values.by, url: values.url, config: values.config });
     }
     default:
       process.stderr.write(`steward: unknown command ${command}\n${USAGE}`);

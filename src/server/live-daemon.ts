@@ -9,6 +9,7 @@ import type { SyncKey } from "../reconciler/sync/observe.js";
 import type { PromotionServiceStatus } from "../reconciler/promotion/loop.js";
 import { incidentViews, type PoolStatus } from "../reconciler/healing/loop.js";
 import type { IncidentRecord } from "../reconciler/healing/journal.js";
+import type { ApplyProgress } from "../reconciler/healing/progress.js";
 import type { Controls } from "../sources/controls.js";
 import type { GateRetryWriter } from "../actuators/gate-retries.js";
 import { retryRefusal, type PromotionRecord } from "../reconciler/promotion/journal.js";
@@ -48,8 +49,12 @@ export interface DaemonLiveDeps {
   uiDir?: string;
   /** The promotion loop's status (its `/api/status` section); absent: no `promotion` collection. */
   promotion?: { status(): PromotionServiceStatus[] };
-  /** The healing loop's pools (its `/api/status` section); absent: no `pools` collection. */
-  healing?: { poolStatuses(): PoolStatus[]; cache: { incidents: ReadonlyMap<string, { record: IncidentRecord }> } };
+  /** The healing loop's pools (its `/api/status` section, the pools declared, its journal and apply progress); absent: no `pools` collection. */
+  healing?: {
+    poolStatuses(): PoolStatus[];
+    readonly pools: ReadonlyArray<{ name: string }>;
+    cache: { incidents: ReadonlyMap<string, { record: IncidentRecord }>; progress?: ReadonlyMap<string, ApplyProgress> };
+  };
   /** Each environment's latest deployment per job (sources/nomad-deployments.ts); absent: cells carry no deployment. */
   deployments?: { latestOf(env: string, jobId: string): LatestDeployment | undefined; synced(env: string): boolean };
   /** The live instances from their presence keys (sources/instances.ts); absent: only the leader is shown. */
@@ -86,7 +91,7 @@ export class DaemonLive {
     if (d.healing) this.hub.register("pools", this.poolsSource());
   }
 
-  /** The healing loop's hook (a pool's pass ended): that pool's item, and its new steps as events. */
+  /** The healing loop's hooks (a pool's pass ended, its apply printed a line): that pool's item, and its new steps as events. */
   onPoolChange(pool: string): void {
     this.hub.touch("pools", pool);
   }
@@ -269,6 +274,7 @@ export class DaemonLive {
         record({ kind: "retry-gate", by, env: r.stage, service: r.service, message: `${by}: retry the failed gate of ${r.service} ${r.digest.slice(7, 19)} in ${r.stage}${reason ? ` (${reason})` : ""}` });
         return `a retry of ${r.service} ${r.digest.slice(7, 19)}'s failed gate in ${r.stage} was requested; the leader runs it`;
       },
+      ...(this.d.healing ? { ackShortCircuit: (pool: string, by: string, reason?: string) => this.ackShortCircuit(pool, by, reason) } : {}),
     };
   }
 
@@ -276,6 +282,25 @@ export class DaemonLive {
   private checkEnv(env: string): void {
     const names = this.d.sync.cache.revision?.state.environments.map((e) => e.name) ?? [];
     if (!names.includes(env)) throw new ActionRefusedError(404, `no environment ${env} in the desired state (environments: ${names.join(", ") || "none read yet"})`);
+  }
+
+  /**
+   * Writes `ack-short-circuit/<pool>` with who and why, as `steward
+   * ack-short-circuit` does. A pool this instance's last plan shows healthy
+   * is refused (the loop would delete the acknowledgement at once); a
+   * standby, which plans nothing, leaves that to the leader.
+   * @throws ActionRefusedError 404 naming a pool the desired state does not have, 409 for one that is not short-circuited
+   */
+  private async ackShortCircuit(pool: string, by: string, reason: string | undefined): Promise<string> {
+    const h = this.d.healing;
+    const declared = h?.pools.map((p) => p.name) ?? [];
+    if (!declared.includes(pool)) throw new ActionRefusedError(404, `no pool ${pool} in the desired state${declared.length ? ` (pools: ${declared.join(", ")})` : ""}`);
+    const st = h?.poolStatuses().find((p) => p.pool === pool);
+    if (st && !st.summary.shortCircuited) throw new ActionRefusedError(409, `pool ${pool} is not short-circuited (${st.summary.unhealthy} of ${st.summary.members} nodes unhealthy): there is nothing to acknowledge`);
+    await this.d.writer.putControl({ kind: "ack-short-circuit", pool }, { by, ...(reason ? { reason } : {}) });
+    this.hub.record({ loop: "ui", kind: "ack-short-circuit", by, pool, key: pool, level: "warn", message: `${by}: acknowledged the short-circuit of pool ${pool}${reason ? ` (${reason})` : ""}: replacements proceed within the other guards` });
+    this.hub.touch("pools", pool);
+    return `the short-circuit of pool ${pool} is acknowledged: replacements proceed within maxConcurrent, cooldown, quorum and the apply budget`;
   }
 
   /** @throws Error naming the environment or service the revision in force does not have */
@@ -318,7 +343,7 @@ export class DaemonLive {
   }
 
   private liveIncidents(pool: string): PoolStatus["incidents"] {
-    return incidentViews(this.d.healing?.cache.incidents.values() ?? [], pool);
+    return incidentViews(this.d.healing?.cache.incidents.values() ?? [], pool, this.d.healing?.cache.progress);
   }
 
   /** A pool's news as events: an incident's next step, a short-circuit tripping or clearing, a new reason among its actions. */
@@ -499,9 +524,10 @@ function parseNote(raw: string): { by?: string; reason?: string; at?: string } {
   return raw.trim() ? { reason: raw.trim().slice(0, 200) } : {};
 }
 
-function serviceOfSwitch(path: string): { service?: string; env?: string } {
+function serviceOfSwitch(path: string): { service?: string; env?: string; pool?: string } {
   const [head, name] = path.split("/");
   if (head === "pause" && name) return { service: name };
+  if (head === "ack-short-circuit" && name) return { pool: name };
   if ((head === "prune-override" || head === "freeze") && name) return { env: name };
   return {};
 }

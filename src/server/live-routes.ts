@@ -34,6 +34,11 @@ export interface LiveActions {
   unfreeze(env: string, by: string, reason?: string): Promise<string>;
   /** Asks the leader to retry a failed gate (`steward retry-gate`). @throws ActionRefusedError (409) when the digest did not fail at a gate of that stage */
   retryGate(r: { service: string; stage: string; digest: string }, by: string, reason?: string): Promise<string>;
+  /**
+   * Acknowledges a pool's short-circuit (the `ack-short-circuit/<pool>` switch), so healing replaces within its other guards.
+   * @throws ActionRefusedError 404 for a pool the desired state does not have, 409 for one that is not short-circuited
+   */
+  ackShortCircuit?(pool: string, by: string, reason?: string): Promise<string>;
 }
 
 /** An action refused for what it asks (an unknown environment, a digest that did not fail at a gate): answered with `status` and the message, not as a failure. */
@@ -48,13 +53,14 @@ export class ActionRefusedError extends Error {
 }
 
 /** Each action, the fields its body must carry. */
-const ACTION_FIELDS: Record<string, ReadonlyArray<"env" | "service" | "stage" | "digest">> = {
+const ACTION_FIELDS: Record<string, ReadonlyArray<"env" | "service" | "stage" | "digest" | "pool">> = {
   "sync-now": [],
   pause: [],
   resume: [],
   freeze: ["env"],
   unfreeze: ["env"],
   "retry-gate": ["service", "stage", "digest"],
+  "ack-short-circuit": ["pool"],
 };
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
@@ -88,7 +94,7 @@ const ACTION_NAME = /^[A-Za-z0-9._-]{1,128}$/;
  * The live UI's routes: the page at `/ui/` (the production build),
  * `GET /api/events` (Server-Sent Events with Last-Event-ID resume),
  * `GET /api/live` (the snapshot as JSON), `GET /api/services/:s/plan`, and
- * `POST /api/actions/{sync-now,pause,resume,freeze,unfreeze,retry-gate}`. Actions need the action token
+ * `POST /api/actions/{sync-now,pause,resume,freeze,unfreeze,retry-gate,ack-short-circuit}`. Actions need the action token
  * (`Authorization: Bearer`), the `X-Steward-Action` header and, when the
  * browser sends an `Origin`, this server's own origin (CSRF); anything else
  * is refused with a message saying what is missing.
@@ -172,7 +178,7 @@ async function handleAction(req: http.IncomingMessage, res: http.ServerResponse,
   }
   const body = await readJson(req);
   if (body === undefined) return void sendJson(res, 400, reply(false, "the body must be a JSON object of at most 16 KiB"));
-  for (const f of ["env", "service", "stage"] as const) {
+  for (const f of ["env", "service", "stage", "pool"] as const) {
     const v = body[f];
     if (v !== undefined && (typeof v !== "string" || !ACTION_NAME.test(v))) return void sendJson(res, 400, reply(false, `${f}: not a name`));
   }
@@ -185,7 +191,7 @@ async function handleAction(req: http.IncomingMessage, res: http.ServerResponse,
   const scope = { ...(body.env ? { env: body.env } : {}), ...(body.service ? { service: body.service } : {}) };
   try {
     const message = await runAction(deps.actions, name, body, by, reason);
-    deps.logger.info({ action: name, by, ...scope, ...(body.stage ? { stage: body.stage } : {}) }, `ui: ${message}`);
+    deps.logger.info({ action: name, by, ...scope, ...(body.stage ? { stage: body.stage } : {}), ...(body.pool ? { pool: body.pool } : {}) }, `ui: ${message}`);
     sendJson(res, 200, reply(true, message));
   } catch (err) {
     if (err instanceof ActionRefusedError) {
@@ -199,7 +205,7 @@ async function handleAction(req: http.IncomingMessage, res: http.ServerResponse,
 
 /** Calls the action `name` with the body's fields (checked present by ACTION_FIELDS). */
 function runAction(actions: LiveActions, name: string, body: ActionRequest, by: string, reason: string | undefined): Promise<string> {
-  const { env = "", service = "", stage = "", digest = "" } = body;
+  const { env = "", service = "", stage = "", digest = "", pool = "" } = body;
   switch (name) {
     case "sync-now":
       return actions.syncNow({ ...(body.env ? { env } : {}), ...(body.service ? { service } : {}) }, by, reason);
@@ -211,6 +217,9 @@ function runAction(actions: LiveActions, name: string, body: ActionRequest, by: 
       return actions.freeze(env, by, reason);
     case "unfreeze":
       return actions.unfreeze(env, by, reason);
+    case "ack-short-circuit":
+      if (!actions.ackShortCircuit) throw new ActionRefusedError(404, "healing is off on this Steward: there is no short-circuit to acknowledge");
+      return actions.ackShortCircuit(pool, by, reason);
     default:
       return actions.retryGate({ service, stage, digest }, by, reason);
   }

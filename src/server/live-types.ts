@@ -204,6 +204,8 @@ export interface ActionRequest {
   stage?: string;
   /** `retry-gate`: the digest (`sha256:…`) that failed there (required). */
   digest?: string;
+  /** `ack-short-circuit`: the pool whose short-circuit is acknowledged (required). */
+  pool?: string;
   /** A note kept with the switch and shown in the event stream. */
   reason?: string;
   /** Who acts, as the operator typed it; recorded as `<who> via ui`. */

@@ -1,5 +1,6 @@
 import { startSim, type Sim, type SimOptions } from "../../sim/index.js";
 import { HealingLoop, type HealingApplyResult, type HealingBudget, type HealingLoopOptions, type HealingTerraform } from "../../src/reconciler/healing/loop.js";
+import type { TerraformProgressEvent } from "../../src/reconciler/healing/progress.js";
 import { NomadNodesReader } from "../../src/sources/nomad-nodes.js";
 import { NomadNodesActuator } from "../../src/actuators/nomad-nodes.js";
 import { ConsulHealthReader } from "../../src/sources/consul-health.js";
@@ -41,6 +42,9 @@ export function desiredFor(sim: Sim, pools: PoolSpec[]): DesiredState {
  * Terraform as a fake: the state is a map address → instance id; an apply
  * replaces (or recreates) machines in the sim World the way the real
  * provider + sim EC2 would, after `applyMs` real ms. Counts applies.
+ * Reports progress as `terraform apply -json` would (plan, Destroying...,
+ * Creating..., Creation complete, the summary), plus a provider `log` line
+ * and a warning diagnostic quoting `leak`, when set: neither may reach a page.
  */
 export class FakeTerraform implements HealingTerraform {
   readonly applies: Array<{ dir: string; replace: string[] }> = [];
@@ -48,6 +52,8 @@ export class FakeTerraform implements HealingTerraform {
   busy = 0;
   /** When set, the next apply fails with this diagnostic. */
   failNext: string | undefined;
+  /** A secret (a variable's value, a token) the fake "echoes" in a log line and a diagnostic of every apply. */
+  leak: string | undefined;
   private seq = 0;
 
   constructor(
@@ -77,22 +83,36 @@ export class FakeTerraform implements HealingTerraform {
     return this.busy > 0;
   }
 
-  async apply(req: { dir: string; replace?: readonly string[] }): Promise<HealingApplyResult> {
+  async apply(req: { dir: string; replace?: readonly string[]; onProgress?: (e: TerraformProgressEvent) => void }): Promise<HealingApplyResult> {
     this.applies.push({ dir: req.dir, replace: [...(req.replace ?? [])] });
     this.busy++;
+    const say = (type: string, message: string, level: TerraformProgressEvent["level"] = "info"): void => req.onProgress?.({ type, level, message });
+    const replace = req.replace ?? [];
     try {
-      await new Promise((r) => setTimeout(r, this.applyMs));
+      for (const addr of replace) say("planned_change", `${addr}: Plan to replace`);
+      if (this.leak) {
+        say("log", `provider.aws: assuming role with session token ${this.leak}`);
+        say("diagnostic", `Warning: Argument is deprecated: user_data was ${this.leak}`, "warn");
+      }
+      for (const addr of replace) say("apply_start", `${addr}: Destroying... [id=${this.instances.get(addr) ?? "?"}]`);
+      for (const addr of replace) say("apply_start", `${addr}: Creating...`);
+      await new Promise((r) => setTimeout(r, this.applyMs / 2));
+      for (const addr of replace) say("apply_progress", `${addr}: Still creating... [10s elapsed]`);
+      await new Promise((r) => setTimeout(r, this.applyMs / 2));
       if (this.failNext) {
         const summary = this.failNext;
         this.failNext = undefined;
+        say("diagnostic", `Error: ${summary}`, "error");
         return { ok: false, durationMs: this.applyMs, timedOut: false, lockError: false, diagnostics: [{ severity: "error", summary }], exitCode: 1 };
       }
-      for (const addr of req.replace ?? []) {
+      for (const addr of replace) {
         const key = /\["(.+)"\]$/.exec(addr)?.[1] ?? "";
         const old = [...this.sim.world.machines.values()].find((m) => m.instanceId === this.instances.get(addr));
         if (old) this.sim.world.remove(old.id);
         this.launch(key);
+        say("apply_complete", `${addr}: Creation complete after ${Math.round(this.applyMs / 1000)}s [id=${this.instances.get(addr) ?? "?"}]`);
       }
+      say("change_summary", `Apply complete! Resources: ${replace.length} added, 0 changed, ${replace.length} destroyed.`);
       return { ok: true, durationMs: this.applyMs, timedOut: false, lockError: false, diagnostics: [], exitCode: 0 };
     } finally {
       this.busy--;

@@ -52,6 +52,11 @@ async function world(reads: "open" | "token" = "open"): Promise<World> {
       done.push(`retry-gate ${r.service} ${r.stage} ${r.digest.slice(7, 11)} ${by}`);
       return "requested";
     },
+    ackShortCircuit: async (pool, by, reason) => {
+      if (pool !== "workers") throw new ActionRefusedError(404, `no pool ${pool} in the desired state (pools: workers)`);
+      done.push(`ack-short-circuit ${pool} ${by} ${reason ?? ""}`);
+      return "acknowledged";
+    },
   };
   const server = await startServer("127.0.0.1:0", {
     registry: createMetrics({ defaultMetrics: false }).registry,
@@ -103,6 +108,27 @@ test("action_with_token_from_the_same_origin_is_done_and_names_who", async (t) =
   t.deepEqual(r.data, { ok: true, message: "requested" });
   t.deepEqual(w.done, ['sync-now {"env":"qa"} alice via ui (token ops)']);
 });
+
+const acks: Array<{ name: string; headers: Record<string, string>; body: Record<string, string>; status: number; message: RegExp; done: string[] }> = [
+  { name: "with_the_token_is_done_and_names_who_and_why", headers: GOOD, body: { pool: "workers", who: "alice", reason: "rack 4 lost" }, status: 200, message: /^acknowledged$/, done: ["ack-short-circuit workers alice via ui (token ops) rack 4 lost"] },
+  { name: "without_the_token_is_refused", headers: { "Content-Type": "application/json", "X-Steward-Action": "1" }, body: { pool: "workers" }, status: 401, message: /refused: this action needs the action token/, done: [] },
+  { name: "from_another_site_is_refused", headers: { ...GOOD, Origin: "http://evil.example" }, body: { pool: "workers" }, status: 403, message: /another site/, done: [] },
+  { name: "without_a_pool_is_refused", headers: GOOD, body: {}, status: 400, message: /ack-short-circuit needs pool in the body/, done: [] },
+  { name: "of_an_unknown_pool_is_refused_naming_it", headers: GOOD, body: { pool: "wokers" }, status: 404, message: /refused: no pool wokers in the desired state \(pools: workers\)/, done: [] },
+  { name: "of_a_pool_that_is_not_a_name_is_refused", headers: GOOD, body: { pool: "../x" }, status: 400, message: /pool: not a name/, done: [] },
+];
+
+for (const row of acks) {
+  test(`ack_short_circuit_${row.name}`, async (t) => {
+    const w = await world();
+    t.teardown(() => teardown(w));
+    const r = await axios.post(`${w.server.url}/api/actions/ack-short-circuit`, row.body, { headers: row.headers, validateStatus: () => true });
+    t.is(r.status, row.status);
+    t.is(r.data.ok, row.status === 200);
+    t.regex(r.data.message, row.message);
+    t.deepEqual(w.done, row.done);
+  });
+}
 
 test("action_with_a_bad_name_is_refused", async (t) => {
   const w = await world();

@@ -241,9 +241,13 @@ export class HealingLoop {
     return this.runner?.status.list() ?? [];
   }
 
-  /** Each pool's last plan, for /api/status and `steward status`. */
+  /**
+   * Each pool's last plan, for /api/status and `steward status`, with the
+   * incidents as the journal has them now (a step written mid-pass, such as
+   * `applying`, and the apply's progress lines show while they last).
+   */
   poolStatuses(): PoolStatus[] {
-    return [...this.lastPlans.values()];
+    return [...this.lastPlans.values()].map((p) => ({ ...p, incidents: incidentViews(this.cache.incidents.values(), p.pool, this.cache.progress) }));
   }
 
   /** Resolves when every watch has answered once. */

@@ -2,6 +2,9 @@
 // replaces machines in the sim World as the real provider would. Time: a sim
 // Clock at 600x, so a 5 min unhealthyAfter is half a real second.
 import test from "ava";
+import { ConsulKvWriter } from "../../../src/actuators/consul-kv.js";
+import { addSecret } from "../../../src/log.js";
+import { ControlsSource } from "../../../src/sources/controls.js";
 import { eventually } from "../../helpers/eventually.js";
 import { CountingBudget, FakeTerraform, addressOf, desiredFor, healingFixture, workerPool } from "../../helpers/healing-fixture.js";
 
@@ -227,4 +230,88 @@ test("two_lost_servers_of_three_are_not_replaced_without_quorum", async (t) => {
   t.truthy(refusal);
   await f.sim.clock.sleep(30 * 60_000);
   t.deepEqual(tf.applies, [], "no apply without quorum");
+});
+
+/** The controls as the daemon wires them for healing: a watch of `steward/control/` feeding the loop's acknowledgements, and the writer that deletes a spent one. */
+function controlsFor(f: Awaited<ReturnType<typeof healingFixture>>, loop: ReturnType<typeof f.newLoop>): { writer: ConsulKvWriter; stop: () => Promise<void> } {
+  const writer = new ConsulKvWriter(f.consul);
+  const source = new ControlsSource({ consul: f.consul, waitMs: 2_000 });
+  source.onChange((next) => loop.setAcks(next.shortCircuitAcks));
+  source.start();
+  return { writer, stop: () => source.stop() };
+}
+
+async function ackKey(f: Awaited<ReturnType<typeof healingFixture>>): Promise<number> {
+  return (await fetch(`${f.sim.urls.consul}/v1/kv/steward/control/ack-short-circuit/workers`)).status;
+}
+
+test("an_acknowledged_short_circuit_replaces_one_at_a_time_and_the_acknowledgement_covers_only_that_incident", async (t) => {
+  const f = await healingFixture();
+  t.teardown(() => f.close());
+  const tf = new FakeTerraform(f.sim);
+  tf.boot(KEYS);
+  const pool = workerPool({ health: { unhealthyAfterMs: 30 * 60_000, flapping: { count: 3, windowMs: 60 * 60_000, replace: false } } });
+  // Every pass's plan, as it ends (a plan that lasts one pass is still seen).
+  const said: string[] = [];
+  const loop = f.newLoop({
+    terraform: tf,
+    clearAck: (p, index) => c.writer.deleteControl({ kind: "ack-short-circuit", pool: p }, index),
+    onStatus: () => said.push(...(loop.poolStatuses()[0]?.actions.map((a) => `${a.reason}: ${a.message}`) ?? [])),
+  });
+  const c = controlsFor(f, loop);
+  t.teardown(() => c.stop());
+  loop.setDesired(desiredFor(f.sim, [pool]));
+  await loop.lead();
+  await eventually(async () => (await readyNodes(f.sim)).length === 5, { timeoutMs: 5_000 });
+  for (const m of f.sim.world.list("prod").filter((x) => ["a", "b", "c"].includes(x.meta.terraform_key ?? ""))) f.sim.world.kill(m.id);
+  await eventually(() => loop.poolStatuses()[0]?.summary.lost === 3 && loop.poolStatuses()[0]?.actions.some((a) => a.reason === "ShortCircuit"), { timeoutMs: 15_000 });
+  t.deepEqual(tf.applies, [], "short-circuited: nothing applied");
+
+  await c.writer.putControl({ kind: "ack-short-circuit", pool: "workers" }, { by: "alice via cli", reason: "rack 4 lost" });
+  const inUse = await eventually(() => said.find((m) => m.startsWith("ShortCircuitAcknowledged")), { timeoutMs: 10_000 });
+  t.regex(inUse ?? "", /3 of 5 nodes of pool workers are unhealthy \(at most 2 allowed\); short-circuit acknowledged by alice via cli at \S+ \(rack 4 lost\)/);
+  await eventually(() => loop.poolStatuses()[0]?.incidents.filter((i) => i.step === "done").length === 3, { timeoutMs: 20_000 }).catch((err: unknown) => {
+    t.log(JSON.stringify({ applies: tf.applies, status: loop.poolStatuses() }, null, 1));
+    throw err;
+  });
+  t.deepEqual(tf.applies.map((a) => a.replace.length), [1, 1, 1], "one replacement at a time (maxConcurrent 1), never a batch of three");
+  t.is(new Set(tf.applies.flatMap((a) => a.replace)).size, 3);
+  await eventually(async () => (await ackKey(f)) === 404, { timeoutMs: 5_000 });
+  t.pass("the acknowledgement was deleted once the pool was no longer short-circuited");
+  t.is(loop.poolStatuses()[0]?.shortCircuitAck, undefined);
+
+  // The next incident needs a new acknowledgement.
+  for (const m of f.sim.world.list("prod").filter((x) => ["a", "d", "e"].includes(x.meta.terraform_key ?? "") && x.state === "up")) f.sim.world.kill(m.id);
+  await eventually(() => loop.poolStatuses()[0]?.summary.lost === 3 && loop.poolStatuses()[0]?.actions.some((a) => a.reason === "ShortCircuit"), { timeoutMs: 15_000 });
+  await f.sim.clock.sleep(30 * 60_000);
+  t.is(tf.applies.length, 3, "no apply for the second incident without a new acknowledgement");
+});
+
+test("an_apply_in_flight_carries_its_terraform_lines_without_secrets", async (t) => {
+  const f = await healingFixture();
+  t.teardown(() => f.close());
+  const tf = new FakeTerraform(f.sim, 1_500);
+  tf.leak = "tf-var-db-password-0451";
+  addSecret(tf.leak);
+  tf.boot(KEYS);
+  const touched: string[] = [];
+  const loop = f.newLoop({ terraform: tf, onProgress: (p) => touched.push(p) });
+  loop.setDesired(desiredFor(f.sim, [workerPool()]));
+  await loop.lead();
+  await eventually(async () => (await readyNodes(f.sim)).length === 5, { timeoutMs: 5_000 });
+  f.sim.world.kill(f.sim.world.list("prod").find((m) => m.meta.terraform_key === "b")?.id ?? "");
+  const during = await eventually(() => {
+    const i = loop.poolStatuses()[0]?.incidents[0];
+    return i?.step === "applying" && i.progress?.some((l) => l.message.endsWith(": Creating...")) ? i.progress : undefined;
+  }, { timeoutMs: 15_000 });
+  t.deepEqual(during?.map((l) => l.message).slice(0, 4), [
+    `${addressOf("b")}: Plan to replace`,
+    "Warning: Argument is deprecated: user_data was [REDACTED]",
+    `${addressOf("b")}: Destroying... [id=i-b-2]`,
+    `${addressOf("b")}: Creating...`,
+  ], "the provider's log line is left out, the echoed secret redacted");
+  await eventually(() => loop.poolStatuses()[0]?.incidents[0]?.step === "done", { timeoutMs: 15_000 });
+  t.is(loop.poolStatuses()[0]?.incidents[0]?.progress, undefined, "a finished replacement no longer carries them");
+  t.false(JSON.stringify(loop.poolStatuses()).includes(tf.leak));
+  t.true(touched.length >= 4 && touched.every((p) => p === "workers"), "each line wakes that pool's view");
 });

@@ -25,11 +25,23 @@ test("a_killed_worker_is_replaced_by_one_apply_with_its_replace_address", async 
   const oldInstance = old?.instanceId ?? "";
   e.sim.ec2.resetCalls();
   e.sim.world.kill(old?.id ?? "");
-  await eventually(() => e.loop.poolStatuses()[0]?.incidents[0]?.step === "done", { timeoutMs: 150_000 }).catch((err: unknown) => {
+  // The status carries the apply's Terraform lines while the replacement is in flight.
+  const lines = new Set<string>();
+  await eventually(
+    () => {
+      const i = e.loop.poolStatuses()[0]?.incidents[0];
+      for (const l of i?.progress ?? []) lines.add(l.message);
+      return i?.step === "done";
+    },
+    { timeoutMs: 150_000 },
+  ).catch((err: unknown) => {
     t.log(JSON.stringify(e.loop.poolStatuses(), null, 1));
     throw err;
   });
   t.deepEqual(e.applies, [[addressOf("b")]], "exactly one apply, -replace of worker b");
+  const said = [...lines];
+  t.true(said.includes(`${addressOf("b")}: Creating...`), said.join("\n"));
+  t.true(said.some((l) => l.startsWith(`${addressOf("b")}: Creation complete after `) && l.includes("[id=i-")), said.join("\n"));
   t.is(e.sim.ec2.callCounts().RunInstances, 1, "one instance launched");
   const running = e.sim.ec2.instances().filter((i) => i.state === "running");
   t.is(running.length, 3);
