@@ -249,11 +249,19 @@ uiTest("a_killed_worker_shows_unhealthy_then_lost_then_replaced_step_by_step_on_
     new MutationObserver(note).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ["data-step"] });
   })()`);
   const victim = w.sim.world.list("prod").find((m) => m.meta.terraform_key === "b");
+  // Terraform "echoes" the action token (a credential) in a provider log line and a diagnostic: it must never reach the page.
+  w.terraform.leak = UI_TOKEN;
   w.sim.world.kill(victim?.id ?? "");
   await page.getByTestId("unhealthy-workers").locator("text=1 unhealthy").waitFor({ timeout: 20_000 });
   await page.getByTestId("lost-workers").locator("text=1 lost").waitFor({ timeout: 20_000 });
   await page.locator(`[data-node="${victim?.name}"][data-step="applying"]`).waitFor({ timeout: 20_000 });
   await page.locator(`[data-node="${victim?.name}"] [aria-current=step]`, { hasText: "terraform apply" }).waitFor();
+  // Terraform's own lines, live, under the replacement's step.
+  const progress = page.getByTestId(`tf-progress-${victim?.name}`);
+  await progress.locator("li", { hasText: 'module.workers.aws_instance.worker["b"]: Creating...' }).waitFor({ timeout: 20_000 });
+  t.regex(await progress.innerText(), /worker\["b"\]: Plan to replace[\s\S]*Warning: Argument is deprecated: user_data was \[REDACTED\][\s\S]*worker\["b"\]: Destroying\.\.\. \[id=i-b-\d+\]/);
+  t.false((await page.content()).includes(UI_TOKEN), "the credential Terraform echoed is not on the page");
+  t.notRegex(await progress.innerText(), /assuming role/, "provider log lines are never shown");
   t.regex(await page.getByTestId("budget-tokens").first().innerText(), /Apply budget: \d+ appl(y|ies) left this window/);
   await shot(page, "pools");
   await page.locator(`[data-node="${victim?.name}"][data-step="done"]`).waitFor({ timeout: 30_000 });
@@ -268,6 +276,50 @@ uiTest("a_killed_worker_shows_unhealthy_then_lost_then_replaced_step_by_step_on_
   await page.goto(`${leader.url}/ui/#/events`);
   await page.getByLabel("Pool").selectOption("workers");
   t.regex(await page.locator(".events").innerText(), new RegExp(`${victim?.name}[^\n]* applying`));
+  w.terraform.leak = undefined;
+  await page.close();
+});
+
+uiTest("a_short_circuited_pool_is_acknowledged_from_the_page_and_heals_within_its_guards", async (t) => {
+  const { w, leader } = ctx!;
+  const page = await open(leader, "#/pools");
+  await page.getByTestId("healthy-workers").locator("text=5 healthy").waitFor({ timeout: 20_000 });
+  const applied = w.terraform.applies.length;
+  const killed = w.sim.world.list("prod").filter((m) => m.meta.steward_pool === "workers" && m.state === "up").slice(0, 3);
+  for (const m of killed) w.sim.world.kill(m.id);
+  const box = page.getByTestId("short-circuit-workers");
+  await page.locator('[data-testid=short-circuit-workers][data-acknowledged="false"]').waitFor({ timeout: 20_000 });
+  await page.getByTestId("lost-workers").locator("text=3 lost").waitFor({ timeout: 20_000 });
+  t.regex(await box.innerText(), /Nothing is replaced: 3 of 5 nodes are unhealthy/);
+  t.deepEqual(await axeViolations(page), [], "the short-circuit and its action are accessible");
+  // Without a token the acknowledgement is refused, and nothing is written.
+  await page.evaluate(() => sessionStorage.clear());
+  await box.getByRole("button", { name: "Acknowledge short-circuit" }).click();
+  await page.getByTestId("action-result").locator("text=refused").waitFor();
+  t.regex(await page.getByTestId("action-result").innerText(), /Acknowledge short-circuit: ✕ refused: missing Authorization header/);
+  const key = `${w.sim.urls.consul}/v1/kv/steward/control/ack-short-circuit/workers`;
+  t.is((await axios.get(key, { validateStatus: () => true })).status, 404, "nothing acknowledged");
+  t.is(w.terraform.applies.length, applied, "and nothing applied");
+  await page.evaluate((token) => {
+    sessionStorage.setItem("steward.actionToken", token);
+    sessionStorage.setItem("steward.who", "dave");
+  }, UI_TOKEN);
+  await box.getByLabel("Why").fill("rack 4 lost power");
+  await box.getByRole("button", { name: "Acknowledge short-circuit" }).click();
+  await page.getByTestId("action-result").locator("text=is acknowledged").waitFor();
+  await page.locator('[data-testid=short-circuit-workers][data-acknowledged="true"]').waitFor({ timeout: 20_000 });
+  t.regex(await box.innerText(), /Short-circuit acknowledged by dave via ui \(token ops\), [^(]*\(rack 4 lost power\)/);
+  // Replaced one at a time (maxConcurrent 1) until the pool is whole; the acknowledgement then goes.
+  await page.getByTestId("healthy-workers").locator("text=5 healthy").waitFor({ timeout: 60_000 });
+  await eventually(async () => (await axios.get(key, { validateStatus: () => true })).status === 404, { timeoutMs: 20_000 });
+  t.deepEqual(w.terraform.applies.slice(applied).map((a) => a.replace.length), [1, 1, 1], "three applies of one -replace each");
+  await page.getByTestId("short-circuit-workers").waitFor({ state: "detached", timeout: 20_000 });
+  await page.goto(`${leader.url}/ui/#/events`);
+  await page.getByLabel("Pool").selectOption("workers");
+  const events = page.locator(".events");
+  await events.locator("li", { hasText: "acknowledged the short-circuit of pool workers" }).waitFor();
+  t.regex(await events.innerText(), /dave via ui \(token ops\): acknowledged the short-circuit of pool workers \(rack 4 lost power\)/);
+  t.regex(await events.innerText(), /ack-short-circuit\/workers off/, "the acknowledgement's removal is in the stream");
   await page.close();
 });
 

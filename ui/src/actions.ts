@@ -6,7 +6,7 @@ const TOKEN_KEY = "steward.actionToken";
 const WHO_KEY = "steward.who";
 
 /** The action names the server knows. */
-export type ActionName = "sync-now" | "pause" | "resume" | "freeze" | "unfreeze" | "retry-gate";
+export type ActionName = "sync-now" | "pause" | "resume" | "freeze" | "unfreeze" | "retry-gate" | "ack-short-circuit";
 
 export function savedToken(): string {
   return sessionStorage.getItem(TOKEN_KEY) ?? "";
