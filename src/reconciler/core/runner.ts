@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import {
   RESYNC_INTERVAL_MS,
@@ -12,6 +11,7 @@ import type { StewardMetrics } from "../../metrics.js";
 import { checkOption, jitterInterval, systemClock, systemRandom, type Clock, type Random, type Timer } from "./clock.js";
 import { ERROR_POLICY, computeOutcome, errorKind, type ActionRecord, type ErrorKind, type Outcome, type PassResult } from "./outcome.js";
 import { WorkQueue, type WorkQueueOptions } from "./queue.js";
+import { newReconcileId } from "./reconcile-id.js";
 import { StatusStore, computeStatus, errorContext, errorMessage, type KeyStatus } from "./status.js";
 
 /** What a reconcile pass gets besides its key. Its functions are methods: call them on the context (`ctx.acquireWrite()`), do not detach them. */
@@ -83,7 +83,7 @@ export interface RunnerOptions<K> {
   metrics?: StewardMetrics;
   /** Called with each key's status after every pass (for events and the API). */
   onStatus?: (status: KeyStatus) => void;
-  /** @default crypto.randomUUID */
+  /** @default newReconcileId (a random UUID) */
   newReconcileId?: () => string;
 }
 
@@ -243,7 +243,7 @@ export class Runner<K> {
   private async pass(key: K): Promise<void> {
     const id = this.o.keyOf(key);
     this.known.set(id, key);
-    const reconcileId = (this.o.newReconcileId ?? randomUUID)();
+    const reconcileId = (this.o.newReconcileId ?? newReconcileId)();
     const started = this.clock.now();
     // One object per pass, its methods on the prototype: a pass over 10,000 keys makes no closures.
     const ctx = new Pass<K>(this, key, reconcileId, started);
