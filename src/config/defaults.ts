@@ -256,6 +256,8 @@ export const TERRAFORM_APPLY_BUDGET_GLOBAL = 6;
 
 /** Stream messages kept for a page's Last-Event-ID resume (1,000): a page that lost its connection for a failover or a few seconds resumes without a full snapshot; a longer gap just gets one. */
 export const LIVE_EVENT_BUFFER = 1_000;
+/** Collection items the resume buffer may hold across its patches (5,000): a re-diff of 10,000 cells is 4–8 MB of objects nobody may ever ask for again; a page that missed such a patch gets a snapshot, which it would nearly be anyway. */
+export const LIVE_BUFFER_ITEMS = 5_000;
 /** Longest a status change waits to be batched into one patch (50 ms): a revision touching 2,000 jobs is one message, yet a single change reaches the page well under a human's notice. */
 export const LIVE_FLUSH_MS = 50;
 /** Period of the check of the small sections (1 s): who leads changes without any loop event; comparing a few hundred bytes of JSON each second costs nothing. */

@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
-import { LIVE_EVENT_BUFFER, LIVE_FLUSH_MS, LIVE_SECTION_TICK_MS } from "../config/defaults.js";
+import { createHash, randomBytes } from "node:crypto";
+import { LIVE_BUFFER_ITEMS, LIVE_EVENT_BUFFER, LIVE_FLUSH_MS, LIVE_SECTION_TICK_MS } from "../config/defaults.js";
 import { systemClock, type Clock, type Timer } from "../reconciler/core/clock.js";
 import type { LiveEvent, LiveMessage, LivePatch, LiveSections, LiveSnapshot } from "./live-types.js";
 
@@ -20,6 +20,8 @@ export interface LiveHubOptions {
   sections: () => LiveSections;
   /** Messages kept for Last-Event-ID resume. @default LIVE_EVENT_BUFFER (1,000) */
   bufferSize?: number;
+  /** Collection items (set or deleted) the kept patches may carry in all; older messages go first. @default LIVE_BUFFER_ITEMS (5,000) */
+  bufferItems?: number;
   /** Longest a change waits before it is sent, so a burst becomes one patch. @default LIVE_FLUSH_MS (50) */
   flushMs?: number;
   /** Period of the sections check (who leads changes without any loop event). @default LIVE_SECTION_TICK_MS (1,000) */
@@ -51,8 +53,11 @@ export class LiveHub {
   private readonly o: LiveHubOptions;
   private readonly clock: Clock;
   private readonly bufferSize: number;
+  private readonly bufferItems: number;
+  /** Items carried by the patches in `buffer`. */
+  private bufferedItems = 0;
   private readonly collections = new Map<string, LiveCollectionSource>();
-  /** The JSON last sent per collection and key: the base of the next diff. */
+  /** A digest of the JSON last sent per collection and key: the base of the next diff (the JSON of 10,000 cells is ~7 MB). */
   private readonly sent = new Map<string, Map<string, string>>();
   private readonly sentSections = new Map<string, string>();
   private readonly dirtyKeys = new Map<string, Set<string>>();
@@ -70,6 +75,7 @@ export class LiveHub {
     this.o = options;
     this.clock = options.clock ?? systemClock;
     this.bufferSize = Math.max(1, options.bufferSize ?? LIVE_EVENT_BUFFER);
+    this.bufferItems = Math.max(0, options.bufferItems ?? LIVE_BUFFER_ITEMS);
     this.scheduleTick();
   }
 
@@ -183,7 +189,11 @@ export class LiveHub {
     msg.id = this.idOf(this.seq);
     if (msg.type === "event") msg.data.id = msg.id;
     this.buffer.push(msg);
-    if (this.buffer.length > this.bufferSize) this.buffer.shift();
+    this.bufferedItems += itemsOf(msg);
+    while (this.buffer.length > this.bufferSize || (this.bufferedItems > this.bufferItems && this.buffer.length > 0)) {
+      const dropped = this.buffer.shift();
+      if (dropped) this.bufferedItems -= itemsOf(dropped);
+    }
     for (const l of this.listeners) l(msg);
   }
 
@@ -211,9 +221,9 @@ export class LiveHub {
           if (sent.delete(key)) del.push(key);
           return;
         }
-        const json = JSON.stringify(value);
-        if (sent.get(key) === json) return;
-        sent.set(key, json);
+        const digest = digestOf(JSON.stringify(value));
+        if (sent.get(key) === digest) return;
+        sent.set(key, digest);
         set[key] = value;
       };
       if (this.dirtyAll.has(name)) {
@@ -249,6 +259,20 @@ export class LiveHub {
   private idOf(seq: number): string {
     return `${this.epoch}-${seq}`;
   }
+}
+
+/** Collection items a message carries (set or deleted); an event carries none. */
+function itemsOf(msg: LiveMessage): number {
+  if (msg.type !== "patch") return 0;
+  let n = 0;
+  for (const items of Object.values(msg.data.set ?? {})) n += Object.keys(items).length;
+  for (const keys of Object.values(msg.data.del ?? {})) n += keys.length;
+  return n;
+}
+
+/** A collision-safe stand-in for an item's JSON (28 characters instead of hundreds). */
+function digestOf(json: string): string {
+  return createHash("sha1").update(json).digest("base64");
 }
 
 function seqOf(id: string): number {

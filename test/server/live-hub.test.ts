@@ -135,3 +135,37 @@ test("touched_sections_are_sent_within_the_flush_window_not_at_the_tick", async 
   await clock.advance(50);
   t.is(sent.length, 1, "unchanged sections are not sent again");
 });
+
+test("the_resume_buffer_keeps_no_more_items_than_its_bound", (t) => {
+  const clock = new FakeClock(0);
+  const items = new Map<string, { v: number }>(Array.from({ length: 6 }, (_, i) => [`qa/j${i}`, { v: 0 }]));
+  const hub = new LiveHub({ sections: () => SECTIONS, clock, bufferSize: 100, bufferItems: 4 });
+  hub.register("sync", { list: () => items.entries(), get: (k) => items.get(k) });
+  const sent: LiveMessage[] = [];
+  hub.subscribe((m) => sent.push(m));
+  hub.flush();
+  const big = sent.length - 1; // the first diff carries all 6 items: more than the bound
+  items.set("qa/j0", { v: 1 });
+  hub.touch("sync", "qa/j0");
+  hub.flush();
+  const small = sent.length - 1;
+  t.is(hub.subscribe(() => undefined, sent[big - 1]?.id ?? `${hub.epoch}-0`).missed, undefined, "a page that missed the 6-item patch gets a snapshot");
+  t.deepEqual(
+    hub.subscribe(() => undefined, sent[big]?.id).missed?.map((m) => m.id),
+    [sent[small]?.id],
+    "a page that had it resumes with the small one",
+  );
+});
+
+test("an_item_changed_back_and_forth_is_sent_each_time", (t) => {
+  const { hub, items, sent } = world();
+  for (const v of [2, 1, 2]) {
+    items.set("qa/web", { v });
+    hub.touch("sync", "qa/web");
+    hub.flush();
+  }
+  t.deepEqual(
+    sent.map((m) => (m.type === "patch" ? m.data.set?.sync?.["qa/web"] : undefined)),
+    [{ v: 2 }, { v: 1 }, { v: 2 }],
+  );
+});
