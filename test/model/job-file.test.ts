@@ -87,3 +87,13 @@ test("HCL-JSON job files are refused with a clear message", async (t) => {
   const { issues } = await inspectJobFile(F, `{"job": {"web": {}}}`);
   t.deepEqual(issues.map(describeIssue), [`${F}:1: HCL-JSON job files are not supported; write the job in native HCL syntax`]);
 });
+
+test("the same broken text in two files is reported in each file (the memo is keyed by file and text)", async (t) => {
+  const text = `variable "image" {}\n`;
+  const other = "services/api/api.nomad.hcl";
+  const a = await inspectJobFile(F, text);
+  const b = await inspectJobFile(other, text);
+  t.true(a.issues.length > 0);
+  t.true(a.issues.every((i) => i.file === F));
+  t.true(b.issues.every((i) => i.file === other));
+});
