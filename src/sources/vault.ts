@@ -1,4 +1,5 @@
-import nodeVault from "node-vault";
+import { createRequire } from "node:module";
+import type nodeVaultModule from "node-vault";
 import { z } from "zod";
 import {
   DEFAULT_VAULT_KV_MOUNT,
@@ -18,6 +19,15 @@ import { checkOption, fullJitterBackoff, jitterInterval, systemClock, systemRand
 import { TransientError } from "../reconciler/core/outcome.js";
 import { HttpStatusError } from "./http-client.js";
 import { hasStatus, vaultCallError, vaultResponseCode } from "./vault-errors.js";
+
+/**
+ * node-vault, loaded at the first VaultSource: a daemon without Vault in its
+ * configuration never pays for it (~3.5 MB of resident memory with its
+ * dependencies).
+ */
+function loadNodeVault(): typeof nodeVaultModule {
+  return createRequire(import.meta.url)("node-vault") as typeof nodeVaultModule;
+}
 
 /** One credential Steward logs in with, read afresh at every login (a file Nomad's template re-renders is picked up). */
 export interface CredentialSource {
@@ -217,7 +227,7 @@ export class VaultSource {
     if (this.renewFraction >= 1) throw new RangeError(`renewFraction: must be below 1, got ${this.renewFraction}`);
     this.retryBaseMs = checkOption("retryBaseMs", o.retryBaseMs ?? VAULT_RETRY_BASE_MS, 1);
     this.retryCapMs = checkOption("retryCapMs", o.retryCapMs ?? VAULT_RETRY_CAP_MS, this.retryBaseMs);
-    this.client = nodeVault({
+    this.client = loadNodeVault()({
       apiVersion: "v1",
       endpoint: o.address,
       requestOptions: { timeout: this.timeoutMs },
