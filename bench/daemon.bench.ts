@@ -13,11 +13,19 @@
  * `nodejs_eventloop_lag_max_seconds`, the max of perf_hooks'
  * monitorEventLoopDelay since the previous scrape) and leadership lost.
  *
- * Flags: --size=10000 --hook-reps=3 --idle-s=30 --runtime=dist|tsx --no-write
+ * `--heap-snapshot=FILE` also writes a V8 heap snapshot of the idle daemon
+ * (after the idle window, before the webhooks; `node --heapsnapshot-signal`),
+ * for `bench/heap-owners.ts`. The daemon is started as production starts
+ * it (deploy/nomad/steward.nomad.hcl): `NODE_OPTIONS` DAEMON_NODE_OPTIONS
+ * (`--node-options` replaces them) and glibc's DAEMON_MALLOC_ENV
+ * (`--no-malloc-env` leaves glibc's defaults).
+ *
+ * Flags: --size=10000 --hook-reps=3 --idle-s=30 --runtime=dist|tsx
+ *        --node-options="..." --no-malloc-env --heap-snapshot=FILE --no-write
  */
 import { execFileSync } from "node:child_process";
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { createWriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -27,7 +35,7 @@ import { hubSignature } from "../src/sources/git-webhook.js";
 import { SyncLoop, MemorySyncStateStore } from "../src/reconciler/sync/loop.js";
 import { NomadClients, envTokens } from "../src/reconciler/sync/clients.js";
 import { createLogger } from "../src/log.js";
-import { WATCH_BLOCKING_WAIT_MS } from "../src/config/defaults.js";
+import { DAEMON_MALLOC_ENV, DAEMON_NODE_OPTIONS, WATCH_BLOCKING_WAIT_MS } from "../src/config/defaults.js";
 import { commitRev, createDesiredRepo, serviceName } from "./desired-tree.js";
 import { startSimProcess, untilSimQuiet } from "./sim-process.js";
 import { REPO_ROOT, commitId, fmt, loadAverage, machine, mapLimit, progress, request, sleep, stats, table, writeResultsSection } from "./lib.js";
@@ -38,6 +46,9 @@ const { values: flags } = parseArgs({
     "hook-reps": { type: "string", default: "3" },
     "idle-s": { type: "string", default: "30" },
     runtime: { type: "string", default: "dist" },
+    "node-options": { type: "string", default: DAEMON_NODE_OPTIONS },
+    "malloc-env": { type: "boolean", default: true },
+    "heap-snapshot": { type: "string" },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -49,6 +60,11 @@ const MEMORY_TARGET_MB = 200;
 const RUNTIME = flags.runtime === "tsx" ? "tsx" : "dist";
 /** The daemon's command line after `node`. */
 const DAEMON_ARGS = RUNTIME === "tsx" ? ["--import", "tsx", "src/cli/main.ts"] : ["dist/cli/main.js"];
+/** V8 flags the daemon runs with: production's (deploy/nomad/steward.nomad.hcl) unless `--node-options` says otherwise. */
+const NODE_OPTIONS = flags["node-options"].split(/\s+/).filter((f) => f !== "");
+/** glibc malloc settings the daemon runs with: production's, unless `--no-malloc-env`. */
+const MALLOC_ENV = flags["malloc-env"] ? DAEMON_MALLOC_ENV : {};
+const HEAP_SNAPSHOT = flags["heap-snapshot"] ? path.resolve(flags["heap-snapshot"]) : undefined;
 /** Longest event-loop stall that still leaves the leader's renewals on time (renewals come every TTL/3 = 5 s; the step-down margin is 3 s). */
 const STALL_LIMIT_MS = 1_000;
 const now = (): number => performance.timeOrigin + performance.now();
@@ -109,9 +125,10 @@ try {
   progress(`starting the daemon (logs: ${logFile})`);
   await sim.clearLog();
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...DAEMON_ARGS, "run", "--config", configFile], {
+  const snapshotArgs = HEAP_SNAPSHOT ? ["--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${path.join(work, "diag")}`] : [];
+  const child = spawn(process.execPath, [...NODE_OPTIONS, ...snapshotArgs, ...DAEMON_ARGS, "run", "--config", configFile], {
     cwd: REPO_ROOT,
-    env: { ...process.env, STEWARD_WEBHOOK_SECRET: SECRET },
+    env: { ...process.env, ...MALLOC_ENV, STEWARD_WEBHOOK_SECRET: SECRET },
     stdio: ["ignore", "pipe", "pipe"],
   });
   daemonPid = child.pid ?? 0;
@@ -177,6 +194,8 @@ try {
   const idleLog = await sim.log();
   const idleMs = performance.now() - idleStart;
   const hwm = await readRss(daemonPid);
+  const breakdown = await memoryBreakdown(daemonPid, url);
+  if (HEAP_SNAPSHOT) await takeHeapSnapshot(daemonPid, path.join(work, "diag"), HEAP_SNAPSHOT);
 
   // ---- commit -> registered through the signed webhook ----
   await eventLoopMaxMs(url).then((ms) => (stalls.idle = Math.max(stalls.idle, ms ?? 0)));
@@ -226,7 +245,7 @@ try {
     `Run ${startedAt.toISOString()} at commit \`${commitId()}\` on ${machine()}.`,
     `Load average before: ${loadBefore}; after: ${loadAverage()}.`,
     "",
-    `Reproduce: \`npm run bench:daemon\` (flags after \`--\`: \`--size\`, \`--hook-reps\`, \`--idle-s\`, \`--no-write\`). The daemon is \`node ${DAEMON_ARGS.join(" ")} run --config steward.yaml\` (${RUNTIME === "dist" ? "compiled by `npm run build:server`, as in production" : "TypeScript through the tsx loader"}; git source, Consul from sim, webhook secret from the environment, default timings); sim runs in another process. The bench first registers every job from Steward's own rendering, so the daemon starts into a cluster that is already in sync.`,
+    `Reproduce: \`npm run bench:daemon\` (flags after \`--\`: \`--size\`, \`--hook-reps\`, \`--idle-s\`, \`--node-options\`, \`--no-malloc-env\`, \`--heap-snapshot\`, \`--no-write\`). The daemon is \`${Object.entries(MALLOC_ENV).map(([k, v]) => `${k}=${v} `).join("")}node ${[...NODE_OPTIONS, ...DAEMON_ARGS].join(" ")} run --config steward.yaml\` (environment and flags as deploy/nomad/steward.nomad.hcl sets them; ${RUNTIME === "dist" ? "compiled by `npm run build:server`, as in production" : "TypeScript through the tsx loader"}; git source, Consul from sim, webhook secret from the environment, default timings); sim runs in another process. The bench first registers every job from Steward's own rendering, so the daemon starts into a cluster that is already in sync.`,
     "",
     table(
       ["measure", "value", "notes"],
@@ -235,6 +254,13 @@ try {
         ["start → leader with every job in_sync", `${fmt(inSyncMs / 1000, 1)} s`, `${statusDoc.jobs.length} jobs in /api/status; register attempts at start: ${registersAtStart.ok} accepted, ${registersAtStart.refused} refused by Nomad (expected none)`],
         ["RSS while idle (p50 / max of samples)", `${fmt(rssIdle.p50, 0)} / ${fmt(rssIdle.max, 0)} MB`, `${rssIdle.n} samples over ${IDLE_S} s, /proc/PID/status VmRSS; target < ${MEMORY_TARGET_MB} MB: ${rssIdle.p50 < MEMORY_TARGET_MB ? "**meets**" : "**misses**"}`],
         ["V8 heap used while idle (p50 / min / max)", `${fmt(heapIdle.p50, 0)} / ${fmt(heapIdle.min, 0)} / ${fmt(heapIdle.max, 0)} MB`, `from its /metrics (nodejs_heap_size_used_bytes), not after a forced GC; heap total p50 ${fmt(heapTotalIdle.p50, 0)} MB`],
+        [
+          "RSS at the end of the idle window, by kind",
+          breakdown ? `${fmt(breakdown.file + breakdown.anon, 0)} MB = ${fmt(breakdown.file, 0)} file-backed + ${fmt(breakdown.anon, 0)} anonymous` : "n/a",
+          breakdown
+            ? `/proc/PID/smaps; of the anonymous: V8 heap ${fmt(breakdown.heapTotal, 0)} MB committed (${fmt(breakdown.heapUsed, 0)} used), external ${fmt(breakdown.external, 0)} MB, the rest ${fmt(breakdown.anon - breakdown.heapTotal - breakdown.external, 0)} MB (malloc: code, thread stacks and arenas, zones)`
+            : "",
+        ],
         ["peak RSS during start (sampled every 500 ms)", `${fmt(startPeak, 0)} MB`, `VmHWM (kernel's peak) at the end of the idle window: ${fmt(hwm?.hwmMb ?? NaN, 0)} MB`],
         ["peak RSS at the end (VmHWM)", `${fmt(peak?.hwmMb ?? NaN, 0)} MB`, "after the webhook rounds"],
         ["Nomad requests per idle minute", perMin(idleNomad.length), fmtCounts(summarize(idleNomad)) || "none"],
@@ -282,6 +308,54 @@ async function readRss(pid: number): Promise<{ rssMb: number; hwmMb: number } | 
     return { rssMb: kb("VmRSS") / 1024, hwmMb: kb("VmHWM") / 1024 };
   } catch {
     return undefined;
+  }
+}
+
+/** Where the idle RSS sits: file-backed pages (the node binary, libraries), anonymous ones, and of those the V8 heap and external memory (its /metrics); MB. */
+async function memoryBreakdown(pid: number, url: string): Promise<{ file: number; anon: number; heapTotal: number; heapUsed: number; external: number } | undefined> {
+  try {
+    const smaps = await readFile(`/proc/${pid}/smaps`, "utf8");
+    let file = 0;
+    let anon = 0;
+    let isFile = false;
+    for (const line of smaps.split("\n")) {
+      const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (head) {
+        const name = head[1] ?? "";
+        isFile = name.startsWith("/");
+        continue;
+      }
+      const rss = /^Rss:\s+(\d+) kB/.exec(line);
+      if (rss) {
+        if (isFile) file += Number(rss[1]);
+        else anon += Number(rss[1]);
+      }
+    }
+    const r = await request("GET", `${url}/metrics`);
+    const text = r.body.toString();
+    const v = (name: string): number => Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? NaN) / 2 ** 20;
+    return { file: file / 1024, anon: anon / 1024, heapTotal: v("nodejs_heap_size_total_bytes"), heapUsed: v("nodejs_heap_size_used_bytes"), external: v("nodejs_external_memory_bytes") };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Has the daemon (started with --heapsnapshot-signal=SIGUSR2) write a heap snapshot into DIR, and moves it to DEST once its size stops changing. */
+async function takeHeapSnapshot(pid: number, dir: string, dest: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  progress(`heap snapshot of the idle daemon -> ${dest}`);
+  process.kill(pid, "SIGUSR2");
+  let last = -1;
+  for (let stable = 0; stable < 3; ) {
+    await sleep(1_000);
+    const file = (await readdir(dir)).find((f) => f.endsWith(".heapsnapshot"));
+    const size = file ? (await stat(path.join(dir, file))).size : -1;
+    stable = size > 0 && size === last ? stable + 1 : 0;
+    last = size;
+    if (stable === 3 && file) await rename(path.join(dir, file), dest).catch(async () => {
+      await writeFile(dest, await readFile(path.join(dir, file)));
+      await rm(path.join(dir, file));
+    });
   }
 }
 

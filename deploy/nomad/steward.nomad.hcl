@@ -147,6 +147,17 @@ job "steward" {
         args  = ["run", "--config", "/local/steward.yaml"]
       }
 
+      # How the daemon's memory stays small (src/config/defaults.ts,
+      # DAEMON_NODE_OPTIONS and DAEMON_MALLOC_ENV, which the memory bench
+      # starts it with too): a 2 MB young generation, and glibc malloc giving
+      # freed memory back instead of keeping it after a large revision.
+      env {
+        NODE_OPTIONS           = "--max-semi-space-size=2"
+        MALLOC_ARENA_MAX       = "2"
+        MALLOC_MMAP_THRESHOLD_ = "131072"
+        MALLOC_TRIM_THRESHOLD_ = "131072"
+      }
+
       # Healing runs Terraform: the release binary, checked against HashiCorp's
       # published checksums, and the Terraform roots the pools name. The state
       # must live in a remote backend with locking (S3 with use_lockfile, or

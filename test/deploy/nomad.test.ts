@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { startSim, type Sim } from "../../sim/index.js";
+import { DAEMON_MALLOC_ENV, DAEMON_NODE_OPTIONS } from "../../src/config/defaults.js";
 import { loadConfig } from "../../src/config/load.js";
 import { DEPLOY, REPO_ROOT, assertInstalled, hclToJson, parseWithSim, renderTemplate, tasksOf, templateAt } from "./fixture.js";
 
@@ -148,6 +149,13 @@ test("steward_rolls_one_instance_at_a_time_waiting_for_its_checks", async (t) =>
   t.truthy(alive.CheckRestart?.Limit, "a dead process is restarted");
   t.is(ready.CheckRestart, null, "a not-ready instance is kept out of traffic, not restarted");
   t.true(j.TaskGroups[0].Tasks[0].KillTimeout > 5_000_000_000, "stopping leaves time for the graceful handover (longer than the lock-delay)");
+});
+
+test("steward_runs_with_the_memory_settings_the_daemon_bench_measures", async (t) => {
+  const j = await job(JOBS[0]!);
+  const env = (j.TaskGroups[0].Tasks[0].Env ?? {}) as Record<string, string>;
+  t.is(env.NODE_OPTIONS, DAEMON_NODE_OPTIONS);
+  for (const [name, value] of Object.entries(DAEMON_MALLOC_ENV)) t.is(env[name], value, name);
 });
 
 test("stewards_config_template_renders_to_a_config_its_loader_accepts", async (t) => {
