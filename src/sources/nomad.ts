@@ -104,11 +104,27 @@ export class NomadReader {
    *   but it is not parsed
    */
   async listJobs(index: number, waitMs: number, signal?: AbortSignal): Promise<{ index: number; data?: NomadJobStub[] }> {
+    return this.readJobsList(index, index > 0 ? waitMs : undefined, signal);
+  }
+
+  /**
+   * The jobs list now, without blocking (a resync's check that a watch
+   * missed nothing).
+   * @param knownIndex the index of the list already held (0: none)
+   * @returns `data` is absent when the answer's X-Nomad-Index equals
+   *   `knownIndex`: the list is read but not parsed
+   */
+  async listJobsNow(knownIndex: number, signal?: AbortSignal): Promise<{ index: number; data?: NomadJobStub[] }> {
+    return this.readJobsList(knownIndex, undefined, signal);
+  }
+
+  /** `/v1/jobs?meta=true`, blocking on `index` when `waitMs` is given; parsed only when its index differs from `index`. */
+  private async readJobsList(index: number, waitMs: number | undefined, signal?: AbortSignal): Promise<{ index: number; data?: NomadJobStub[] }> {
     const res = await this.http.request<string>({
       method: "GET",
       path: "/v1/jobs",
-      params: { ...this.q, meta: true, ...(index > 0 ? { index, wait: `${Math.round(waitMs / 1000)}s` } : {}) },
-      ...(index > 0 ? { blockingWaitMs: waitMs } : {}),
+      params: { ...this.q, meta: true, ...(waitMs !== undefined ? { index, wait: `${Math.round(waitMs / 1000)}s` } : {}) },
+      ...(waitMs !== undefined ? { blockingWaitMs: waitMs } : {}),
       ...(signal ? { signal } : {}),
       responseType: "text",
       context: this.ctx(),

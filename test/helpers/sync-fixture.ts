@@ -9,7 +9,7 @@ import { createJobParser, type JobParser } from "../../sim/nomad/parse/index.js"
 import { GitSource } from "../../src/sources/git.js";
 import { SyncLoop, MemorySyncStateStore } from "../../src/reconciler/sync/loop.js";
 import { NomadClients, envTokens } from "../../src/reconciler/sync/clients.js";
-import { createLogger } from "../../src/log.js";
+import { createLogger, type Logger } from "../../src/log.js";
 import { createMetrics, type StewardMetrics } from "../../src/metrics.js";
 import { GitRepo } from "./git-repo.js";
 
@@ -61,7 +61,7 @@ test.after.always(async () => {
   await (await sharedParser)?.close();
 });
 
-export async function syncFixture(opts: SimOptions = {}, loopOpts: { lead?: boolean } = {}): Promise<SyncFixture> {
+export async function syncFixture(opts: SimOptions = {}, loopOpts: { lead?: boolean; watchWaitMs?: number; logger?: Logger } = {}): Promise<SyncFixture> {
   const sim = await startSim({ timeScale: 20, healthyAfterMs: 500, parser: await parser(), ...opts });
   const repo = await GitRepo.create();
   await repo.copyIn(path.join(REPO_ROOT, "desired-state"), "desired-state");
@@ -70,14 +70,14 @@ export async function syncFixture(opts: SimOptions = {}, loopOpts: { lead?: bool
   const cacheDir = await mkdtemp(path.join(tmpdir(), "steward-sync-"));
   const source = new GitSource({ url: repo.dir, cacheDir });
   const metrics = createMetrics({ defaultMetrics: false });
-  const logger = createLogger({ level: process.env.STEWARD_TEST_LOG ?? "silent" });
+  const logger = loopOpts.logger ?? createLogger({ level: process.env.STEWARD_TEST_LOG ?? "silent" });
   const store = new MemorySyncStateStore();
   const loop = new SyncLoop({
     clients: new NomadClients({ tokens: envTokens, metrics, http: { retry: { baseMs: 20, capMs: 200 }, timeoutMs: 1_000 } }),
     store,
     logger,
     metrics,
-    watchWaitMs: 5_000,
+    watchWaitMs: loopOpts.watchWaitMs ?? 5_000,
     runner: { queue: { backoffBaseMs: 50, backoffCapMs: 1_000 } },
   });
   const nomad = Object.fromEntries(

@@ -121,6 +121,11 @@ export class WorkQueue<K> {
     return this.delayed.size;
   }
 
+  /** True while a delayed or rate-limited add of the key (its string form) is pending. */
+  isDelayed(id: string): boolean {
+    return this.delayed.has(id);
+  }
+
   /** True once `shutdown()` was called. */
   get isShutDown(): boolean {
     return this.closed;

@@ -67,6 +67,14 @@ export interface RunnerOptions<K> {
   listKeys?: () => K[] | Promise<K[]>;
   /** Backoff and write-budget settings of the loop's queue. */
   queue?: Pick<WorkQueueOptions<K>, "backoffBaseMs" | "backoffCapMs" | "writeQps" | "writeBurst">;
+  /**
+   * Whether a pass over `key` would only repeat its last one: nothing it
+   * depends on changed since (the loop keeps what its last clean pass saw).
+   * A full resync and `visit` skip such a key when it is also settled: Ready
+   * without failures, and no recheck, retry or backoff pending. `add` never
+   * skips. It must be cheap and must not throw. @default nothing is skipped
+   */
+  upToDate?: (key: K, id: string) => boolean;
 
   // ── timing ──
   /** Period of the full resync, and of a converged key's next visit. @default RESYNC_INTERVAL_MS (10 min) */
@@ -92,7 +100,8 @@ export interface RunnerOptions<K> {
  * `reconcile`, and then, in one place (Flux's deferred summarize), turn the
  * pass into its outcome and schedule, status, metrics and one log line:
  *
- * - `done`: backoff forgotten; the key is visited again at the jittered resync interval;
+ * - `done`: backoff forgotten; the next full resync looks at the key again
+ *   (and skips it when `upToDate` says its inputs did not change);
  * - `requeue`: visited again after `afterMs` (capped at the resync interval);
  *   a conflict is re-observed at once, but conflicts in a row beyond
  *   RUNNER_CONFLICT_IMMEDIATE_RETRIES back off, so a stale cache cannot spin;
@@ -124,6 +133,8 @@ export class Runner<K> {
   private state: "new" | "running" | "stopped" = "new";
   /** When the workers last let the event loop run (performance.now() ms). */
   private sliceStartedAt = 0;
+  /** When the next full resync is due (clock ms), once scheduled. */
+  private resyncAt: number | undefined;
 
   /** @throws RangeError naming the option when a count or duration is out of range */
   constructor(options: RunnerOptions<K>) {
@@ -170,10 +181,39 @@ export class Runner<K> {
     void this.resync();
   }
 
-  /** Queues `key` now and remembers it for resyncs. Use for every event mapped to this key. */
+  /** Queues `key` now and remembers it for resyncs: a real pass, never skipped. Use for every event mapped to this key. */
   add(key: K): void {
     this.known.set(this.o.keyOf(key), key);
     this.queue.add(key);
+  }
+
+  /**
+   * Queues `key` now unless it is settled and `upToDate` (see the option),
+   * and remembers it for resyncs. What a resync does for every key.
+   * @returns true when queued, false when skipped
+   */
+  visit(key: K): boolean {
+    const id = this.o.keyOf(key);
+    this.known.set(id, key);
+    if (this.skippable(key, id)) return false;
+    this.queue.add(key);
+    return true;
+  }
+
+  /** When the next full resync is due (epoch ms of the runner's clock); undefined before start and after stop. */
+  get nextResyncAt(): number | undefined {
+    return this.state === "running" ? this.resyncAt : undefined;
+  }
+
+  /**
+   * Runs a full resync now (and the next one a resync interval later):
+   * lists the keys, then visits every known key that is not stalled.
+   * @returns how many keys were queued and how many skipped as up to date
+   */
+  async resyncNow(): Promise<{ queued: number; skipped: number }> {
+    this.resyncTimer?.cancel();
+    this.resyncTimer = undefined;
+    return this.resync();
   }
 
   /** Forgets a key that no longer exists: no more resyncs, no status. */
@@ -198,9 +238,11 @@ export class Runner<K> {
     await Promise.all(this.running);
   }
 
-  /** Lists keys, re-adds every known key that is not stalled, and schedules the next resync. */
-  private async resync(): Promise<void> {
-    if (this.state !== "running") return;
+  /** Lists keys, visits every known key that is not stalled, and schedules the next resync. */
+  private async resync(): Promise<{ queued: number; skipped: number }> {
+    let queued = 0;
+    let skipped = 0;
+    if (this.state !== "running") return { queued, skipped };
     if (this.o.listKeys) {
       try {
         for (const key of await this.o.listKeys()) this.known.set(this.o.keyOf(key), key);
@@ -208,12 +250,36 @@ export class Runner<K> {
         this.log.warn({ err }, "resync: listing keys failed; resyncing the keys already known");
       }
     }
-    if (this.state !== "running") return;
+    if (this.state !== "running") return { queued, skipped };
     for (const [id, key] of this.known) {
-      if (!this.status.isStalled(id)) this.queue.add(key);
+      if (this.status.isStalled(id)) continue;
+      if (this.skippable(key, id)) skipped++;
+      else {
+        this.queue.add(key);
+        queued++;
+      }
     }
+    // A resync started by hand replaced the scheduled one; two must never be pending.
+    this.resyncTimer?.cancel();
     const next = jitterInterval(this.resyncIntervalMs, this.resyncJitter, this.random);
+    this.resyncAt = this.clock.now() + next;
     this.resyncTimer = this.clock.setTimeout(() => void this.resync(), next);
+    this.log.debug({ queued, skipped }, "resync: keys visited");
+    return { queued, skipped };
+  }
+
+  /**
+   * A key a visit may skip: its last pass succeeded with nothing pending (no
+   * failure counted, no recheck, retry or backoff waiting in the queue) and
+   * the loop says its inputs are those of that pass.
+   */
+  private skippable(key: K, id: string): boolean {
+    const upToDate = this.o.upToDate;
+    if (!upToDate) return false;
+    const st = this.status.get(id);
+    const ready = st?.conditions.length === 1 ? st.conditions[0] : undefined;
+    if (!st || ready?.status !== "True" || st.failures > 0 || this.queue.isDelayed(id)) return false;
+    return upToDate(key, id);
   }
 
   private async work(): Promise<void> {
@@ -283,17 +349,15 @@ export class Runner<K> {
     return this.abort.signal;
   }
 
-  /** Puts the key back in the queue as the outcome says; returns the delay, or undefined when stalled. */
+  /** Puts the key back in the queue as the outcome says; returns the delay, or undefined when none is scheduled (done: the next resync; stalled). */
   private schedule(key: K, id: string, outcome: Outcome, error: unknown): number | undefined {
     const kind = error === undefined ? undefined : errorKind(error);
     if (kind !== "conflict") this.conflictStreak.delete(id);
     switch (outcome.result) {
-      case "done": {
+      case "done":
+        // No follow-up of its own: the full resync looks at every settled key, and skips it while nothing changed.
         this.queue.forget(key);
-        const next = jitterInterval(this.resyncIntervalMs, this.resyncJitter, this.random);
-        this.queue.addAfter(key, next);
-        return next;
-      }
+        return undefined;
       case "requeue": {
         if (kind === "conflict") return this.scheduleConflict(key, id);
         // Waiting, or a recheck the planner asked for: progress, not failure.

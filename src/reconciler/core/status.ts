@@ -47,7 +47,11 @@ export interface KeyStatus {
   /** When the latest pass ended, and its id (matches `reconcile_id` in the logs). */
   lastReconcileTime?: string;
   reconcileId?: string;
-  /** When the runner will look at the key again; absent while stalled. */
+  /**
+   * When a pass of the key is scheduled: a recheck, a retry or a backoff.
+   * Absent for a settled key (the loop's next full resync looks at it, and
+   * skips it while its inputs are unchanged) and while stalled.
+   */
   nextReconcileTime?: string;
   /** Failed passes since the last success (the queue's backoff exponent). */
   failures: number;
@@ -62,7 +66,7 @@ export interface PassSummary {
   /** Epoch ms at the end of the pass. */
   now: number;
   reconcileId: string;
-  /** Delay until the next pass, as scheduled; undefined when none is (stalled). */
+  /** Delay until the next pass, as scheduled; undefined when none is (settled: the next resync; stalled). */
   nextInMs?: number;
   failures: number;
 }

@@ -10,7 +10,7 @@ import { Runner, type PassContext, type RunnerOptions } from "../core/runner.js"
 import { WaitingError, type ActionRecord, type PassResult } from "../core/outcome.js";
 import type { KeyStatus } from "../core/status.js";
 import { RevisionIntake, type ImageResolver, type RenderedRevision, pinnedImage } from "./intake.js";
-import { SyncCache, observeSync, syncKeyString, type SyncKey } from "./observe.js";
+import { SyncCache, observeSync, sameSyncInputs, syncInputs, syncKeyString, type SyncInputs, type SyncKey } from "./observe.js";
 import { planSync, type AppliedRecord, type DriftCheck, type SyncAction, type SyncPlan } from "./plan.js";
 import type { NomadClients } from "./clients.js";
 
@@ -79,6 +79,14 @@ export class SyncLoop {
   private runner: Runner<SyncKey> | undefined;
   private readonly now: () => number;
   private readonly jobStates = new Map<string, SyncState>();
+  /**
+   * `env/job` → the inputs its last clean pass planned from (noops only, no
+   * recheck), in this term of leadership: a resync skips the key while they
+   * are unchanged. Dropped at the start of every pass, so a failed one leaves none.
+   */
+  private readonly settled = new Map<string, SyncInputs>();
+  /** env → when a full resync last read its jobs list afresh and compared every key (epoch ms). */
+  private readonly checked = new Map<string, number>();
 
   /** The Nomad clients per environment (read-only use outside the loop: `steward plan`). */
   get clients(): NomadClients {
@@ -108,6 +116,20 @@ export class SyncLoop {
   /** The status of one key (`qa/web`); undefined on a standby or before its first pass. */
   statusOf(key: string): KeyStatus | undefined {
     return this.runner?.status.get(key);
+  }
+
+  /**
+   * Per environment, when the last full resync read its jobs list afresh and
+   * looked at every key (epoch ms): the safety net ran, even for keys it
+   * skipped because nothing they depend on changed. Empty on a standby.
+   */
+  lastChecked(): ReadonlyMap<string, number> {
+    return this.checked;
+  }
+
+  /** When the next full resync is due (epoch ms); undefined on a standby. */
+  get nextResyncAt(): number | undefined {
+    return this.runner?.nextResyncAt;
   }
 
   /**
@@ -180,13 +202,17 @@ export class SyncLoop {
     const applied = await this.o.store.loadApplied();
     this.cache.applied.clear();
     for (const [k, v] of applied) this.cache.applied.set(k, v);
+    // A new term starts from real passes: what an earlier term saw is not taken on trust.
+    this.settled.clear();
+    this.checked.clear();
     const r = this.o.runner ?? {};
     this.runner = new Runner<SyncKey>({
       loop: "sync",
       keyOf: syncKeyString,
       keyFields: (k) => ({ env: k.env, nomad_job: k.jobId }),
       reconcile: (key, ctx) => this.reconcile(key, ctx),
-      listKeys: () => this.cache.keys(),
+      listKeys: () => this.listForResync(),
+      upToDate: (key, id) => this.upToDate(key, id),
       logger: this.o.logger,
       ...(this.o.metrics ? { metrics: this.o.metrics } : {}),
       onStatus: (st) => {
@@ -203,7 +229,52 @@ export class SyncLoop {
   async standBy(): Promise<void> {
     const r = this.runner;
     this.runner = undefined;
+    this.settled.clear();
+    this.checked.clear();
     if (r) await r.stop();
+  }
+
+  /**
+   * Runs the full resync now (the periodic one, RESYNC_INTERVAL_MS, does the
+   * same): reads every environment's jobs list afresh, then looks at every
+   * key, skipping those whose inputs are those of their last clean pass.
+   * @returns keys queued and skipped; undefined on a standby
+   */
+  async resync(): Promise<{ queued: number; skipped: number } | undefined> {
+    return this.runner?.resyncNow();
+  }
+
+  /**
+   * The resync's key list. The jobs lists are read first, without blocking:
+   * skipping keys trusts the caches, and a watch that missed a change (stuck
+   * in backoff, a hung connection) must not hide it. A list whose index has
+   * not moved since the watch's last answer is not parsed again.
+   */
+  private async listForResync(): Promise<SyncKey[]> {
+    await Promise.all(
+      [...this.watches].map(async ([name, { watch }]) => {
+        const env = this.envSpec(name);
+        // Not read yet: the watch's own first answer wakes the keys.
+        if (!env || !watch.synced) return;
+        try {
+          const r = await this.o.clients.get(env).reader.listJobsNow(watch.index);
+          if (r.data) {
+            this.o.logger.warn({ env: name, index: r.index, watch_index: watch.index }, "sync: the resync found a jobs list the watch had not delivered");
+            this.onJobs(name, r.data);
+          }
+          this.checked.set(name, this.now());
+        } catch (err) {
+          this.o.logger.warn({ env: name, err: (err as Error).message }, "sync: resync could not read the jobs list; comparing against the cached one");
+        }
+      }),
+    );
+    return this.cache.keys();
+  }
+
+  /** The key's last pass was clean and nothing its plan depends on changed since. */
+  private upToDate(key: SyncKey, id: string): boolean {
+    const before = this.settled.get(id);
+    return before !== undefined && sameSyncInputs(before, syncInputs(this.cache, key, this.cache.revision?.jobs.has(key.env) === true));
   }
 
   /** Wakes one key now (a webhook, an operator's sync-now). */
@@ -239,9 +310,25 @@ export class SyncLoop {
     await Promise.all([...this.watches.values()].map((w) => w.watch.whenSynced()));
   }
 
-  wakeAll(): void {
+  /**
+   * Looks at every key again. With `force` (an operator's sync-now: "really
+   * re-plan") each gets a real pass; without (a new revision, a pause
+   * switched), a key whose inputs are those of its last clean pass is
+   * skipped, as a resync would.
+   * @returns how many keys were queued (0 on a standby)
+   */
+  wakeAll(opts: { force?: boolean } = {}): number {
     this.o.onChange?.(undefined);
-    for (const k of this.cache.keys()) this.runner?.add(k);
+    const r = this.runner;
+    if (!r) return 0;
+    let queued = 0;
+    for (const k of this.cache.keys()) {
+      if (opts.force) {
+        r.add(k);
+        queued++;
+      } else if (r.visit(k)) queued++;
+    }
+    return queued;
   }
 
   async stop(): Promise<void> {
@@ -279,12 +366,15 @@ export class SyncLoop {
   /** One pass over one job in one environment: observe, plan, act. */
   async reconcile(key: SyncKey, ctx: PassContext): Promise<PassResult> {
     const k = syncKeyString(key);
+    this.settled.delete(k);
     // Before its environment's jobs list is read, every existing job would look missing and its
     // register would be refused: the key waits, and the first list wakes it.
     const watch = this.watches.get(key.env)?.watch;
     if (watch && !watch.synced) {
       throw new WaitingError(`waiting for the first read of ${key.env}'s jobs list`, SYNC_LIST_WAIT_RECHECK_MS, { env: key.env, nomadJob: key.jobId });
     }
+    // Taken before planning: whatever the pass itself changes (a read, a record) makes the next resync look again.
+    const seen = syncInputs(this.cache, key, this.cache.revision?.jobs.has(key.env) === true);
     const plan = await this.planKey(key, ctx.now);
     if (plan.actions.some((a) => a.kind !== "noop")) this.o.onChange?.(key);
     for (const action of plan.actions) {
@@ -300,6 +390,8 @@ export class SyncLoop {
       await this.o.store.putApplied(key.env, key.jobId, { ...rec, revision: this.revision.good?.revision ?? "" });
       this.cache.applied.set(k, rec);
     }
+    // Nothing to do and nothing time-dependent pending (a grace period): the same inputs would plan the same.
+    if (!ctx.signal.aborted && plan.recheckAfterMs === undefined && plan.actions.every((a) => a.kind === "noop")) this.settled.set(k, seen);
     return { actions: [], ...(plan.recheckAfterMs !== undefined ? { recheckAfterMs: plan.recheckAfterMs } : {}) };
   }
 

@@ -154,3 +154,114 @@ export function toActual(stub: NomadJobStub, full?: NomadJob): ActualJob {
 }
 
 const NO_META: Record<string, string> = Object.freeze({});
+
+/**
+ * What one key's plan depends on, reduced to values (no reference to a stub,
+ * spec or revision, so a kept fingerprint holds no old list or revision
+ * alive). Two equal fingerprints give the same plan: the planner is pure.
+ * Only the fields that can change the plan's outcome for this key are kept:
+ * a desired job's plan does not read the environment's prune counts, an
+ * absent job's plan does not read a desired spec.
+ */
+export interface SyncInputs {
+  /** The environment is in the revision in force (a pass outside it plans nothing). */
+  envKnown: boolean;
+  paused: boolean;
+  // the desired job (undefined fields: not desired)
+  specHash: string | undefined;
+  imagePending: boolean;
+  /** Its sync policy (compared by value). */
+  policy: SyncPolicy | undefined;
+  scaled: boolean;
+  // the Nomad stub (jobModifyIndex -1: absent)
+  jobModifyIndex: number;
+  version: number;
+  stopped: boolean;
+  managedBy: string | undefined;
+  stubSpecHash: string | undefined;
+  stubPrune: string | undefined;
+  // what Steward knows from earlier passes
+  appliedIndex: number | undefined;
+  appliedHash: string | undefined;
+  /** The last drift comparison (an entry is replaced only when compared again). */
+  drift: DriftCheck | undefined;
+  /** The JobModifyIndex of the full job read for autoscaled counts, if any. */
+  fullIndex: number | undefined;
+  // an absent job's prune decision (fixed values for a desired job)
+  absentSince: number | undefined;
+  lastPolicy: SyncPolicy | undefined;
+  defaults: SyncPolicy | undefined;
+  managedInEnv: number;
+  candidatesInEnv: number;
+  override: boolean;
+}
+
+/** The inputs of one key's plan as the caches hold them now (see `SyncInputs`). O(1); allocates one small object. */
+export function syncInputs(cache: SyncCache, key: SyncKey, envKnown: boolean): SyncInputs {
+  const k = syncKeyString(key);
+  const desired = cache.revision?.jobs.get(key.env)?.get(key.jobId);
+  const stub = cache.actual.get(key.env)?.get(key.jobId);
+  const applied = cache.applied.get(k);
+  const meta = stub?.Meta;
+  const absent = desired === undefined;
+  const counts = absent ? cache.pruneCounts(key.env) : undefined;
+  return {
+    envKnown,
+    paused: cache.paused.all || (desired !== undefined && cache.paused.services.has(desired.service)),
+    specHash: desired?.specHash,
+    imagePending: desired?.imagePending === true,
+    policy: desired?.policy,
+    scaled: desired !== undefined && desired.scaledGroups.length > 0,
+    jobModifyIndex: stub ? stub.JobModifyIndex : -1,
+    version: stub ? stub.Version : -1,
+    stopped: stub?.Stop === true,
+    managedBy: meta?.[META.managedBy],
+    stubSpecHash: meta?.[META.specHash],
+    stubPrune: meta?.[META.prune],
+    appliedIndex: applied?.jobModifyIndex,
+    appliedHash: applied?.specHash,
+    drift: cache.drift.get(k),
+    fullIndex: cache.fullJobs.get(k)?.JobModifyIndex,
+    absentSince: absent ? cache.absentSince.get(k) : undefined,
+    lastPolicy: absent ? cache.lastPolicy.get(k) : undefined,
+    defaults: absent ? cache.revision?.state.syncDefaults : undefined,
+    managedInEnv: counts?.managed ?? 0,
+    candidatesInEnv: counts?.candidates ?? 0,
+    override: absent && cache.pruneOverride.has(key.env),
+  };
+}
+
+/** True when two fingerprints would give the same plan. */
+export function sameSyncInputs(a: SyncInputs, b: SyncInputs): boolean {
+  return (
+    a.envKnown === b.envKnown &&
+    a.paused === b.paused &&
+    a.specHash === b.specHash &&
+    a.imagePending === b.imagePending &&
+    samePolicy(a.policy, b.policy) &&
+    a.scaled === b.scaled &&
+    a.jobModifyIndex === b.jobModifyIndex &&
+    a.version === b.version &&
+    a.stopped === b.stopped &&
+    a.managedBy === b.managedBy &&
+    a.stubSpecHash === b.stubSpecHash &&
+    a.stubPrune === b.stubPrune &&
+    a.appliedIndex === b.appliedIndex &&
+    a.appliedHash === b.appliedHash &&
+    a.drift === b.drift &&
+    a.fullIndex === b.fullIndex &&
+    a.absentSince === b.absentSince &&
+    samePolicy(a.lastPolicy, b.lastPolicy) &&
+    samePolicy(a.defaults, b.defaults) &&
+    a.managedInEnv === b.managedInEnv &&
+    a.candidatesInEnv === b.candidatesInEnv &&
+    a.override === b.override
+  );
+}
+
+/** The same object (the usual case: an unchanged service keeps its policy across revisions), or equal fields. */
+function samePolicy(a: SyncPolicy | undefined, b: SyncPolicy | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  return a.drift === b.drift && a.adopt === b.adopt && a.prune === b.prune && a.pruneGracePeriodMs === b.pruneGracePeriodMs && a.maxPruneShare === b.maxPruneShare;
+}

@@ -27,7 +27,7 @@ const RESYNC = 600_000;
 const registered: PassResult = { actions: [{ kind: "register", reason: "SpecChanged", result: "changed", message: "spec changed" }] };
 const idle: PassResult = { actions: [{ kind: "noop", reason: "UpToDate", result: "unchanged" }] };
 
-function fixture(reconcile: Reconcile<Key>, opts: { workers?: number; random?: () => number; listKeys?: () => Key[] } = {}) {
+function fixture(reconcile: Reconcile<Key>, opts: { workers?: number; random?: () => number; listKeys?: () => Key[]; upToDate?: (key: Key, id: string) => boolean } = {}) {
   const clock = new FakeClock();
   const lines: Record<string, unknown>[] = [];
   const destination = new Writable({
@@ -46,6 +46,7 @@ function fixture(reconcile: Reconcile<Key>, opts: { workers?: number; random?: (
     reconcile,
     workers: opts.workers ?? 2,
     ...(opts.listKeys ? { listKeys: opts.listKeys } : {}),
+    ...(opts.upToDate ? { upToDate: opts.upToDate } : {}),
     queue: { backoffBaseMs: 500, backoffCapMs: 8000 },
     resyncIntervalMs: RESYNC,
     clock,
@@ -85,7 +86,8 @@ test("success_marks_ready_and_visits_again_at_the_resync_interval", async (t) =>
   const st = runner.status.get("qa/web");
   t.like(findCondition(st, "Ready"), { status: "True", reason: "Succeeded", message: "register SpecChanged: spec changed" });
   t.like(st?.lastAction, { kind: "register", reason: "SpecChanged", result: "changed" });
-  t.is(st?.nextReconcileTime, new Date(clock.now() + RESYNC).toISOString());
+  t.is(st?.nextReconcileTime, undefined, "a settled key has no pass of its own scheduled: the full resync looks at it");
+  t.is(runner.nextResyncAt, clock.now() + RESYNC);
   t.is(await value(metrics, "reconcileTotal", { loop: "sync", result: "done" }), 1);
   t.is(await value(metrics, "actionsTotal", { loop: "sync", kind: "register", result: "changed" }), 1);
   await clock.advance(RESYNC - 1);
@@ -380,4 +382,66 @@ test("a_long_run_of_passes_lets_timers_run_before_it_ends", async (t) => {
   await eventually(() => passes === keys.length);
   t.not(passesWhenTimerRan, undefined);
   t.true((passesWhenTimerRan ?? keys.length) < keys.length, `the timer ran after ${passesWhenTimerRan} of ${keys.length} passes`);
+});
+
+// ---- the resync's skip rule: the loop says a key is up to date; the runner still runs it unless it is settled ----
+
+const skipRows: Array<{ rule: string; first: PassResult | Error; upToDate: boolean; runsAgain: boolean }> = [
+  { rule: "a_settled_up_to_date_key_is_skipped", first: idle, upToDate: true, runsAgain: false },
+  { rule: "a_settled_key_whose_inputs_changed_runs", first: idle, upToDate: false, runsAgain: true },
+  { rule: "a_failing_key_in_backoff_is_never_skipped", first: new TransientError("nomad answered 503"), upToDate: true, runsAgain: true },
+  { rule: "an_unexpected_error_is_never_skipped", first: new Error("bug"), upToDate: true, runsAgain: true },
+  { rule: "a_waiting_key_is_never_skipped", first: new WaitingError("deployment running", 10 * RESYNC), upToDate: true, runsAgain: true },
+  { rule: "a_key_with_a_recheck_pending_is_never_skipped", first: { recheckAfterMs: 10 * RESYNC, actions: [] }, upToDate: true, runsAgain: true },
+  { rule: "a_key_after_a_conflict_is_never_skipped", first: new ConflictError("job modified at index 42"), upToDate: true, runsAgain: true },
+];
+
+for (const row of skipRows) {
+  test(`resync_skip: ${row.rule}`, async (t) => {
+    // A conflict is re-observed at once: only the one conflict, then the resync decides.
+    const s = scripted(row.first, ...(row.first instanceof ConflictError ? [row.first, row.first] : []));
+    const asked: string[] = [];
+    const { runner } = fixture(s.reconcile, { random: fixedRandom(0.9999), upToDate: (_k, id) => (asked.push(id), row.upToDate) });
+    runner.add(web);
+    await flush();
+    const calls = s.calls.length;
+    const before = runner.status.get("qa/web");
+    const result = await runner.resyncNow();
+    await flush();
+    t.is(s.calls.length > calls, row.runsAgain, row.runsAgain ? "the resync ran a pass" : "the resync skipped the key");
+    t.deepEqual(result, row.runsAgain ? { queued: 1, skipped: 0 } : { queued: 0, skipped: 1 });
+    if (!row.runsAgain) {
+      t.is(runner.status.get("qa/web"), before, "a skipped key keeps its status, lastReconcileTime included");
+      t.deepEqual(asked, ["qa/web"]);
+    }
+    await runner.stop();
+  });
+}
+
+test("add_runs_a_real_pass_even_when_the_key_is_up_to_date", async (t) => {
+  const s = scripted();
+  const { runner } = fixture(s.reconcile, { upToDate: () => true });
+  runner.add(web);
+  await flush();
+  runner.add(web);
+  await flush();
+  t.is(s.calls.length, 2, "add (an event, a sync-now) is never skipped");
+  t.false(runner.visit(web), "visit (a resync, wakeAll) skips it");
+  t.true(runner.visit(api), "a key never passed is visited");
+  await flush();
+  t.deepEqual(s.calls.map((c) => c.key), ["qa/web", "qa/web", "qa/api"]);
+  await runner.stop();
+});
+
+test("the_periodic_resync_skips_up_to_date_keys_and_runs_the_others", async (t) => {
+  const s = scripted();
+  const changed = new Set<string>();
+  const { clock, runner } = fixture(s.reconcile, { listKeys: () => [web, api], upToDate: (_k, id) => !changed.has(id) });
+  await flush();
+  t.is(s.calls.length, 2, "the first resync runs every key (nothing passed yet)");
+  changed.add("qa/api");
+  await clock.advance(RESYNC);
+  t.deepEqual(s.calls.slice(2).map((c) => c.key), ["qa/api"]);
+  t.is(runner.nextResyncAt, clock.now() + RESYNC);
+  await runner.stop();
 });

@@ -107,9 +107,9 @@ test("an_idle_pass_makes_no_plan_or_write_calls", async (t) => {
   t.teardown(() => f.close());
   await eventually(() => f.loop.statuses().length >= 6 && f.loop.statuses().every((s) => s.conditions[0]?.status === "True"), { timeoutMs: 10_000 });
   f.sim.log.clear();
-  f.loop.wakeAll(); // a full resync of a converged state
-  await eventually(() => f.loop.statuses().every((s) => s.lastReconcileTime !== undefined), { timeoutMs: 5_000 });
-  await new Promise((r) => setTimeout(r, 300));
+  const before = new Map(f.loop.statuses().map((s) => [s.key, s.reconcileId]));
+  f.loop.wakeAll({ force: true }); // a real pass over every key of a converged state (a resync would skip them)
+  await eventually(() => f.loop.statuses().every((s) => s.reconcileId !== before.get(s.key)), { timeoutMs: 5_000 });
   const calls = f.sim.log.find({}).filter((e) => e.server.startsWith("nomad:") && !(e.method === "GET" && e.path === "/v1/jobs"));
   t.deepEqual(calls.map((e) => `${e.method} ${e.path}`), [], "only the jobs-list long polls");
 });
