@@ -268,7 +268,8 @@ export class Daemon {
       const scope = next.syncNowScope;
       if (syncNowRequested(prev, next) && !pauseChanged && (scope.env || scope.service)) this.wakeScope(scope);
       else if (syncNowRequested(prev, next) || pauseChanged) {
-        this.sync.wakeAll();
+        // sync-now means "really re-plan"; a pause switched only un-skips the keys it changes.
+        this.sync.wakeAll({ force: syncNowRequested(prev, next) });
         this.promotion.wakeAll();
       }
       if (prev !== undefined && syncNowRequested(prev, next)) this.promotion.pollAll();
@@ -458,6 +459,7 @@ export class Daemon {
       controls: { paused: this.sync.cache.paused.all, pausedServices: [...this.sync.cache.paused.services], frozen: Object.fromEntries(this.sync.cache.frozen) },
       gateRetries: this.gateRetries.list().map(({ service, digest, stage, by, at, reason }) => ({ service, digest, stage, by, ...(at ? { at } : {}), ...(reason ? { reason } : {}) })),
       ...(this.healing ? { healing: { pools: this.healing.poolStatuses(), declared: this.healing.pools.map((p) => p.name) } } : {}),
+      resync: resyncView(this.sync.lastChecked(), this.sync.nextResyncAt),
       jobs: this.sync.statuses().map((s) => {
         const ready = findCondition(s, "Ready");
         return {
@@ -472,6 +474,19 @@ export class Daemon {
       }),
     };
   }
+}
+
+/**
+ * The safety net in `/api/status`: per environment, when the last full resync
+ * read its jobs list and looked at every job (a job it skipped, because
+ * nothing it depends on changed, keeps its own `lastReconcileTime`), and when
+ * the next one is due. Empty on a standby.
+ */
+function resyncView(checked: ReadonlyMap<string, number>, next: number | undefined): { lastCheckedByEnv: Record<string, string>; next?: string } {
+  return {
+    lastCheckedByEnv: Object.fromEntries([...checked].map(([env, at]) => [env, new Date(at).toISOString()])),
+    ...(next !== undefined ? { next: new Date(next).toISOString() } : {}),
+  };
 }
 
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {

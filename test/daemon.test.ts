@@ -75,6 +75,9 @@ test.serial("two_instances_one_leader_and_a_graceful_handover", async (t) => {
   await eventually(async () => readJob(axios.create({ baseURL: w.sim.urls.nomad.prod ?? "", validateStatus: () => true }), "web"), { timeoutMs: 10_000 });
   const status = (await axios.get(`${leader.url}/api/status`)).data;
   t.true(status.leader.self);
+  // The leader's resync read both environments' jobs lists; a standby runs none.
+  await eventually(async () => Object.keys((await axios.get(`${leader.url}/api/status`)).data.resync.lastCheckedByEnv).sort().join() === "prod,qa", { timeoutMs: 10_000 });
+  t.deepEqual((await axios.get(`${standby.url}/api/status`)).data.resync, { lastCheckedByEnv: {} });
   t.is((await axios.get(`${standby.url}/api/status`)).data.leader.id, leader.config.instanceId, "the standby knows who leads");
   await eventually(async () => (await axios.get(`${standby.url}/readyz`, { validateStatus: () => true })).status === 200, { timeoutMs: 10_000 });
   // Every instance lists both, the leader first, each with the address it answers at.

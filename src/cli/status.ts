@@ -15,6 +15,8 @@ interface StatusDoc {
     refused?: { revision: string; issues: Array<{ file?: string; line?: number; field?: string; message: string }> };
   };
   jobs: Array<{ key: string; state?: string; ready: string; reason?: string; message?: string; error?: string }>;
+  /** The full resync: when it last checked each environment, when it runs next (leader only; absent from older daemons). */
+  resync?: { lastCheckedByEnv: Record<string, string>; next?: string };
   /** Promoted services: each stage's digest, pending digests, history. */
   promotion?: PromotionServiceStatus[];
   healing?: { pools?: PoolStatus[] };
@@ -52,6 +54,7 @@ export async function statusCommand(args: { url: string; json?: boolean }, out: 
       out.write(`FROZEN: ${env}${f.by ? ` by ${f.by}` : ""}${f.reason ? ` (${f.reason})` : ""}${f.at ? ` since ${f.at}` : ""}: nothing is deployed there\n`);
     }
     for (const r of doc.gateRetries ?? []) out.write(`gate retry requested: ${r.service} ${r.digest.slice(0, 19)} in ${r.stage} by ${r.by}${r.reason ? ` (${r.reason})` : ""}\n`);
+    for (const line of formatResync(doc.resync)) out.write(`${line}\n`);
     const w = Math.max(10, ...doc.jobs.map((j) => j.key.length));
     for (const j of doc.jobs) out.write(`${j.key.padEnd(w)}  ${(j.state ?? "-").padEnd(11)}  ${j.reason ?? ""}${j.error ? `  error: ${j.error}` : ""}\n`);
     for (const line of formatPromotion(doc.promotion ?? [])) out.write(`${line}\n`);
@@ -68,4 +71,15 @@ export function formatInstances(list: NonNullable<StatusDoc["instances"]>): stri
     "instances:",
     ...list.map((i) => `  ${(i.leading ? "leader" : "standby").padEnd(7)}  ${i.id.padEnd(w)}  ${i.address}  up since ${i.startedAt}, ${i.ready ? "ready" : `not ready: ${i.notReady ?? "?"}`}`),
   ];
+}
+
+/**
+ * The safety net's line: `resync: qa checked 2026-…Z, prod checked 2026-…Z; next 2026-…Z`.
+ * A job the resync skipped (nothing it depends on changed) keeps the time of its last real pass.
+ */
+export function formatResync(resync: StatusDoc["resync"]): string[] {
+  if (!resync) return [];
+  const envs = Object.entries(resync.lastCheckedByEnv).map(([env, at]) => `${env} checked ${at}`);
+  if (!envs.length && !resync.next) return [];
+  return [`resync: ${envs.length ? envs.join(", ") : "no environment checked yet"}${resync.next ? `; next ${resync.next}` : ""}`];
 }

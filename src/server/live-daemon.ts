@@ -73,7 +73,8 @@ export interface DaemonLiveDeps {
 export class DaemonLive {
   readonly hub: LiveHub;
   private readonly prevStatus = new Map<string, KeyStatus>();
-  private readonly lastSyncByEnv = new Map<string, number>();
+  /** env → the latest ISO time of a pass that ended Ready (ISO strings of one format order as their times). */
+  private readonly lastSyncByEnv = new Map<string, string>();
   private lastLeaderId: string | undefined;
   private lastRevision: string | undefined;
   /** Per service, the time of the latest journal line already sent as an event. */
@@ -128,15 +129,21 @@ export class DaemonLive {
     this.hub.touch("promotion", service);
   }
 
-  /** The sync loop's status hook (leader): the cell, and the pass's events. */
+  /**
+   * The sync loop's status hook (leader): the cell, and the pass's events.
+   * A pass that repeats the verdict of the key's previous one (a sync-now
+   * over unchanged jobs) is worth neither: the cell is not recomputed, so its
+   * `lastSync` stays at the pass that reached the verdict.
+   */
   onSyncStatus(st: KeyStatus): void {
     const prev = this.prevStatus.get(st.key);
     this.prevStatus.set(st.key, st);
-    const env = st.key.slice(0, st.key.indexOf("/"));
-    if (st.lastReconcileTime && st.conditions.some((c) => c.type === "Ready" && c.status === "True")) {
-      const t = Date.parse(st.lastReconcileTime);
-      if (t > (this.lastSyncByEnv.get(env) ?? 0)) this.lastSyncByEnv.set(env, t);
+    const at = st.lastReconcileTime;
+    if (at && st.conditions[0]?.type === "Ready" && st.conditions[0].status === "True") {
+      const env = st.key.slice(0, st.key.indexOf("/"));
+      if (at > (this.lastSyncByEnv.get(env) ?? "")) this.lastSyncByEnv.set(env, at);
     }
+    if (prev && repeatsVerdict(prev, st)) return;
     const service = this.serviceOf(st.key);
     for (const e of syncEventsOf(prev, st, service)) this.hub.record(e);
     this.hub.touch("sync", st.key);
@@ -436,6 +443,22 @@ export class DaemonLive {
     return cache.revision?.jobs.get(env)?.get(job)?.service ?? cache.actual.get(env)?.get(job)?.Meta?.["steward.service"] ?? job;
   }
 
+  /**
+   * Per environment, the latest of its last Ready pass and the resync's
+   * last check: a resync that skipped every unchanged job still synced the
+   * environment (it read Nomad's list and compared every job).
+   */
+  private lastSyncByEnvView(): Record<string, string> {
+    const out: Record<string, string> = Object.fromEntries(this.lastSyncByEnv);
+    if (this.d.sync.leading) {
+      for (const [env, t] of this.d.sync.lastChecked()) {
+        const checked = new Date(t).toISOString();
+        if (checked > (out[env] ?? "")) out[env] = checked;
+      }
+    }
+    return out;
+  }
+
   private sections(): LiveSections {
     // The journal, the registry and the gates move without a sync event: the promotion items are re-diffed each second.
     if (this.d.promotion && Date.now() - this.promotionDiffedAt >= 1_000) {
@@ -462,7 +485,7 @@ export class DaemonLive {
     const rev = this.d.sync.revision;
     const iso = (t: number): string => new Date(t).toISOString();
     const revision: RevisionSection = {
-      lastSyncByEnv: Object.fromEntries([...this.lastSyncByEnv].map(([e, t]) => [e, iso(t)])),
+      lastSyncByEnv: this.lastSyncByEnvView(),
       ...(rev.good ? { good: { revision: rev.good.revision, origin: rev.good.origin, at: iso(rev.good.at) } } : {}),
       ...(rev.refused ? { refused: { revision: rev.refused.revision, origin: rev.refused.origin, at: iso(rev.refused.at), issues: rev.refused.issues.map(issueView) } } : {}),
       ...(rev.pending ? { pending: { revision: rev.pending.revision, error: rev.pending.error, at: iso(rev.pending.at) } } : {}),
@@ -501,6 +524,29 @@ export function instanceViews(list: readonly InstanceInfo[], leaderId: string | 
     leading: i.instanceId === leaderId,
   }));
   return views.sort((a, b) => Number(b.leading) - Number(a.leading) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * The next status says what the previous one said, but for the pass's own
+ * time and ID: the conditions reused as they were (computeStatus keeps them
+ * when a pass repeats a success), the same last error, failures and last
+ * action (an action that changed something is news each time).
+ */
+function repeatsVerdict(prev: KeyStatus, next: KeyStatus): boolean {
+  const a = prev.lastAction;
+  const b = next.lastAction;
+  return (
+    prev.conditions === next.conditions &&
+    prev.lastError === next.lastError &&
+    prev.failures === next.failures &&
+    a !== undefined &&
+    b !== undefined &&
+    b.result !== "changed" &&
+    a.kind === b.kind &&
+    a.reason === b.reason &&
+    a.result === b.result &&
+    a.message === b.message
+  );
 }
 
 function issueView(i: { message: string; file?: string | undefined; line?: number | undefined; field?: string | undefined }): { message: string; file?: string; line?: number; field?: string } {

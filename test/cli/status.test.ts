@@ -1,5 +1,5 @@
 import test from "ava";
-import { formatInstances } from "../../src/cli/status.js";
+import { formatInstances, formatResync } from "../../src/cli/status.js";
 
 test("instances: the_leader_and_each_standby_with_address_and_readiness", (t) => {
   t.deepEqual(
@@ -17,4 +17,16 @@ test("instances: the_leader_and_each_standby_with_address_and_readiness", (t) =>
 
 test("instances: an_older_daemon_without_the_list_prints_nothing", (t) => {
   t.deepEqual(formatInstances([]), []);
+});
+
+test("resync: each_environment_checked_and_the_next_run", (t) => {
+  t.deepEqual(formatResync({ lastCheckedByEnv: { qa: "2026-11-25T10:00:00.000Z", prod: "2026-11-25T10:00:01.000Z" }, next: "2026-11-25T10:10:00.000Z" }), [
+    "resync: qa checked 2026-11-25T10:00:00.000Z, prod checked 2026-11-25T10:00:01.000Z; next 2026-11-25T10:10:00.000Z",
+  ]);
+});
+
+test("resync: a_leader_before_its_first_resync_says_so_and_a_standby_prints_nothing", (t) => {
+  t.deepEqual(formatResync({ lastCheckedByEnv: {}, next: "2026-11-25T10:10:00.000Z" }), ["resync: no environment checked yet; next 2026-11-25T10:10:00.000Z"]);
+  t.deepEqual(formatResync({ lastCheckedByEnv: {} }), []);
+  t.deepEqual(formatResync(undefined), []);
 });

@@ -85,7 +85,7 @@ export class SyncLoop {
    * are unchanged. Dropped at the start of every pass, so a failed one leaves none.
    */
   private readonly settled = new Map<string, SyncInputs>();
-  /** env → when a full resync last read its jobs list afresh and compared every key (epoch ms). */
+  /** env → when a full resync (or, leading, the first list) last read its jobs list afresh and looked at every key (epoch ms). */
   private readonly checked = new Map<string, number>();
 
   /** The Nomad clients per environment (read-only use outside the loop: `steward plan`). */
@@ -524,6 +524,8 @@ export class SyncLoop {
     for (const [id, old] of before) if (!after.has(id) && ours(id, old)) this.wake({ env, jobId: id });
     // Keys that waited for this first list (desired jobs not in Nomad yet included) go now.
     if (first) for (const id of desired?.keys() ?? []) if (!after.has(id)) this.wake({ env, jobId: id });
+    // A first list read while leading woke every key of the environment: as good as a resync's check.
+    if (first && this.runner) this.checked.set(env, this.now());
   }
 }
 
