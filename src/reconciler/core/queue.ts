@@ -187,7 +187,12 @@ export class WorkQueue<K> {
 
   /** Failures counted for `key` since the last `forget`. */
   numRequeues(key: K): number {
-    return this.failures.get(this.keyOf(key)) ?? 0;
+    return this.failuresOf(this.keyOf(key));
+  }
+
+  /** `numRequeues` by the key's string form. */
+  failuresOf(id: string): number {
+    return this.failures.get(id) ?? 0;
   }
 
   /**

@@ -10,3 +10,16 @@ import { flatString } from "../../flat-string.js";
 export function newReconcileId(): string {
   return flatString(randomUUID());
 }
+
+/**
+ * A source of pass ids for one runner: a random prefix (5 hex digits) and a
+ * counter in base 36 (`3f2a9-1b`), unique within the runner and, by the
+ * prefix, most likely across runners and terms. Short enough (under 13
+ * characters up to 2 billion passes) that V8 stores each as one flat string,
+ * and about a tenth of the cost of a UUID per pass.
+ */
+export function reconcileIds(): () => string {
+  const prefix = randomUUID().slice(0, 5);
+  let seq = 0;
+  return () => `${prefix}-${(++seq).toString(36)}`;
+}

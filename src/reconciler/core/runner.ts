@@ -11,7 +11,7 @@ import type { StewardMetrics } from "../../metrics.js";
 import { checkOption, jitterInterval, systemClock, systemRandom, type Clock, type Random, type Timer } from "./clock.js";
 import { ERROR_POLICY, computeOutcome, errorKind, type ActionRecord, type ErrorKind, type Outcome, type PassResult } from "./outcome.js";
 import { WorkQueue, type WorkQueueOptions } from "./queue.js";
-import { newReconcileId } from "./reconcile-id.js";
+import { reconcileIds } from "./reconcile-id.js";
 import { StatusStore, computeStatus, errorContext, errorMessage, type KeyStatus } from "./status.js";
 
 /** What a reconcile pass gets besides its key. Its functions are methods: call them on the context (`ctx.acquireWrite()`), do not detach them. */
@@ -91,7 +91,7 @@ export interface RunnerOptions<K> {
   metrics?: StewardMetrics;
   /** Called with each key's status after every pass (for events and the API). */
   onStatus?: (status: KeyStatus) => void;
-  /** @default newReconcileId (a random UUID) */
+  /** @default `reconcileIds()`: a random prefix per runner and a counter (`3f2a9-1b`) */
   newReconcileId?: () => string;
 }
 
@@ -135,6 +135,11 @@ export class Runner<K> {
   private sliceStartedAt = 0;
   /** When the next full resync is due (clock ms), once scheduled. */
   private resyncAt: number | undefined;
+  /** Reconcile IDs (a UUID per pass cost more than the pass's plan). */
+  private readonly nextReconcileId: () => string;
+  /** Metric label sets made once, not per pass. */
+  private readonly loopLabels: { loop: string };
+  private readonly resultLabels: Record<Outcome["result"], { loop: string; result: Outcome["result"] }>;
 
   /** @throws RangeError naming the option when a count or duration is out of range */
   constructor(options: RunnerOptions<K>) {
@@ -146,6 +151,10 @@ export class Runner<K> {
     this.resyncJitter = checkOption("resyncJitterFraction", options.resyncJitterFraction ?? RESYNC_JITTER_FRACTION);
     if (this.resyncJitter >= 1) throw new RangeError(`resyncJitterFraction: must be < 1, got ${this.resyncJitter}`);
     this.log = childLogger(options.logger, { loop: options.loop });
+    this.nextReconcileId = options.newReconcileId ?? reconcileIds();
+    const loop = options.loop;
+    this.loopLabels = { loop };
+    this.resultLabels = { done: { loop, result: "done" }, requeue: { loop, result: "requeue" }, retry: { loop, result: "retry" }, stalled: { loop, result: "stalled" } };
     const depth = options.metrics?.queueDepth;
     this.queue = new WorkQueue<K>({
       ...options.queue,
@@ -309,7 +318,7 @@ export class Runner<K> {
   private async pass(key: K): Promise<void> {
     const id = this.o.keyOf(key);
     this.known.set(id, key);
-    const reconcileId = (this.o.newReconcileId ?? newReconcileId)();
+    const reconcileId = this.nextReconcileId();
     const started = this.clock.now();
     // One object per pass, its methods on the prototype: a pass over 10,000 keys makes no closures.
     const ctx = new Pass<K>(this, key, reconcileId, started);
@@ -321,17 +330,16 @@ export class Runner<K> {
     } catch (err) {
       error = err ?? new Error("reconcile threw a nullish value");
     }
-    const log = (): Logger => ctx.log;
     if (error !== undefined && this.state === "stopped") {
       // Interrupted by stop (shutdown, lost leadership): not an outcome of the key, so no status, metrics or error.
-      log().info({ err: error }, "pass interrupted: runner stopping");
+      ctx.log.info({ err: error }, "pass interrupted: runner stopping");
       return;
     }
     const returned = result?.actions ?? [];
     const actions = ctx.recorded.length === 0 ? returned : returned.length === 0 ? ctx.recorded : [...ctx.recorded, ...returned];
     const outcome = computeOutcome(error, result?.recheckAfterMs);
     const nextInMs = this.schedule(key, id, outcome, error);
-    this.record({ key, id, reconcileId, log, started, actions, outcome, error, nextInMs });
+    this.record({ key, id, reconcileId, ctx, started, actions, outcome, error, nextInMs });
   }
 
   /** The logger of one pass (used by `Pass`): the loop's, with the key's fields and the reconcile ID. */
@@ -389,7 +397,7 @@ export class Runner<K> {
     key: K;
     id: string;
     reconcileId: string;
-    log: () => Logger;
+    ctx: Pass<K>;
     started: number;
     actions: ActionRecord[];
     outcome: Outcome;
@@ -405,16 +413,16 @@ export class Runner<K> {
       now,
       reconcileId: p.reconcileId,
       ...(p.nextInMs !== undefined ? { nextInMs: p.nextInMs } : {}),
-      failures: this.queue.numRequeues(p.key),
+      failures: this.queue.failuresOf(p.id),
     });
     this.status.set(status);
 
     const m = this.o.metrics;
     const kind = p.error === undefined ? undefined : errorKind(p.error);
     if (m) {
-      m.reconcileTotal.inc({ loop, result: p.outcome.result });
+      m.reconcileTotal.inc(this.resultLabels[p.outcome.result]);
       if (kind && ERROR_POLICY[kind].counted) m.reconcileErrorsTotal.inc({ loop, kind });
-      m.reconcileDuration.observe({ loop }, Math.max(0, now - p.started) / 1000);
+      m.reconcileDuration.observe(this.loopLabels, Math.max(0, now - p.started) / 1000);
       for (const a of p.actions) m.actionsTotal.inc({ loop, kind: a.kind, result: a.result });
     }
 
@@ -425,12 +433,12 @@ export class Runner<K> {
       this.o.onStatus?.(status);
     } catch (err) {
       // A broken observer must not break the loop; it is a bug to see in the logs.
-      p.log().error({ err }, "onStatus observer threw");
+      p.ctx.log.error({ err }, "onStatus observer threw");
     }
   }
 
   private logPass(
-    p: { log: () => Logger; started: number; actions: ActionRecord[]; outcome: Outcome; error: unknown; nextInMs: number | undefined },
+    p: { ctx: Pass<K>; started: number; actions: ActionRecord[]; outcome: Outcome; error: unknown; nextInMs: number | undefined },
     level: "debug" | "info" | "warn" | "error",
     kind: ErrorKind | undefined,
     now: number,
@@ -442,7 +450,7 @@ export class Runner<K> {
       actions: p.actions.map(({ kind: k, reason, result }) => ({ kind: k, reason, result })),
       ...(kind ? { error_kind: kind, error_context: errorContext(p.error), err: p.error } : {}),
     };
-    p.log()[level](fields, kind ? `pass ${p.outcome.result}: ${errorMessage(p.error)}` : `pass ${p.outcome.result}`);
+    p.ctx.log[level](fields, kind ? `pass ${p.outcome.result}: ${errorMessage(p.error)}` : `pass ${p.outcome.result}`);
   }
 }
 

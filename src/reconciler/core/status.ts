@@ -176,9 +176,14 @@ function conditionVerdicts(pass: PassSummary): Verdict[] {
 const singleActionMessages = new Map<string, string>();
 const SINGLE_ACTION_MESSAGES_KEPT = 1_000;
 
+/** Messages of single-action passes by the action record itself: a loop that reuses its noop records (sync) skips building the key. */
+const messageOfRecord = new WeakMap<ActionRecord, string>();
+
 function successMessage(actions: readonly ActionRecord[]): string {
   const only = actions.length === 1 ? actions[0] : undefined;
   if (only) {
+    const known = messageOfRecord.get(only);
+    if (known !== undefined) return known;
     const key = `${only.kind}\0${only.reason}\0${only.result}\0${only.message ?? ""}`;
     let text = singleActionMessages.get(key);
     if (text === undefined) {
@@ -186,6 +191,7 @@ function successMessage(actions: readonly ActionRecord[]): string {
       if (singleActionMessages.size >= SINGLE_ACTION_MESSAGES_KEPT) singleActionMessages.clear();
       singleActionMessages.set(key, text);
     }
+    if (Object.isFrozen(only)) messageOfRecord.set(only, text);
     return text;
   }
   return successMessageOf(actions);

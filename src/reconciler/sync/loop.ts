@@ -85,6 +85,8 @@ export class SyncLoop {
    * are unchanged. Dropped at the start of every pass, so a failed one leaves none.
    */
   private readonly settled = new Map<string, SyncInputs>();
+  /** The latest noop record per reason (see `noopRecord`). */
+  private readonly noopRecords = new Map<string, ActionRecord>();
   /** env → when a full resync (or, leading, the first list) last read its jobs list afresh and looked at every key (epoch ms). */
   private readonly checked = new Map<string, number>();
 
@@ -396,8 +398,8 @@ export class SyncLoop {
   }
 
   private async act(action: SyncAction, key: SyncKey, ctx: PassContext): Promise<ActionRecord> {
+    if (action.kind === "noop") return this.noopRecord(action.reason, action.message);
     const base = { kind: action.kind, reason: action.reason, message: action.message };
-    if (action.kind === "noop") return { ...base, result: "unchanged" };
     const env = this.envSpec(key.env);
     if (!env) return { ...base, result: "skipped" };
     const { actuator } = this.o.clients.get(env);
@@ -417,6 +419,19 @@ export class SyncLoop {
     this.patchStub(key, { Stop: true });
     ctx.log.info({ reason: action.reason }, action.message);
     return { ...base, result: res.changed ? "changed" : "unchanged" };
+  }
+
+  /**
+   * The record of a noop, one frozen object per reason and message: most
+   * passes plan one, and the status keeps the message it derives from the
+   * record's identity (status.ts).
+   */
+  private noopRecord(reason: SyncAction["reason"], message: string): ActionRecord {
+    const known = this.noopRecords.get(reason);
+    if (known?.message === message) return known;
+    const record: ActionRecord = Object.freeze({ kind: "noop", reason, message, result: "unchanged" });
+    this.noopRecords.set(reason, record);
+    return record;
   }
 
   /** Compares a job changed outside Steward with what Steward would register, through Nomad's plan (no write). */
