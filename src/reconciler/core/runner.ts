@@ -12,7 +12,7 @@ import { checkOption, jitterInterval, systemClock, systemRandom, type Clock, typ
 import { ERROR_POLICY, computeOutcome, errorKind, type ActionRecord, type ErrorKind, type Outcome, type PassResult } from "./outcome.js";
 import { WorkQueue, type WorkQueueOptions } from "./queue.js";
 import { reconcileIds } from "./reconcile-id.js";
-import { StatusStore, computeStatus, errorContext, errorMessage, type KeyStatus } from "./status.js";
+import { StatusStore, computeStatus, errorContext, errorMessage, isStalledStatus, type KeyStatus } from "./status.js";
 
 /** What a reconcile pass gets besides its key. Its functions are methods: call them on the context (`ctx.acquireWrite()`), do not detach them. */
 export interface PassContext {
@@ -204,7 +204,7 @@ export class Runner<K> {
   visit(key: K): boolean {
     const id = this.o.keyOf(key);
     this.known.set(id, key);
-    if (this.skippable(key, id)) return false;
+    if (this.skippable(key, id, this.status.get(id))) return false;
     this.queue.add(key);
     return true;
   }
@@ -261,8 +261,9 @@ export class Runner<K> {
     }
     if (this.state !== "running") return { queued, skipped };
     for (const [id, key] of this.known) {
-      if (this.status.isStalled(id)) continue;
-      if (this.skippable(key, id)) skipped++;
+      const st = this.status.get(id);
+      if (isStalledStatus(st)) continue;
+      if (this.skippable(key, id, st)) skipped++;
       else {
         this.queue.add(key);
         queued++;
@@ -282,10 +283,9 @@ export class Runner<K> {
    * failure counted, no recheck, retry or backoff waiting in the queue) and
    * the loop says its inputs are those of that pass.
    */
-  private skippable(key: K, id: string): boolean {
+  private skippable(key: K, id: string, st: KeyStatus | undefined): boolean {
     const upToDate = this.o.upToDate;
     if (!upToDate) return false;
-    const st = this.status.get(id);
     const ready = st?.conditions.length === 1 ? st.conditions[0] : undefined;
     if (!st || ready?.status !== "True" || st.failures > 0 || this.queue.isDelayed(id)) return false;
     return upToDate(key, id);

@@ -213,6 +213,14 @@ export function findCondition(status: KeyStatus | undefined, type: ConditionType
   return status?.conditions.find((c) => c.type === type);
 }
 
+/** True when the status carries a Stalled condition. No closure: a resync asks for every key. */
+export function isStalledStatus(status: KeyStatus | undefined): boolean {
+  const conditions = status?.conditions;
+  if (!conditions || conditions.length < 2) return false;
+  for (const c of conditions) if (c.type === "Stalled") return true;
+  return false;
+}
+
 /** In-memory status of every key one runner has seen; the server and CLI read it. */
 export class StatusStore {
   private readonly byKey = new Map<string, KeyStatus>();
@@ -236,6 +244,6 @@ export class StatusStore {
 
   /** True when the key's Stalled condition is present. */
   isStalled(key: string): boolean {
-    return findCondition(this.byKey.get(key), "Stalled") !== undefined;
+    return isStalledStatus(this.byKey.get(key));
   }
 }

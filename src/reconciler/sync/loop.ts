@@ -276,7 +276,7 @@ export class SyncLoop {
   /** The key's last pass was clean and nothing its plan depends on changed since. */
   private upToDate(key: SyncKey, id: string): boolean {
     const before = this.settled.get(id);
-    return before !== undefined && sameSyncInputs(before, syncInputs(this.cache, key, this.cache.revision?.jobs.has(key.env) === true));
+    return before !== undefined && sameSyncInputs(before, syncInputs(this.cache, key, this.cache.revision?.jobs.has(key.env) === true, id));
   }
 
   /** Wakes one key now (a webhook, an operator's sync-now). */
@@ -376,7 +376,7 @@ export class SyncLoop {
       throw new WaitingError(`waiting for the first read of ${key.env}'s jobs list`, SYNC_LIST_WAIT_RECHECK_MS, { env: key.env, nomadJob: key.jobId });
     }
     // Taken before planning: whatever the pass itself changes (a read, a record) makes the next resync look again.
-    const seen = syncInputs(this.cache, key, this.cache.revision?.jobs.has(key.env) === true);
+    const seen = syncInputs(this.cache, key, this.cache.revision?.jobs.has(key.env) === true, k);
     const plan = await this.planKey(key, ctx.now);
     if (plan.actions.some((a) => a.kind !== "noop")) this.o.onChange?.(key);
     for (const action of plan.actions) {

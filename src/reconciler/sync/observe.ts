@@ -196,9 +196,11 @@ export interface SyncInputs {
   override: boolean;
 }
 
-/** The inputs of one key's plan as the caches hold them now (see `SyncInputs`). O(1); allocates one small object. */
-export function syncInputs(cache: SyncCache, key: SyncKey, envKnown: boolean): SyncInputs {
-  const k = syncKeyString(key);
+/**
+ * The inputs of one key's plan as the caches hold them now (see `SyncInputs`). O(1); allocates one small object.
+ * @param k the key's string form when the caller has it (a string already hashed makes the lookups cheaper)
+ */
+export function syncInputs(cache: SyncCache, key: SyncKey, envKnown: boolean, k = syncKeyString(key)): SyncInputs {
   const desired = cache.revision?.jobs.get(key.env)?.get(key.jobId);
   const stub = cache.actual.get(key.env)?.get(key.jobId);
   const applied = cache.applied.get(k);
