@@ -54,7 +54,7 @@ const stubs = new Map<string, NomadJobStub>();
 for (let i = 0; i < JOBS; i++) {
   const id = `svc-${i}`;
   const specHash = `hash-${i}`;
-  desired.set(id, { service: id, spec: { ID: id, Name: id, Type: "service" }, specHash, revision: "rev-1", policy: { ...policy }, scaledGroups: [] });
+  desired.set(id, { service: id, spec: { ID: id, Name: id, Type: "service" }, specHash, policy: { ...policy }, scaledGroups: [] });
   stubs.set(id, {
     ID: id,
     Name: id,

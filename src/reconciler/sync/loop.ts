@@ -171,7 +171,7 @@ export class SyncLoop {
       // defaults changing touch every key.
       if (before && before.state.environments === rendered.state.environments && before.state.syncDefaults === rendered.state.syncDefaults) {
         for (const k of [...changed, ...absentKeysOf(this.cache, before, rendered, changed)]) this.wake(k);
-      } else this.wakeAll();
+      } else this.wakeAll({ force: true });
       return "accepted";
     } catch (err) {
       if (err instanceof InvalidInputError) {

@@ -167,6 +167,8 @@ export interface SyncInputs {
   /** The environment is in the revision in force (a pass outside it plans nothing). */
   envKnown: boolean;
   paused: boolean;
+  /** The environment's freeze (compared by its who, why and since: the Frozen message names them). */
+  frozen: FreezeNote | undefined;
   // the desired job (undefined fields: not desired)
   specHash: string | undefined;
   imagePending: boolean;
@@ -209,6 +211,7 @@ export function syncInputs(cache: SyncCache, key: SyncKey, envKnown: boolean, k 
   const counts = absent ? cache.pruneCounts(key.env) : undefined;
   return {
     envKnown,
+    frozen: cache.frozen.get(key.env),
     paused: cache.paused.all || (desired !== undefined && cache.paused.services.has(desired.service)),
     specHash: desired?.specHash,
     imagePending: desired?.imagePending === true,
@@ -238,6 +241,7 @@ export function sameSyncInputs(a: SyncInputs, b: SyncInputs): boolean {
   return (
     a.envKnown === b.envKnown &&
     a.paused === b.paused &&
+    sameFreeze(a.frozen, b.frozen) &&
     a.specHash === b.specHash &&
     a.imagePending === b.imagePending &&
     samePolicy(a.policy, b.policy) &&
@@ -259,6 +263,12 @@ export function sameSyncInputs(a: SyncInputs, b: SyncInputs): boolean {
     a.candidatesInEnv === b.candidatesInEnv &&
     a.override === b.override
   );
+}
+
+function sameFreeze(a: FreezeNote | undefined, b: FreezeNote | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  return a.by === b.by && a.reason === b.reason && a.at === b.at;
 }
 
 /** The same object (the usual case: an unchanged service keeps its policy across revisions), or equal fields. */

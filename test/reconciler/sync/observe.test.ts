@@ -63,6 +63,8 @@ const unSkipRows: Array<{ rule: string; key: SyncKey; change: (c: SyncCache) => 
   { rule: "pause_all_switched_on", key: WEB, change: (c) => (c.paused = { all: true, services: new Set() }) },
   { rule: "the_service_was_paused", key: WEB, change: (c) => (c.paused = { all: false, services: new Set(["web"]) }) },
   { rule: "the_environment_left_the_revision", key: WEB, change: () => undefined },
+  { rule: "the_environment_was_frozen", key: WEB, change: (c) => (c.frozen = new Map([["qa", { by: "ana" }]])) },
+  { rule: "absent_job_its_environment_was_frozen", key: OLD, change: (c) => (c.frozen = new Map([["qa", { by: "ana" }]])) },
   { rule: "absent_job_prune_override_switched_on", key: OLD, change: (c) => c.pruneOverride.add("qa") },
   { rule: "absent_job_another_managed_job_appeared", key: OLD, change: (c) => setStub(c, "new", {}) },
   { rule: "absent_job_steward_yaml_prune_default_changed", key: OLD, change: (c) => (c.revision = aRevision([aDesiredJob()], aPolicy({ prune: false }))) },
@@ -81,18 +83,26 @@ for (const row of unSkipRows) {
 }
 
 /** Changes that cannot change the key's plan must leave it skipped: else a resync would re-plan every key after any event. */
-const stillSkippedRows: Array<{ rule: string; key: SyncKey; change: (c: SyncCache) => void }> = [
+const stillSkippedRows: Array<{ rule: string; key: SyncKey; given?: (c: SyncCache) => void; change: (c: SyncCache) => void }> = [
   { rule: "a_new_jobs_list_with_the_same_stubs", key: WEB, change: (c) => c.actual.set("qa", new Map([...(c.actual.get("qa") ?? [])].map(([id, s]) => [id, { ...s, Meta: { ...s.Meta } }]))) },
-  { rule: "a_new_revision_that_left_the_job_as_it_was", key: WEB, change: (c) => (c.revision = aRevision([aDesiredJob({ revision: "rev-2", spec: { ID: "web", Meta: { [META.revision]: "rev-2" } } })])) },
+  { rule: "a_new_revision_that_left_the_job_as_it_was", key: WEB, change: (c) => (c.revision = aRevision([aDesiredJob({ spec: { ID: "web", Meta: { [META.service]: "web" } } })])) },
   { rule: "another_job_moved_in_nomad", key: WEB, change: (c) => setStub(c, "other", { JobModifyIndex: 12 }) },
   { rule: "another_managed_job_appeared_for_a_desired_key", key: WEB, change: (c) => setStub(c, "new", {}) },
   { rule: "the_prune_override_of_a_desired_key", key: WEB, change: (c) => c.pruneOverride.add("qa") },
   { rule: "another_service_was_paused", key: WEB, change: (c) => (c.paused = { all: false, services: new Set(["api"]) }) },
+  { rule: "another_environment_was_frozen", key: WEB, change: (c) => (c.frozen = new Map([["prod", { by: "ana" }]])) },
+  {
+    rule: "the_same_freeze_read_again",
+    key: WEB,
+    given: (c) => (c.frozen = new Map([["qa", { by: "ana", reason: "release" }]])),
+    change: (c) => (c.frozen = new Map([["qa", { by: "ana", reason: "release" }]])),
+  },
 ];
 
 for (const row of stillSkippedRows) {
   test(`still_skipped: ${row.rule}`, (t) => {
     const cache = aCache();
+    row.given?.(cache);
     const before = syncInputs(cache, row.key, true);
     const planBefore = planSync(observeSync(cache, row.key).snapshot, NOW);
     row.change(cache);
