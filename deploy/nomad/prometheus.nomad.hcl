@@ -468,6 +468,8 @@ groups:
         expr: max by (pool) (steward_healing_lost_nodes * on (job, instance) group_left () (steward_leader == 1))
       - record: pool:steward_healing_short_circuited:leader
         expr: max by (pool) (steward_healing_short_circuited * on (job, instance) group_left () (steward_leader == 1))
+      - record: pool:steward_healing_short_circuit_acknowledged:leader
+        expr: max by (pool) (steward_healing_short_circuit_acknowledged * on (job, instance) group_left () (steward_leader == 1))
       - record: pool:steward_healing_budget_tokens:leader
         expr: max by (pool) (steward_healing_budget_tokens * on (job, instance) group_left () (steward_leader == 1))
       - record: pool:steward_healing_orphaned_instances:leader
@@ -483,14 +485,16 @@ groups:
 
   - name: steward-healing-alerts
     rules:
+      # An operator who acknowledged the short-circuit (steward ack-short-circuit) has looked: replacements
+      # proceed within the other guards, and StewardTerraformApplyFailing still watches them.
       - alert: StewardHealingShortCircuit
-        expr: pool:steward_healing_short_circuited:leader == 1
+        expr: pool:steward_healing_short_circuited:leader == 1 unless on (pool) pool:steward_healing_short_circuit_acknowledged:leader == 1
         for: 5m
         labels:
           severity: critical
         annotations:
           summary: "Healing of pool {{ $labels.pool }} is short-circuited"
-          description: "More of pool {{ $labels.pool }} is unhealthy than its maxUnhealthy allows, so Steward replaces nothing there: likely a network or control-plane fault, not dead nodes. steward status shows the pool."
+          description: "More of pool {{ $labels.pool }} is unhealthy than its maxUnhealthy allows, so Steward replaces nothing there: likely a network or control-plane fault, not dead nodes. steward status shows the pool; steward ack-short-circuit {{ $labels.pool }} lets replacements proceed once you know the nodes are really lost."
           runbook: docs/deploying.md#stewardhealingshortcircuit
 
       - alert: StewardTerraformApplyFailing

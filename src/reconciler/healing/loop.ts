@@ -229,7 +229,13 @@ export class HealingLoop {
   setAcks(acks: ReadonlyMap<string, ShortCircuitAck & { modifyIndex: number }>): void {
     const before = this.cache.acks;
     this.cache.acks = new Map(acks);
-    for (const p of this.pools) if (before.get(p.name)?.modifyIndex !== acks.get(p.name)?.modifyIndex) this.runner?.add(p.name);
+    for (const p of this.pools) {
+      const ack = acks.get(p.name);
+      if (before.get(p.name)?.modifyIndex === ack?.modifyIndex) continue;
+      // The leader says so once per acknowledgement; the pass that uses it says why in its plan.
+      if (ack && this.runner) this.o.logger.warn({ loop: "healing", pool: p.name, by: ack.by, reason: "ShortCircuitAcknowledged" }, `healing: the short-circuit of pool ${p.name} was acknowledged${describeAck(ack)}`);
+      this.runner?.add(p.name);
+    }
   }
 
   wakeAll(): void {
