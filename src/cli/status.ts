@@ -5,7 +5,7 @@ import { formatHealing } from "./healing.js";
 import type { PoolStatus } from "../reconciler/healing/loop.js";
 
 /** The parts of `/api/status` the status command prints. */
-interface StatusDoc {
+export interface StatusDoc {
   instance: string;
   leader: { self: boolean; id?: string };
   /** Every live instance (leader first), from their presence keys; absent from older daemons. */
@@ -48,12 +48,7 @@ export async function statusCommand(args: { url: string; json?: boolean }, out: 
       out.write(`REFUSED revision ${doc.revision.refused.revision.slice(0, 12)}:\n`);
       for (const i of doc.revision.refused.issues) out.write(`  ${i.file ?? ""}${i.line ? `:${i.line}` : ""}: ${i.field ? `${i.field}: ` : ""}${i.message}\n`);
     }
-    if (doc.controls?.paused) out.write("PAUSED: everything\n");
-    if (doc.controls?.pausedServices?.length) out.write(`paused services: ${doc.controls.pausedServices.join(", ")}\n`);
-    for (const [env, f] of Object.entries(doc.controls?.frozen ?? {})) {
-      out.write(`FROZEN: ${env}${f.by ? ` by ${f.by}` : ""}${f.reason ? ` (${f.reason})` : ""}${f.at ? ` since ${f.at}` : ""}: nothing is deployed there\n`);
-    }
-    for (const r of doc.gateRetries ?? []) out.write(`gate retry requested: ${r.service} ${r.digest.slice(0, 19)} in ${r.stage} by ${r.by}${r.reason ? ` (${r.reason})` : ""}\n`);
+    for (const line of formatControls(doc.controls, doc.gateRetries)) out.write(`${line}\n`);
     for (const line of formatResync(doc.resync)) out.write(`${line}\n`);
     const w = Math.max(10, ...doc.jobs.map((j) => j.key.length));
     for (const j of doc.jobs) out.write(`${j.key.padEnd(w)}  ${(j.state ?? "-").padEnd(11)}  ${j.reason ?? ""}${j.error ? `  error: ${j.error}` : ""}\n`);
@@ -82,4 +77,16 @@ export function formatResync(resync: StatusDoc["resync"]): string[] {
   const envs = Object.entries(resync.lastCheckedByEnv).map(([env, at]) => `${env} checked ${at}`);
   if (!envs.length && !resync.next) return [];
   return [`resync: ${envs.length ? envs.join(", ") : "no environment checked yet"}${resync.next ? `; next ${resync.next}` : ""}`];
+}
+
+/** The operator controls in force, one line each: pauses, frozen environments (who, why, since), gate retries not dealt with yet. */
+export function formatControls(controls: StatusDoc["controls"], retries: StatusDoc["gateRetries"]): string[] {
+  const out: string[] = [];
+  if (controls?.paused) out.push("PAUSED: everything");
+  if (controls?.pausedServices?.length) out.push(`paused services: ${controls.pausedServices.join(", ")}`);
+  for (const [env, f] of Object.entries(controls?.frozen ?? {})) {
+    out.push(`FROZEN: ${env}${f.by ? ` by ${f.by}` : ""}${f.reason ? ` (${f.reason})` : ""}${f.at ? ` since ${f.at}` : ""}: nothing is deployed there`);
+  }
+  for (const r of retries ?? []) out.push(`gate retry requested: ${r.service} ${r.digest.slice(0, 19)} in ${r.stage} by ${r.by}${r.reason ? ` (${r.reason})` : ""}`);
+  return out;
 }

@@ -1,5 +1,5 @@
 import test from "ava";
-import { formatInstances, formatResync } from "../../src/cli/status.js";
+import { formatControls, formatInstances, formatResync } from "../../src/cli/status.js";
 
 test("instances: the_leader_and_each_standby_with_address_and_readiness", (t) => {
   t.deepEqual(
@@ -29,4 +29,17 @@ test("resync: a_leader_before_its_first_resync_says_so_and_a_standby_prints_noth
   t.deepEqual(formatResync({ lastCheckedByEnv: {}, next: "2026-11-25T10:10:00.000Z" }), ["resync: no environment checked yet; next 2026-11-25T10:10:00.000Z"]);
   t.deepEqual(formatResync({ lastCheckedByEnv: {} }), []);
   t.deepEqual(formatResync(undefined), []);
+});
+
+test("controls: a_frozen_environment_names_who_why_and_since_and_a_pending_retry_names_who", (t) => {
+  t.deepEqual(
+    formatControls({ frozen: { prod: { by: "ana", reason: "release night", at: "2026-11-25T20:00:00.000Z" } } }, [
+      { service: "hello", digest: `sha256:${"a".repeat(64)}`, stage: "qa", by: "bo", reason: "probe was down" },
+    ]),
+    ["FROZEN: prod by ana (release night) since 2026-11-25T20:00:00.000Z: nothing is deployed there", "gate retry requested: hello sha256:aaaaaaaaaaaa in qa by bo (probe was down)"],
+  );
+});
+
+test("controls: none_in_force_prints_nothing", (t) => {
+  t.deepEqual(formatControls({ paused: false, pausedServices: [], frozen: {} }, []), []);
 });

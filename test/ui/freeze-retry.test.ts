@@ -62,6 +62,11 @@ uiTest("freeze_without_a_token_is_refused_with_the_message", async (t) => {
   t.regex(await notice.innerText(), /Freeze qa: ✕ refused: missing Authorization header/);
   const kv = await axios.get(`${w.sim.urls.consul}/v1/kv/steward/control/freeze/qa`, { validateStatus: () => true });
   t.is(kv.status, 404, "nothing was frozen");
+  // With the token, an environment the desired state does not have is refused, named.
+  const headers = { Authorization: `Bearer ${UI_TOKEN}`, "X-Steward-Action": "1", "Content-Type": "application/json" };
+  const unknown = await axios.post(`${ctx!.leader.url}/api/actions/freeze`, { env: "staging" }, { headers, validateStatus: () => true });
+  t.is(unknown.status, 404);
+  t.regex(unknown.data.message, /refused: no environment staging in the desired state \(environments: qa, prod\)/);
   await page.close();
 });
 
