@@ -440,8 +440,11 @@ export class PromotionLoop {
       // Refused, or honoured before a failover: nothing to journal; the request goes so it is not looked at again.
       await this.o.retries?.remove(a.service, a.digest, a.request.modifyIndex);
       this.retryHandled(a.service, a.digest, a.request.modifyIndex);
-      (a.refused ? ctx.log.warn : ctx.log.info).call(ctx.log, { digest: a.digest, stage: a.stage, by: a.request.by, reason: a.reason }, a.message);
-      if (a.refused) this.o.onRetry?.({ service: a.service, digest: a.digest, stage: a.stage, by: a.request.by, honoured: false, message: a.message });
+      const fields = { digest: a.digest, stage: a.stage, by: a.request.by, reason: a.reason };
+      if (a.refused) {
+        ctx.log.warn(fields, a.message);
+        this.o.onRetry?.({ service: a.service, digest: a.digest, stage: a.stage, by: a.request.by, honoured: false, message: a.message });
+      } else ctx.log.info(fields, a.message);
       return { ...base, result: "changed" };
     }
     const before = this.records(a.service);
