@@ -32,6 +32,7 @@ const routes: [RegExp, Handler][] = [
   [/\/cas$/, (_q, res) => reply(res, 409, "index mismatch")],
   [/\/echo-token$/, (q, res) => reply(res, 200, { token: q.headers["x-nomad-token"] === TOKEN })],
   [/\/hang$/, () => undefined],
+  [/\/indexed$/, (_q, res) => reply(res, 200, { jobs: "x".repeat(200_000) }, { "X-Nomad-Index": "7" })],
   [/\/slow-blocking$/, (_q, res) => void setTimeout(() => reply(res, 200, { index: 7 }), 150)],
 ];
 
@@ -234,4 +235,27 @@ test("retry_after_parsing", (t) => {
 test("bad_option_names_the_field", (t) => {
   t.throws(() => new HttpClient({ target: "nomad", baseURL, retry: { attempts: 0 } }), { message: /retry\.attempts/ });
   t.throws(() => new HttpClient({ target: "nomad", baseURL, timeoutMs: 0 }), { message: /timeoutMs/ });
+});
+
+const skipRows: Array<{ name: string; path: string; skipAt: string; responseType: "json" | "text" | "arraybuffer"; want: (data: unknown) => boolean }> = [
+  { name: "an_answer_at_the_index_already_seen_is_left_unread", path: "/t30/indexed", skipAt: "7", responseType: "text", want: (d) => d === undefined },
+  { name: "an_answer_at_a_new_index_is_read_as_text", path: "/t31/indexed", skipAt: "6", responseType: "text", want: (d) => typeof d === "string" && d.length > 200_000 },
+  { name: "an_answer_at_a_new_index_is_parsed_as_json", path: "/t32/indexed", skipAt: "6", responseType: "json", want: (d) => (d as { jobs?: string }).jobs?.length === 200_000 },
+  { name: "an_answer_at_a_new_index_is_kept_as_bytes", path: "/t33/indexed", skipAt: "6", responseType: "arraybuffer", want: (d) => Buffer.isBuffer(d) && d.length > 200_000 },
+];
+for (const row of skipRows) {
+  test(`skip_body: ${row.name}`, async (t) => {
+    const { http, metrics } = client();
+    const res = await http.request({ method: "GET", path: row.path, responseType: row.responseType, skipBody: (h) => h["x-nomad-index"] === row.skipAt });
+    t.is(res.status, 200);
+    t.is(res.headers["x-nomad-index"], "7");
+    t.true(row.want(res.data));
+    t.is(await requests(metrics, "200"), 1);
+  });
+}
+
+test("skip_body: an_error_answer_is_still_read_and_classified", async (t) => {
+  const { http } = client();
+  const err = await t.throwsAsync(http.request({ method: "GET", path: "/t34/missing", skipBody: () => true }), { instanceOf: HttpStatusError });
+  t.regex(err?.message ?? "", /404 job not found/);
 });
