@@ -4,6 +4,7 @@ import path from "node:path";
 import { InvalidInputError } from "../model/errors.js";
 import { TransientError } from "../reconciler/core/outcome.js";
 import type { TreeSnapshot } from "../model/types.js";
+import { flatString } from "../flat-string.js";
 
 /** Where a desired-state tree lives in git. */
 export interface GitSourceOptions {
@@ -93,7 +94,8 @@ export class GitSource {
       .map((line) => {
         const [meta = "", file = ""] = line.split("\t");
         const [mode = "", type = "", oid = "", size = ""] = meta.split(/\s+/);
-        return { mode, type, oid, size: Number(size), file: file.slice(prefix.length) };
+        // Flat copies: the paths and object IDs are kept until the next read, and as slices they would keep the whole listing (2 MB at 10,000 services).
+        return { mode, type, oid: flatString(oid), size: Number(size), file: flatString(file.slice(prefix.length)) };
       });
     const issues = entries.flatMap((e) => {
       const problem = entryProblem(e.mode, e.type === "commit") ?? (e.size > this.maxFileBytes ? this.sizeProblem(e.size) : undefined);
@@ -163,7 +165,7 @@ export class GitSource {
     // Each change is `:<old mode> <new mode> <old oid> <new oid> <status>` NUL `<path>` NUL.
     for (let i = 0; i + 1 < parts.length; i += 2) {
       const [, mode = "", , oid = "", status = ""] = (parts[i] ?? "").split(" ");
-      changes.push({ file: (parts[i + 1] ?? "").slice(prefix.length), mode, oid, deleted: status === "D" });
+      changes.push({ file: flatString((parts[i + 1] ?? "").slice(prefix.length)), mode, oid: flatString(oid), deleted: status === "D" });
     }
     return changes;
   }

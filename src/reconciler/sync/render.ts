@@ -47,7 +47,8 @@ export function hashSpec(spec: NomadJobSpec, scaledGroups: string[]): string {
       )
     : spec.TaskGroups;
   const normalized = { ...spec, Meta: Object.keys(meta).length ? meta : null, TaskGroups: groups };
-  return createHash("sha256").update(canonicalJson(normalized)).digest("hex").slice(0, 32);
+  // The first 16 bytes as hex, made flat: `.digest("hex").slice(0, 32)` is a slice that keeps all 64 characters alive, per job.
+  return createHash("sha256").update(canonicalJson(normalized)).digest().toString("hex", 0, 16);
 }
 
 /** JSON with object keys sorted at every level, so equal values hash equal. */
