@@ -15,7 +15,7 @@ import { CandidatePoller, type PollState, type RegistryReader } from "./candidat
 import type { ApprovalStoreLike, GateContext, GateRunnerLike, RetryRequestsLike } from "./gate-types.js";
 import { gateKey } from "./gate-types.js";
 import { stageDigest, type HistoryEntry, type PromotionRecord } from "./journal.js";
-import { PROMOTION_RESULTS, promotionMetrics, type PromotionMetrics } from "./metrics.js";
+import { GATE_RETRY_RESULTS, PROMOTION_RESULTS, promotionMetrics, type PromotionMetrics } from "./metrics.js";
 import { PromotionCache, observePromotion, promotionKeyString, stagesOf, type CandidateSeen } from "./observe.js";
 import { imageOf, planPromotion, type GateObservation, type PromotionAction, type PromotionSnapshot } from "./plan.js";
 import type { PromotionReason } from "./reasons.js";
@@ -443,6 +443,7 @@ export class PromotionLoop {
       const fields = { digest: a.digest, stage: a.stage, by: a.request.by, reason: a.reason };
       if (a.refused) {
         ctx.log.warn(fields, a.message);
+        this.pm?.gateRetries.inc({ service: a.service, stage: a.stage, result: "refused" });
         this.o.onRetry?.({ service: a.service, digest: a.digest, stage: a.stage, by: a.request.by, honoured: false, message: a.message });
       } else ctx.log.info(fields, a.message);
       return { ...base, result: "changed" };
@@ -470,6 +471,7 @@ export class PromotionLoop {
       this.retryHandled(a.service, a.digest, a.request.modifyIndex);
       // The journal holds the request's id now: removing the request can fail or be lost to a failover without a second retry.
       await this.o.retries?.remove(a.service, a.digest, a.request.modifyIndex).catch((err: unknown) => ctx.log.warn({ err: errorMessage(err) }, "promotion: could not remove an honoured retry request; removed at the next pass"));
+      this.pm?.gateRetries.inc({ service: a.service, stage: a.stage, result: "honoured" });
       this.o.onRetry?.({ service: a.service, digest: a.digest, stage: a.stage, by: a.request.by, honoured: true, message: a.message });
     }
     if (a.kind === "startGate" && this.o.gates && isProbed(a.spec.kind)) {
@@ -549,6 +551,7 @@ export class PromotionLoop {
     pm.candidatesSeen.inc({ service: s.name }, 0);
     for (const st of stagesOf(this.cache.state, s)) {
       for (const result of PROMOTION_RESULTS) pm.promotions.inc({ service: s.name, stage: st.name, result }, 0);
+      for (const result of GATE_RETRY_RESULTS) pm.gateRetries.inc({ service: s.name, stage: st.name, result }, 0);
       for (const kind of ["deployment", ...new Set(st.gates.map((g) => g.kind))]) {
         for (const result of ["passed", "failed", "timed_out"]) pm.gateResults.inc({ service: s.name, stage: st.name, kind, result }, 0);
       }

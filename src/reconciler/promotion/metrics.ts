@@ -19,7 +19,12 @@ export interface PromotionMetrics {
   stageDigest: Gauge<"service" | "stage" | "digest">;
   /** Digests that failed for good, per service. */
   failedDigests: Gauge<"service">;
+  /** Operators' requests to retry a failed gate, by stage and result: `honoured`, `refused`. */
+  gateRetries: Counter<"service" | "stage" | "result">;
 }
+
+/** Result labels of `steward_promotion_gate_retries_total`. */
+export const GATE_RETRY_RESULTS = ["honoured", "refused"] as const;
 
 /** Stage outcome labels of `steward_promotion_promotions_total`. */
 export const PROMOTION_RESULTS = ["entered", "passed", "failed", "rolled_back", "superseded"] as const;
@@ -61,6 +66,12 @@ export function promotionMetrics(registry: Registry): PromotionMetrics {
       registers,
     }),
     failedDigests: new Gauge({ name: "steward_promotion_failed_digests", help: "Digests that failed for good, per service (never promoted again).", labelNames: ["service"], registers }),
+    gateRetries: new Counter({
+      name: "steward_promotion_gate_retries_total",
+      help: "Operators' requests to retry a failed gate, by service, stage and result (honoured, refused).",
+      labelNames: ["service", "stage", "result"],
+      registers,
+    }),
   };
   registryCache.set(registry, m);
   return m;

@@ -99,6 +99,7 @@ test("a_rejected_gate_is_retried_the_old_rejection_no_longer_counts_and_an_appro
   t.true(retried.history.some((h) => h.reason === "GateRetried" && /asked by ana/.test(h.message)), "the journal says who retried");
   await eventually(() => store.requestFor("hello", d1) === undefined, { message: "the honoured request was removed" });
   t.deepEqual(outcomes.map((o) => o.honoured), [true]);
+  t.regex(await a.metrics.registry.getSingleMetricAsString("steward_promotion_gate_retries_total"), /steward_promotion_gate_retries_total\{service="hello",stage="qa",result="honoured"\} 1/);
   t.not(await runningImage(f.nomad.prod!), want, "the old rejection does not fail the gate again, and nothing passed it either");
 
   await approvals.record({ service: "hello", digest: d1, decision: "approve", by: "ana", stage: "qa" });
@@ -120,6 +121,7 @@ test("a_retry_of_a_digest_that_did_not_fail_at_a_gate_is_refused_with_the_reason
   t.false(outcomes[0]!.honoured);
   t.regex(outcomes[0]!.message, /refused: it has not failed: it is still being promoted/);
   t.is(outcomes[0]!.by, "consul kv");
+  t.regex(await a.metrics.registry.getSingleMetricAsString("steward_promotion_gate_retries_total"), /result="refused"\} 1/);
   await eventually(() => store.requestFor("hello", d1) === undefined, { message: "the refused request was removed" });
   t.is((await f.records())[0]?.status, "active", "nothing changed");
   t.is((await f.records())[0]?.retries, undefined);
