@@ -387,7 +387,7 @@ async function idleSection(
     "",
     idleTable,
     "",
-    `Plans of the first planKey() round: ${fmtCounts(planReasons)}. Nomad requests during all measured Steward passes: ${fmtCounts(duringPasses) || "none"} (long polls of the jobs-list watch only, when any).`,
+    `Plans of the first planKey() round: ${fmtCounts(planReasons)}. Nomad requests during all measured Steward passes: ${fmtCounts(duringPasses) || "none"} (GET /v1/jobs only: the watch's long polls and each resync's non-blocking list read).`,
     `Ratio, naive pass CPU / Steward resync CPU (p50): ${fmt(nv.p50 / Math.max(0.001, rs.p50), 2)}; / Steward forced pass CPU: ${fmt(nv.p50 / Math.max(0.001, w.p50), 2)}; naive wall / Steward forced pass wall: ${fmt(nw.p50 / Math.max(0.001, ww.p50), 2)}. Steward keys: ${keys.length}; states after the first pass: ${fmtCounts(reasons)}.`,
     "",
     `### (c) Nomad API requests per idle minute, N=${n.toLocaleString("en")}`,
