@@ -5,6 +5,7 @@ import { InvalidInputError } from "../model/errors.js";
 import { TransientError } from "../reconciler/core/outcome.js";
 import type { TreeSnapshot } from "../model/types.js";
 import { flatString } from "../flat-string.js";
+import { GitCatFile } from "./git-cat-file.js";
 
 /** Where a desired-state tree lives in git. */
 export interface GitSourceOptions {
@@ -24,10 +25,10 @@ export interface GitSourceOptions {
 
 /**
  * Reads a desired-state tree from git with the git CLI: a bare mirror fetched
- * on demand, and the tree read at the branch tip with `ls-tree` (first read)
- * or `diff-tree` against the previous read (later ones), and
- * `cat-file --batch` for the blobs not held yet. It never checks out a work
- * tree, so a revision is read whole or not at all.
+ * on demand, and the tree read at the branch tip, with `ls-tree` the first
+ * time and later by comparing it with the previous read's tree, through one
+ * long-lived `cat-file --batch` that also reads the blobs not held yet. It
+ * never checks out a work tree, so a revision is read whole or not at all.
  */
 export class GitSource {
   private readonly branch: string;
@@ -37,12 +38,15 @@ export class GitSource {
   private initialized = false;
   /** The last tree read whole (not refused): the base the next read's diff starts from. */
   private last: LastRead | undefined;
+  /** Trees and blobs are read through one long-lived process. */
+  private readonly cat: GitCatFile;
 
   constructor(private readonly opts: GitSourceOptions) {
     this.branch = opts.branch ?? "main";
     this.subdir = (opts.subdir ?? "desired-state").replace(/^\/+|\/+$/g, "");
     this.timeoutMs = opts.timeoutMs ?? 60_000;
     this.maxFileBytes = opts.maxFileBytes ?? 256 * 1024;
+    this.cat = new GitCatFile(opts.cacheDir, this.timeoutMs, this.origin);
   }
 
   /** `git:<url>#<branch>:<subdir>`, for messages. */
@@ -66,12 +70,12 @@ export class GitSource {
 
   /**
    * Reads the tree at `revision`. After a first read, only what changed is
-   * read: `git diff-tree` against the previous revision read (one process),
-   * `cat-file` for the new blobs, every other file taken from that read; the
-   * snapshot then says so in `changes`. A full `ls-tree` is done for the first
-   * read, or when the diff fails (the previous commit is gone from the mirror).
-   * A diff compares two trees, so it is exact whatever the history between
-   * them (a force-push included).
+   * read: the tree is compared with the previous revision read's, and only
+   * new blobs are read, every other file taken from that read (no process is
+   * started); the snapshot says so in `changes`. A full `ls-tree` is done for
+   * the first read, or when the comparison fails (the previous commit is gone
+   * from the mirror). Comparing two trees is exact whatever the history
+   * between them (a force-push included).
    * @throws InvalidInputError when the tree holds a symlink, a submodule or a file over the size limit
    */
   async read(revision: string): Promise<TreeSnapshot> {
@@ -156,16 +160,32 @@ export class GitSource {
     return { revision, origin: this.origin, files, changes: { since: last.revision, paths: changed.map((c) => c.file) } };
   }
 
-  /** The blobs that differ between two commits' trees under the subdir (`diff-tree -r --no-renames -z`). */
+  /**
+   * The blobs that differ between two commits' trees under the subdir, the
+   * same list as `git diff-tree -r --no-renames` (in another order): both
+   * trees are walked through the long-lived `cat-file`, entering only
+   * subtrees whose IDs differ, so no process is started.
+   * @throws when either tree cannot be read (the caller reads the tree whole)
+   */
   private async diff(from: string, to: string): Promise<TreeChange[]> {
-    const prefix = this.prefix;
-    const out = await this.git(["diff-tree", "-r", "--no-renames", "-z", from, to, "--", ...(prefix ? [prefix] : [])], "diff-tree");
-    const parts = out.split("\0");
+    const root = (rev: string): string => (this.subdir ? `${rev}:${this.subdir}` : `${rev}^{tree}`);
+    const [a, b] = await this.cat.read([root(from), root(to)]);
+    if (a?.type !== "tree" || b?.type !== "tree") throw new Error("a tree to compare is missing");
+    const oidBytes = a.oid.length / 2;
     const changes: TreeChange[] = [];
-    // Each change is `:<old mode> <new mode> <old oid> <new oid> <status>` NUL `<path>` NUL.
-    for (let i = 0; i + 1 < parts.length; i += 2) {
-      const [, mode = "", , oid = "", status = ""] = (parts[i] ?? "").split(" ");
-      changes.push({ file: flatString((parts[i + 1] ?? "").slice(prefix.length)), mode, oid: flatString(oid), deleted: status === "D" });
+    let level: TreePair[] = [{ old: a.content, new: b.content, prefix: "" }];
+    while (level.length > 0) {
+      const next: SubtreePair[] = [];
+      for (const pair of level) diffTrees(pair, oidBytes, changes, next);
+      const wanted = next.flatMap((n) => [n.oldOid, n.newOid].filter((o): o is string => o !== undefined));
+      const objects = await this.cat.read(wanted);
+      let k = 0;
+      level = next.map((n) => {
+        const old = n.oldOid === undefined ? undefined : objects[k++];
+        const neu = n.newOid === undefined ? undefined : objects[k++];
+        if ((n.oldOid !== undefined && old?.type !== "tree") || (n.newOid !== undefined && neu?.type !== "tree")) throw new Error(`tree ${n.prefix} is missing`);
+        return { old: old?.content, new: neu?.content, prefix: n.prefix };
+      });
     }
     return changes;
   }
@@ -180,6 +200,11 @@ export class GitSource {
 
   private refusal(revision: string, issues: Array<{ message: string; file: string }>): InvalidInputError {
     return new InvalidInputError(`revision ${revision.slice(0, 12)} is refused: ${issues.length} problem(s)`, { revision }, issues.map((i) => ({ ...i, revision })));
+  }
+
+  /** Ends the long-lived `git cat-file` (a later read starts it again). */
+  close(): void {
+    this.cat.close();
   }
 
   /** Fetch and read the tip: the usual way to get a snapshot. */
@@ -198,14 +223,11 @@ export class GitSource {
     this.initialized = true;
   }
 
-  private catBlobs(oids: string[]): Promise<Buffer[]> {
-    if (oids.length === 0) return Promise.resolve([]);
-    return new Promise((resolve, reject) => {
-      const child = execFile("git", ["cat-file", "--batch"], { cwd: this.opts.cacheDir, encoding: "buffer", maxBuffer: 1 << 30, timeout: this.timeoutMs }, (err, stdout) => {
-        if (err) return reject(new TransientError(`git cat-file failed: ${err.message}`, { endpoint: this.origin }, undefined, { cause: err }));
-        resolve(parseBatch(stdout, oids.length));
-      });
-      child.stdin?.end(oids.join("\n") + "\n");
+  private async catBlobs(oids: string[]): Promise<Buffer[]> {
+    const objects = await this.cat.read(oids);
+    return objects.map((o, i) => {
+      if (!o) throw new TransientError(`git cat-file: object ${oids[i] ?? ""} is missing`, { endpoint: this.origin });
+      return o.content;
     });
   }
 
@@ -252,16 +274,75 @@ function entryProblem(mode: string, submodule: boolean): string | undefined {
   return undefined;
 }
 
-/** Splits `git cat-file --batch` output: `<oid> <type> <size>\n<content>\n` per object. */
-function parseBatch(out: Buffer, count: number): Buffer[] {
-  const result: Buffer[] = [];
-  let pos = 0;
-  for (let i = 0; i < count; i++) {
-    const nl = out.indexOf(0x0a, pos);
-    const header = out.subarray(pos, nl).toString();
-    const size = Number(header.split(" ")[2]);
-    result.push(out.subarray(nl + 1, nl + 1 + size));
-    pos = nl + 1 + size + 1;
+/** Two versions of one tree (either absent: the directory was added or removed), under `prefix`. */
+interface TreePair {
+  old: Buffer | undefined;
+  new: Buffer | undefined;
+  prefix: string;
+}
+
+/** Subtrees to compare next, by object ID. */
+interface SubtreePair {
+  oldOid: string | undefined;
+  newOid: string | undefined;
+  prefix: string;
+}
+
+const TREE_MODE = "40000";
+const NO_TREE = Buffer.alloc(0);
+
+/** Where one raw tree entry (`<mode> <name>` NUL `<binary oid>`) starting at `pos` ends its parts. */
+interface RawEntry {
+  space: number;
+  nul: number;
+  end: number;
+}
+
+function rawEntry(buf: Buffer, pos: number, oidBytes: number): RawEntry {
+  const space = buf.indexOf(0x20, pos);
+  const nul = buf.indexOf(0, space);
+  return { space, nul, end: nul + 1 + oidBytes };
+}
+
+/** Git sorts a tree's entries by name, a subtree's name taken with a trailing "/". */
+function sortKey(buf: Buffer, pos: number, e: RawEntry): Buffer {
+  const name = buf.subarray(e.space + 1, e.nul);
+  return buf.toString("latin1", pos, e.space) === TREE_MODE ? Buffer.concat([name, Buffer.from("/")]) : name;
+}
+
+/**
+ * Compares two raw trees entry by entry (both are sorted, so this is a
+ * merge): equal entries are skipped without decoding them; changed blobs go
+ * to `changes`, changed subtrees to `next`.
+ */
+function diffTrees(pair: TreePair, oidBytes: number, changes: TreeChange[], next: SubtreePair[]): void {
+  const a = pair.old ?? NO_TREE;
+  const b = pair.new ?? NO_TREE;
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const ea = i < a.length ? rawEntry(a, i, oidBytes) : undefined;
+    const eb = j < b.length ? rawEntry(b, j, oidBytes) : undefined;
+    if (ea && eb && ea.end - i === eb.end - j && a.compare(b, j, eb.end, i, ea.end) === 0) {
+      i = ea.end;
+      j = eb.end;
+      continue;
+    }
+    const order = !ea ? 1 : !eb ? -1 : Buffer.compare(sortKey(a, i, ea), sortKey(b, j, eb));
+    const x = ea && order <= 0 ? decodeEntry(a, i, ea) : undefined;
+    const y = eb && order >= 0 ? decodeEntry(b, j, eb) : undefined;
+    if (ea && x) i = ea.end;
+    if (eb && y) j = eb.end;
+    // Flat: a rope of prefix and name would be kept as a path for as long as the file is.
+    const path = flatString(pair.prefix + (x?.name ?? y?.name ?? ""));
+    const xTree = x?.mode === TREE_MODE;
+    const yTree = y?.mode === TREE_MODE;
+    if (xTree || yTree) next.push({ oldOid: xTree ? x?.oid : undefined, newOid: yTree ? y?.oid : undefined, prefix: `${path}/` });
+    if (x && !xTree && (!y || yTree)) changes.push({ file: path, mode: x.mode, oid: x.oid, deleted: true });
+    if (y && !yTree) changes.push({ file: path, mode: y.mode, oid: y.oid, deleted: false });
   }
-  return result;
+}
+
+function decodeEntry(buf: Buffer, pos: number, e: RawEntry): { mode: string; name: string; oid: string } {
+  return { mode: buf.toString("latin1", pos, e.space), name: buf.toString("utf8", e.space + 1, e.nul), oid: buf.toString("hex", e.nul + 1, e.end) };
 }

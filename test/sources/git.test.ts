@@ -1,5 +1,5 @@
 import test from "ava";
-import { mkdtemp, rm, symlink } from "node:fs/promises";
+import { chmod, mkdtemp, rm, symlink } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -120,6 +120,23 @@ test("a_later_read_lists_the_paths_changed_since_the_last_one_and_equals_a_full_
     "services/backend/service.yaml",
     "services/web/web.nomad.hcl",
   ]);
+  t.deepEqual(texts(snap.files), texts((await fullRead(repo.dir, t)).files));
+});
+
+test("the_changed_paths_are_the_ones_git_diff_tree_reports", async (t) => {
+  const { repo, source, cleanup, first } = await seeded();
+  t.teardown(cleanup);
+  await repo.write("desired-state/services/web/web.nomad.hcl", 'job "web" { type = "batch" }\n');
+  await chmod(path.join(repo.dir, "desired-state/services/api/api.nomad.hcl"), 0o755); // a mode change alone
+  await repo.remove("desired-state/services/api/service.yaml");
+  await repo.write("desired-state/services/api/service.yaml/nested.yaml", "a file became a directory\n");
+  await repo.write("desired-state/pools/a/b/c.yaml", "deep: 1\n");
+  await repo.write("desired-state/services/z-last/service.yaml", "image: z\n");
+  await repo.write("desired-state/services/web-2/service.yaml", "image: w2\n"); // sorts between "web" and "web/" in git's order
+  const second = repo.commit("second");
+  const snap = await source.snapshot();
+  const expected = repo.git("diff-tree", "-r", "--no-renames", "--name-only", first, second, "--", "desired-state/").split("\n").map((p) => p.slice("desired-state/".length));
+  t.deepEqual([...(snap.changes?.paths ?? [])].sort(), expected.sort());
   t.deepEqual(texts(snap.files), texts((await fullRead(repo.dir, t)).files));
 });
 
