@@ -88,7 +88,7 @@ export class GitSource {
     return this.readFull(revision);
   }
 
-  /** The tree read whole with `ls-tree`; blobs the last read held are not read again. */
+  /** The tree read whole with `ls-tree` (the first read, or when the comparison failed: rare). */
   private async readFull(revision: string): Promise<TreeSnapshot> {
     const prefix = this.prefix;
     const listing = await this.git(["ls-tree", "-r", "-z", "--long", "--full-tree", revision, "--", prefix || "."], "ls-tree");
@@ -106,22 +106,13 @@ export class GitSource {
       return problem === undefined ? [] : [{ message: problem, file: e.file }];
     });
     if (issues.length) throw this.refusal(revision, issues);
-    // A commit changes a few files of many: only blobs the last read did not hold are read.
-    const known = new Map<string, Buffer>();
-    for (const [file, oid] of this.last?.oids ?? []) {
-      const blob = this.last?.files.get(file);
-      if (blob) known.set(oid, blob);
-    }
-    const missing = [...new Set(entries.map((e) => e.oid).filter((oid) => !known.has(oid)))];
-    const read = await this.catBlobs(missing);
-    missing.forEach((oid, i) => known.set(oid, read[i] ?? Buffer.alloc(0)));
+    const oids = [...new Set(entries.map((e) => e.oid))];
+    const read = await this.catBlobs(oids);
+    const blobs = new Map<string, Buffer>();
+    oids.forEach((oid, i) => blobs.set(oid, read[i] ?? Buffer.alloc(0)));
     const files = new Map<string, Buffer>();
-    const oids = new Map<string, string>();
-    for (const e of entries) {
-      files.set(e.file, known.get(e.oid) ?? Buffer.alloc(0));
-      oids.set(e.file, e.oid);
-    }
-    this.last = { revision, files, oids };
+    for (const e of entries) files.set(e.file, blobs.get(e.oid) ?? Buffer.alloc(0));
+    this.last = { revision, files };
     return { revision, origin: this.origin, files };
   }
 
@@ -145,18 +136,13 @@ export class GitSource {
       if (size > this.maxFileBytes) issues.push({ message: this.sizeProblem(size), file: c.file });
     }
     if (issues.length) throw this.refusal(revision, issues);
+    // A copy: the last snapshot's map stays as it was handed out.
     const files = new Map(last.files);
-    const oids = new Map(last.oids);
     for (const c of changed) {
-      if (c.deleted) {
-        files.delete(c.file);
-        oids.delete(c.file);
-      } else {
-        files.set(c.file, byOid.get(c.oid) ?? Buffer.alloc(0));
-        oids.set(c.file, c.oid);
-      }
+      if (c.deleted) files.delete(c.file);
+      else files.set(c.file, byOid.get(c.oid) ?? Buffer.alloc(0));
     }
-    this.last = { revision, files, oids };
+    this.last = { revision, files };
     return { revision, origin: this.origin, files, changes: { since: last.revision, paths: changed.map((c) => c.file) } };
   }
 
@@ -249,11 +235,10 @@ export class GitSource {
   }
 }
 
-/** A tree as last read: its files and each file's blob ID, by path relative to the subdir. */
+/** A tree as last read: its files by path relative to the subdir. */
 interface LastRead {
   revision: string;
   files: Map<string, Buffer>;
-  oids: Map<string, string>;
 }
 
 /** One path `diff-tree` reports, relative to the subdir; `mode`/`oid` are the new ones. */
