@@ -86,21 +86,20 @@ export class DesiredStateLoader {
     const st: TreeState = {
       revision: snapshot.revision,
       origin: snapshot.origin,
-      texts,
       layout,
       fileIssues: new Map(issues.map((i) => [i.file ?? "", i])),
       stewardText: texts.get(STEWARD_FILE) ?? "",
       steward,
       stewardIssues,
       services: new Map(),
-      withIssues: new Set(),
+      issuesOf: new Map(),
       names: [...layout.services.keys()].sort(),
       pools: { specs: [], issues: [] },
       jobIds: new Map(),
       conflicted: new Set(),
     };
-    await this.loadServices(st, st.names);
-    st.pools = loadPools(st);
+    await this.loadServices(st, st.names, texts);
+    st.pools = loadPools(st, texts);
     this.lastLoad = { mode: "full", servicesChecked: st.names.length };
     return st;
   }
@@ -110,15 +109,13 @@ export class DesiredStateLoader {
     const touched = new Set<string>();
     let poolsTouched = false;
     for (const path of snapshot.changes?.paths ?? []) {
-      // What the old content of the path contributed is taken back, then the new content read.
-      st.texts.delete(path);
+      // What the old content of the path contributed is taken back, then the new content placed.
       st.fileIssues.delete(path);
       removeFromLayout(path, st.layout);
       const content = snapshot.files.get(path);
       if (content !== undefined) {
-        const { text, issue } = readTreeFile(path, content, this.maxFileBytes, st.layout);
+        const { issue } = readTreeFile(path, content, this.maxFileBytes, st.layout);
         if (issue) st.fileIssues.set(path, issue);
-        else if (text !== undefined) st.texts.set(path, text);
       }
       const parts = path.split("/");
       if (parts[0] === "services" && parts.length >= 3) touched.add(parts[1] ?? "");
@@ -128,14 +125,25 @@ export class DesiredStateLoader {
       if (st.layout.services.has(name)) insertSorted(st.names, name);
       else removeSorted(st.names, name);
     }
-    await this.loadServices(st, [...touched].sort());
-    if (poolsTouched) st.pools = loadPools(st);
+    // Only the files the checks will read are decoded: the touched services' (and the pools').
+    const texts = new Map<string, string>([[STEWARD_FILE, st.stewardText]]);
+    const wanted = [...touched].flatMap((name) => [`services/${name}/service.yaml`, ...(st.layout.services.get(name) ?? [])]);
+    if (poolsTouched) wanted.push(...st.layout.pools.values());
+    const scratch: TreeLayout = { services: new Map(), serviceFiles: new Set(), pools: new Map() };
+    for (const path of wanted) {
+      const content = snapshot.files.get(path);
+      if (content === undefined || st.fileIssues.has(path)) continue;
+      const { text } = readTreeFile(path, content, this.maxFileBytes, scratch);
+      if (text !== undefined) texts.set(path, text);
+    }
+    await this.loadServices(st, [...touched].sort(), texts);
+    if (poolsTouched) st.pools = loadPools(st, texts);
     this.lastLoad = { mode: "incremental", servicesChecked: touched.size };
     return st;
   }
 
   /** Checks the named services again against the tree state, keeping the job-ID index up to date. */
-  private async loadServices(st: TreeState, names: readonly string[]): Promise<void> {
+  private async loadServices(st: TreeState, names: readonly string[], texts: Map<string, string>): Promise<void> {
     const fileIssues = fileIssuesByService(st.fileIssues);
     let sliceStartedAt = performance.now();
     for (const name of names) {
@@ -144,8 +152,8 @@ export class DesiredStateLoader {
       // Its files' own issues (too large, not UTF-8) are seen by the checks, as in one pass over the tree.
       const seed = fileIssues.get(name) ?? [];
       const issues = [...seed];
-      const loaded = await loadServiceCached(name, st.stewardText, { texts: st.texts, layout: st.layout, steward: st.steward, issues });
-      indexService(st, name, { loaded, issues: issues.slice(seed.length) });
+      const loaded = await loadServiceCached(name, st.stewardText, { texts, layout: st.layout, steward: st.steward, issues });
+      indexService(st, name, loaded, issues.slice(seed.length));
       // Thousands of services can take seconds to check: the daemon's timers (its leader lock's renewal) must still run.
       if (performance.now() - sliceStartedAt > LOAD_SLICE_MS) {
         await nextTurn();
@@ -158,58 +166,58 @@ export class DesiredStateLoader {
 /**
  * One loader's knowledge of the last tree it loaded. Every field holds for
  * `revision`; issues are kept by what raised them, so a change replaces
- * exactly the issues of what it touched.
+ * exactly the issues of what it touched. File contents are not kept (the
+ * next snapshot holds them; the services keep what they need).
  */
 interface TreeState {
   revision: string;
   origin: string;
-  /** Path → text, for the files the checks read (refused and ignored ones are absent). */
-  texts: Map<string, string>;
   layout: TreeLayout;
   /** Path → the one issue of a file refused as a file (path, place in the layout, size, encoding). */
   fileIssues: Map<string, ValidationIssue>;
   stewardText: string;
   steward: StewardResult;
   stewardIssues: ValidationIssue[];
-  /** Service name → its load (absent: its directory holds nothing). */
-  services: Map<string, ServiceEntry>;
-  /** Names of the services whose entry has issues. */
-  withIssues: Set<string>;
+  /** Service name → its load (absent: its directory holds nothing; undefined: it could not be loaded at all). */
+  services: Map<string, LoadedService | undefined>;
+  /** Service name → the issues its load raised (besides its files' own), for the services with any. */
+  issuesOf: Map<string, ValidationIssue[]>;
   /** The keys of `layout.services`, sorted. */
   names: string[];
   pools: { specs: PoolSpec[]; issues: ValidationIssue[] };
-  /** Statically known job ID → the services (sorted) whose job file declares it, for the duplicate check. */
-  jobIds: Map<string, string[]>;
+  /** Statically known job ID → the service declaring it, or the services (sorted) when several do. */
+  jobIds: Map<string, string | string[]>;
   /** Job IDs declared by more than one service. */
   conflicted: Set<string>;
 }
 
-/** A service as one tree state loaded it, and the issues it raised (besides its files' own). */
-interface ServiceEntry {
-  loaded: LoadedService | undefined;
-  issues: ValidationIssue[];
-}
-
-function indexService(st: TreeState, name: string, entry: ServiceEntry): void {
-  st.services.set(name, entry);
-  if (entry.issues.length > 0) st.withIssues.add(name);
-  const id = entry.loaded?.facts?.jobId;
-  if (id === undefined || !entry.loaded?.envs) return;
-  const names = st.jobIds.get(id) ?? [];
+function indexService(st: TreeState, name: string, loaded: LoadedService | undefined, issues: ValidationIssue[]): void {
+  st.services.set(name, loaded);
+  if (issues.length > 0) st.issuesOf.set(name, issues);
+  const id = loaded?.facts?.jobId;
+  if (id === undefined || !loaded?.envs) return;
+  const known = st.jobIds.get(id);
+  if (known === undefined) return void st.jobIds.set(id, name);
+  const names = typeof known === "string" ? [known] : known;
   insertSorted(names, name);
   st.jobIds.set(id, names);
   if (names.length > 1) st.conflicted.add(id);
 }
 
 function unindexService(st: TreeState, name: string): void {
-  const id = st.services.get(name)?.loaded?.facts?.jobId;
+  const id = st.services.get(name)?.facts?.jobId;
   st.services.delete(name);
-  st.withIssues.delete(name);
-  const names = id === undefined ? undefined : st.jobIds.get(id);
-  if (id === undefined || !names) return;
-  removeSorted(names, name);
-  if (names.length === 0) st.jobIds.delete(id);
-  if (names.length < 2) st.conflicted.delete(id);
+  st.issuesOf.delete(name);
+  const known = id === undefined ? undefined : st.jobIds.get(id);
+  if (id === undefined || known === undefined) return;
+  if (typeof known === "string") {
+    if (known === name) st.jobIds.delete(id);
+    return;
+  }
+  removeSorted(known, name);
+  if (known.length < 2) st.conflicted.delete(id);
+  if (known.length === 1 && known[0] !== undefined) st.jobIds.set(id, known[0]);
+  else if (known.length === 0) st.jobIds.delete(id);
 }
 
 /** File issues under `services/<name>/`, by service name. */
@@ -224,11 +232,11 @@ function fileIssuesByService(fileIssues: ReadonlyMap<string, ValidationIssue>): 
   return out;
 }
 
-function loadPools(st: TreeState): { specs: PoolSpec[]; issues: ValidationIssue[] } {
+function loadPools(st: TreeState, texts: Map<string, string>): { specs: PoolSpec[]; issues: ValidationIssue[] } {
   const issues: ValidationIssue[] = [];
   const specs = [...st.layout.pools.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
-    .flatMap(([name, file]) => loadPool(name, file, { texts: st.texts, steward: st.steward, issues }) ?? []);
+    .flatMap(([name, file]) => loadPool(name, file, { texts, steward: st.steward, issues }) ?? []);
   return { specs, issues };
 }
 
@@ -237,7 +245,7 @@ function finish(st: TreeState): DesiredState {
   const issues: ValidationIssue[] = [];
   if (st.fileIssues.size > 0) issues.push(...[...st.fileIssues.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, i]) => i));
   issues.push(...st.stewardIssues);
-  for (const name of [...st.withIssues].sort()) issues.push(...(st.services.get(name)?.issues ?? []));
+  for (const name of [...st.issuesOf.keys()].sort()) issues.push(...(st.issuesOf.get(name) ?? []));
   issues.push(...st.pools.issues);
   issues.push(...duplicateJobIdIssues(st));
   if (issues.length > 0 || !st.steward.file) {
@@ -247,7 +255,7 @@ function finish(st: TreeState): DesiredState {
   }
   const services: ServiceSpec[] = [];
   for (const name of st.names) {
-    const spec = st.services.get(name)?.loaded?.spec;
+    const spec = st.services.get(name)?.spec;
     if (spec) services.push(spec);
   }
   return {
@@ -636,7 +644,8 @@ function loadPool(name: string, file: string, ctx: Shared): PoolSpec | undefined
 function duplicateJobIdIssues(st: TreeState): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
   for (const id of [...st.conflicted].sort()) {
-    const same = (st.jobIds.get(id) ?? []).flatMap((n) => st.services.get(n)?.loaded ?? []);
+    const known = st.jobIds.get(id) ?? [];
+    const same = (typeof known === "string" ? [known] : known).flatMap((n) => st.services.get(n) ?? []);
     same.forEach((s, i) => {
       for (const other of same.slice(0, i)) {
         const shared = s.envs?.filter((e) => other.envs?.includes(e)) ?? [];
