@@ -47,7 +47,8 @@ const { values: flags } = parseArgs({
     "idle-s": { type: "string", default: "30" },
     runtime: { type: "string", default: "dist" },
     "node-options": { type: "string", default: DAEMON_NODE_OPTIONS },
-    "malloc-env": { type: "boolean", default: true },
+    // Node 20's parseArgs has no negated booleans: the flag is named as it is typed.
+    "no-malloc-env": { type: "boolean", default: false },
     "heap-snapshot": { type: "string" },
     "no-write": { type: "boolean", default: false },
   },
@@ -63,7 +64,7 @@ const DAEMON_ARGS = RUNTIME === "tsx" ? ["--import", "tsx", "src/cli/main.ts"] :
 /** V8 flags the daemon runs with: production's (deploy/nomad/steward.nomad.hcl) unless `--node-options` says otherwise. */
 const NODE_OPTIONS = flags["node-options"].split(/\s+/).filter((f) => f !== "");
 /** glibc malloc settings the daemon runs with: production's, unless `--no-malloc-env`. */
-const MALLOC_ENV = flags["malloc-env"] ? DAEMON_MALLOC_ENV : {};
+const MALLOC_ENV = flags["no-malloc-env"] ? {} : DAEMON_MALLOC_ENV;
 const HEAP_SNAPSHOT = flags["heap-snapshot"] ? path.resolve(flags["heap-snapshot"]) : undefined;
 /** Longest event-loop stall that still leaves the leader's renewals on time (renewals come every TTL/3 = 5 s; the step-down margin is 3 s). */
 const STALL_LIMIT_MS = 1_000;

@@ -41,6 +41,7 @@ import { DaemonLive, instanceViews } from "./server/live-daemon.js";
 import { NomadDeploymentsWatch } from "./sources/nomad-deployments.js";
 import { InstancesWatch } from "./sources/instances.js";
 import { InstancePresence, advertisedUrl } from "./reconciler/core/presence.js";
+import { HeapCompactor } from "./heap-compactor.js";
 
 /** How often a directory source is re-read (it has no webhook): a local tree for demos and development. */
 const DIRECTORY_POLL_MS = 2_000;
@@ -78,6 +79,8 @@ export class Daemon {
   readonly vault: VaultSource | undefined;
   /** The live UI's state, events and routes. */
   readonly live: DaemonLive;
+  /** One full GC after a revision or a lead, once quiet: the heap a large intake grew is given back. */
+  private readonly heapCompactor: HeapCompactor;
   private readonly controls: ControlsSource;
   /** Each environment's latest deployment per job, for the overview's cells (every instance). */
   readonly deployments: NomadDeploymentsWatch;
@@ -205,6 +208,7 @@ export class Daemon {
       logger: this.logger,
       metrics: this.metrics,
     });
+    this.heapCompactor = new HeapCompactor({ logger: this.logger });
     this.live = new DaemonLive({
       instanceId: config.instanceId,
       deployments: this.deployments,
@@ -307,6 +311,7 @@ export class Daemon {
         await this.promotion.whenJournalSynced();
         await this.promotion.catchUp();
         await Promise.all([this.sync.lead(), this.promotion.lead()]);
+        this.heapCompactor.schedule();
       };
       void (leading ? lead() : Promise.all([this.sync.standBy(), this.promotion.standBy()])).catch((err: unknown) =>
         this.logger.error({ err: (err as Error).message }, leading ? "could not start leading" : "could not stand by"),
@@ -332,6 +337,7 @@ export class Daemon {
     await this.healing?.stop();
     await this.vault?.stop();
     this.live.close();
+    this.heapCompactor.close();
     await this.server?.close();
   }
 
@@ -380,6 +386,7 @@ export class Daemon {
       const result = await this.sync.acceptSnapshot(s);
       if (result === "accepted" && this.sync.cache.revision) this.promotion.setRevision(this.sync.cache.revision);
       this.live.onRevision(result, s);
+      if (result === "accepted") this.heapCompactor.schedule();
       // Healing reads the same revision in force (its pools and environments).
       const state = this.sync.cache.revision?.state;
       if (result === "accepted" && state) this.healing?.setDesired(state);

@@ -84,6 +84,9 @@ export const DAEMON_MALLOC_ENV: Readonly<Record<string, string>> = {
   MALLOC_TRIM_THRESHOLD_: "131072",
 };
 
+/** Quiet time after a revision is accepted or leadership is taken before one full garbage collection (10 s): the first passes over every key follow within seconds, and an idle daemon would otherwise keep the heap the burst grew to. */
+export const HEAP_COMPACT_DELAY_MS = 10_000;
+
 // ── Desired state (src/model/) ──
 
 /** Largest file of a desired-state tree Steward reads (256 KiB): job files and YAML are a few KiB; anything larger is a mistake (a binary, a log) that would slow every pass. */
