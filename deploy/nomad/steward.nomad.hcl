@@ -154,7 +154,7 @@ job "steward" {
       env {
         NODE_OPTIONS           = "--max-semi-space-size=2"
         MALLOC_ARENA_MAX       = "2"
-        MALLOC_MMAP_THRESHOLD_ = "131072"
+        MALLOC_MMAP_THRESHOLD_ = "32768"
         MALLOC_TRIM_THRESHOLD_ = "131072"
       }
 
